@@ -1,0 +1,296 @@
+//! Typed Room callback events.
+//!
+//! One struct per command, each with every documented field under an idiomatic name, decoded tolerantly
+//! (see [`crate::value`]) and serialized back with Tencent's own field names. [`RoomEvent`] holds any of
+//! them.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+use crate::command::Command;
+use crate::reject::{Rejection, RejectionKind};
+use crate::value::EventTime;
+
+mod member;
+mod room;
+mod seat;
+
+pub use member::{EnterType, LeaveType, MemberEnter, MemberLeave};
+pub use room::{
+    CreateRoom, DestroyRoom, RoomInfo, RoomStatus, RoomType, TakeSeatMode, UpdateRoomInfo,
+};
+pub use seat::{Seat, SeatInfoChanged};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A typed Room callback event: one per [`Command`].
+///
+/// This trait is sealed: the crate implements it for each documented command.
+pub trait Event:
+    sealed::Sealed + Serialize + DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'static
+{
+    /// The command this event answers to.
+    const COMMAND: Command;
+
+    /// The room the event is about, when the event names one.
+    fn room_id(&self) -> Option<&str>;
+
+    /// When the event happened.
+    fn event_time(&self) -> EventTime;
+
+    /// Decodes the event from a callback body.
+    ///
+    /// # Errors
+    /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`] when the body is not a JSON object of this
+    /// event's shape, or when its `CallbackCommand` names another command.
+    fn from_json(body: &[u8]) -> Result<Self, Rejection> {
+        decode_json(body)
+    }
+
+    /// A key that identifies this event across Tencent's retries; see [`IdempotencyKey`].
+    fn idempotency_key(&self) -> IdempotencyKey {
+        IdempotencyKey::of(self)
+    }
+}
+
+/// Decodes a JSON object body into `T`, refusing anything that is not an object.
+pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
+    // serde's derive would also accept a JSON array (fields by position): only an object is a callback.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => {
+            return Err(Rejection::with_detail(
+                RejectionKind::MalformedBody,
+                "body is empty",
+            ))
+        }
+        Some(_) => {
+            return Err(Rejection::with_detail(
+                RejectionKind::MalformedBody,
+                "body is not a JSON object",
+            ))
+        }
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Rejection::with_detail(RejectionKind::MalformedBody, e))
+}
+
+/// The body's `CallbackCommand`: optional, but when present it must name the event's command (any of its
+/// accepted spellings). Serializes as the canonical name.
+pub(crate) struct CommandTag<E>(PhantomData<fn() -> E>);
+
+impl<E> Default for CommandTag<E> {
+    fn default() -> Self {
+        CommandTag(PhantomData)
+    }
+}
+impl<E> Clone for CommandTag<E> {
+    fn clone(&self) -> Self {
+        CommandTag(PhantomData)
+    }
+}
+impl<E> PartialEq for CommandTag<E> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl<E> Eq for CommandTag<E> {}
+impl<E: Event> fmt::Debug for CommandTag<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(E::COMMAND.name(), f)
+    }
+}
+impl<E: Event> Serialize for CommandTag<E> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(E::COMMAND.name())
+    }
+}
+impl<'de, E: Event> Deserialize<'de> for CommandTag<E> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<E>(PhantomData<fn() -> E>);
+        impl<E: Event> serde::de::Visitor<'_> for V<E> {
+            type Value = CommandTag<E>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "the string {:?}", E::COMMAND.name())
+            }
+            fn visit_str<Er: serde::de::Error>(self, v: &str) -> Result<CommandTag<E>, Er> {
+                if E::COMMAND.names().contains(&v) {
+                    Ok(CommandTag(PhantomData))
+                } else {
+                    Err(Er::custom(format_args!(
+                        "CallbackCommand in the body is {v:?}, the query says {:?}",
+                        E::COMMAND.name()
+                    )))
+                }
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
+
+/// A key that identifies one event, for de-duplicating Tencent's retries.
+///
+/// Tencent sends no event ID and may deliver an event more than once. The key is the first 128 bits of
+/// SHA-256 over the event's canonical serialization: every documented field, with Tencent's names, in a
+/// fixed order, account IDs as strings, and the canonical command name. It is therefore
+///
+/// - **stable across retries** of the same event, even when a retry orders its JSON fields differently,
+///   sends an account ID as a number instead of a string, adds fields this crate does not know, or uses
+///   the older command name;
+/// - **different for different events**: any documented field that differs (room, time, members, type,
+///   reason...) gives another key.
+///
+/// It is printed as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdempotencyKey([u8; 16]);
+
+impl IdempotencyKey {
+    /// The key of `event`.
+    pub fn of<E: Event>(event: &E) -> IdempotencyKey {
+        let mut hasher = HashWriter(Sha256::new());
+        // Serializing a typed event into a hasher cannot fail: no map keys, no I/O.
+        let _ = serde_json::to_writer(&mut hasher, event);
+        let digest = hasher.0.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        IdempotencyKey(key)
+    }
+
+    /// The key's 16 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdempotencyKey({self})")
+    }
+}
+
+/// Declares `RoomEvent` over every event type: adding a command adds one line here.
+macro_rules! room_events {
+    ($($variant:ident),* $(,)?) => {
+        /// Any Room callback event.
+        ///
+        /// Serializes as the inner event (which carries its `CallbackCommand`). Decode it with
+        /// [`RoomEvent::from_json`], which needs the command from the query.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+        #[serde(untagged)]
+        #[non_exhaustive]
+        pub enum RoomEvent {
+            $(
+                #[doc = concat!("A [`", stringify!($variant), "`] event.")]
+                $variant($variant),
+            )*
+        }
+
+        impl RoomEvent {
+            /// Decodes the body of a callback whose query named `command`.
+            ///
+            /// # Errors
+            /// As [`Event::from_json`] for that command's event.
+            pub fn from_json(command: Command, body: &[u8]) -> Result<RoomEvent, Rejection> {
+                match command {
+                    $( Command::$variant => $variant::from_json(body).map(RoomEvent::$variant), )*
+                }
+            }
+
+            /// The event's command.
+            pub fn command(&self) -> Command {
+                match self {
+                    $( RoomEvent::$variant(_) => Command::$variant, )*
+                }
+            }
+
+            /// The room the event is about, when it names one.
+            pub fn room_id(&self) -> Option<&str> {
+                match self {
+                    $( RoomEvent::$variant(e) => e.room_id(), )*
+                }
+            }
+
+            /// When the event happened.
+            pub fn event_time(&self) -> EventTime {
+                match self {
+                    $( RoomEvent::$variant(e) => e.event_time(), )*
+                }
+            }
+
+            /// The event's [`IdempotencyKey`].
+            pub fn idempotency_key(&self) -> IdempotencyKey {
+                match self {
+                    $( RoomEvent::$variant(e) => e.idempotency_key(), )*
+                }
+            }
+        }
+
+        $(
+            impl From<$variant> for RoomEvent {
+                fn from(e: $variant) -> RoomEvent {
+                    RoomEvent::$variant(e)
+                }
+            }
+        )*
+    };
+}
+
+room_events!(
+    CreateRoom,
+    DestroyRoom,
+    UpdateRoomInfo,
+    MemberEnter,
+    MemberLeave,
+    SeatInfoChanged
+);
+
+/// Implements [`Event`] for a struct with `room_id`-style accessors.
+macro_rules! impl_event {
+    ($ty:ident, $cmd:ident, |$e:ident| $room:expr) => {
+        impl sealed::Sealed for $ty {}
+        impl Event for $ty {
+            const COMMAND: Command = Command::$cmd;
+            fn room_id(&self) -> Option<&str> {
+                let $e = self;
+                $room
+            }
+            fn event_time(&self) -> EventTime {
+                self.event_time
+            }
+        }
+    };
+}
+
+impl_event!(MemberLeave, MemberLeave, |e| Some(&e.room_id));
+impl_event!(MemberEnter, MemberEnter, |e| Some(&e.room_id));
+impl_event!(DestroyRoom, DestroyRoom, |e| Some(&e.room_id));
+impl_event!(SeatInfoChanged, SeatInfoChanged, |e| Some(&e.room_id));
+impl_event!(CreateRoom, CreateRoom, |e| e.room_info.room_id.as_deref());
+impl_event!(UpdateRoomInfo, UpdateRoomInfo, |e| e
+    .room_info
+    .room_id
+    .as_deref());

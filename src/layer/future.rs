@@ -1,0 +1,309 @@
+//! The response future: no boxing, one state machine.
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::request::Parts;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep};
+use tower_service::Service;
+
+use super::handler::BoxError;
+use super::routes::{Deliver, Room, To};
+use super::Shared;
+use crate::ack::Ack;
+use crate::command::Command;
+use crate::query::CallbackMeta;
+use crate::reject::{Rejection, RejectionKind};
+use crate::trace;
+
+pin_project! {
+    /// The response future of [`Callback`](super::Callback).
+    pub struct ResponseFuture<S, R, B>
+    where
+        S: Service<Request<B>>,
+        R: Deliver<B>,
+    {
+        #[pin]
+        state: State<S, R, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, R, B>
+    where
+        S: Service<Request<B>>,
+        R: Deliver<B>,
+    {
+        // Passed through, or an event delivered in extensions.
+        Inner { #[pin] fut: S::Future },
+        // Decided without the inner service: OK, or a rejection.
+        Answer { answer: Option<Result<(), Rejection>> },
+        // Reading the body.
+        Collect {
+            #[pin]
+            body: B,
+            #[pin]
+            timer: Option<Sleep>,
+            deadline: Option<Instant>,
+            buf: Collected,
+            limit: usize,
+            head: Option<(Parts, CallbackMeta)>,
+            command: Command,
+            shared: Arc<Shared<R>>,
+            inner: Option<S>,
+        },
+        // The user's handler is running.
+        Handler { #[pin] fut: R::Future, room: Room, command: Command },
+    }
+}
+
+impl<S, R, B> ResponseFuture<S, R, B>
+where
+    S: Service<Request<B>>,
+    R: Deliver<B>,
+{
+    pub(crate) fn inner(fut: S::Future) -> Self {
+        ResponseFuture {
+            state: State::Inner { fut },
+        }
+    }
+
+    pub(crate) fn reject(command: Option<Command>, rejection: Rejection) -> Self {
+        trace::rejected(command, None, &rejection);
+        ResponseFuture {
+            state: State::Answer {
+                answer: Some(Err(rejection)),
+            },
+        }
+    }
+
+    pub(crate) fn collect(
+        req: Request<B>,
+        meta: CallbackMeta,
+        shared: Arc<Shared<R>>,
+        inner: Option<S>,
+    ) -> Self {
+        let (parts, body) = req.into_parts();
+        let deadline = shared.config.body_timeout.map(|t| Instant::now() + t);
+        ResponseFuture {
+            state: State::Collect {
+                body,
+                timer: None,
+                deadline,
+                buf: Collected::Empty,
+                limit: shared.config.body_limit,
+                command: meta.command,
+                head: Some((parts, meta)),
+                shared,
+                inner,
+            },
+        }
+    }
+}
+
+impl<S, R, B, ResBody> Future for ResponseFuture<S, R, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    R: Deliver<B>,
+    B: Body,
+    B::Error: Into<BoxError>,
+    ResBody: From<Bytes>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Inner { fut } => return fut.poll(cx),
+                StateProj::Answer { answer } => {
+                    let answer = answer
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(match answer {
+                        Ok(()) => Ack::ok().into_response(StatusCode::OK),
+                        Err(rejection) => rejection.into_response(),
+                    }));
+                }
+                StateProj::Collect {
+                    mut body,
+                    mut timer,
+                    deadline,
+                    buf,
+                    limit,
+                    head,
+                    command,
+                    shared,
+                    inner,
+                } => {
+                    let command = *command;
+                    let read = loop {
+                        match body.as_mut().poll_frame(cx) {
+                            Poll::Pending => break None,
+                            Poll::Ready(None) => break Some(Ok(())),
+                            Poll::Ready(Some(Err(e))) => {
+                                let e: BoxError = e.into();
+                                break Some(Err(Rejection::with_detail(
+                                    RejectionKind::BodyReadError,
+                                    e,
+                                )));
+                            }
+                            Poll::Ready(Some(Ok(frame))) => {
+                                let Ok(mut data) = frame.into_data() else {
+                                    continue;
+                                };
+                                let data = data.copy_to_bytes(data.remaining());
+                                if buf.len() + data.len() > *limit {
+                                    break Some(Err(Rejection::with_detail(
+                                        RejectionKind::BodyTooLarge,
+                                        format_args!("more than {limit} bytes"),
+                                    )));
+                                }
+                                buf.push(data);
+                            }
+                        }
+                    };
+                    let result = match read {
+                        Some(result) => result,
+                        None => {
+                            // The body is not all there: start the timer (only now) and wait.
+                            if let Some(deadline) = *deadline {
+                                if timer.is_none() {
+                                    timer.set(Some(tokio::time::sleep_until(deadline)));
+                                }
+                                if let Some(t) = timer.as_pin_mut() {
+                                    ready!(t.poll(cx));
+                                    Err(Rejection::new(RejectionKind::BodyTimeout))
+                                } else {
+                                    return Poll::Pending;
+                                }
+                            } else {
+                                return Poll::Pending;
+                            }
+                        }
+                    };
+                    let delivery = result.and_then(|()| {
+                        let (parts, meta) =
+                            head.take().expect("ResponseFuture polled after completion");
+                        let bytes = buf.take();
+                        catch_unwind(AssertUnwindSafe(|| {
+                            shared.routes.deliver(meta, parts, bytes)
+                        }))
+                        .unwrap_or_else(|panic| Err(panicked(command, &panic)))
+                    });
+                    match delivery {
+                        Err(rejection) => {
+                            trace::rejected(Some(command), None, &rejection);
+                            state.set(State::Answer {
+                                answer: Some(Err(rejection)),
+                            });
+                        }
+                        Ok(delivery) => match delivery.to {
+                            To::Handler(fut) => state.set(State::Handler {
+                                fut,
+                                room: delivery.room,
+                                command,
+                            }),
+                            To::Inner(req) => {
+                                trace::forwarded(command, &delivery.room);
+                                let mut svc =
+                                    inner.take().expect("an inner service for forwarded events");
+                                state.set(State::Inner { fut: svc.call(req) });
+                            }
+                        },
+                    }
+                }
+                StateProj::Handler { fut, room, command } => {
+                    let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(()))) => {
+                            trace::handled(*command, room);
+                            Ok(())
+                        }
+                        Ok(Poll::Ready(Err(e))) => {
+                            let kind = if e.is_unavailable() {
+                                RejectionKind::Unavailable
+                            } else {
+                                RejectionKind::HandlerFailed
+                            };
+                            let rejection = Rejection::new(kind);
+                            trace::handler_failed(*command, room, &rejection, &e);
+                            Err(rejection)
+                        }
+                        Err(panic) => {
+                            let rejection = panicked(*command, &panic);
+                            trace::rejected(Some(*command), Some(room), &rejection);
+                            Err(rejection)
+                        }
+                    };
+                    state.set(State::Answer {
+                        answer: Some(answer),
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn panicked(_command: Command, panic: &(dyn std::any::Any + Send)) -> Rejection {
+    let _message = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    trace::panicked(_command, _message);
+    Rejection::new(RejectionKind::HandlerPanicked)
+}
+
+/// A body being collected: a single chunk stays as it came (no copy).
+#[derive(Debug)]
+enum Collected {
+    Empty,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+impl Collected {
+    fn len(&self) -> usize {
+        match self {
+            Collected::Empty => 0,
+            Collected::One(b) => b.len(),
+            Collected::Many(b) => b.len(),
+        }
+    }
+
+    fn push(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        *self = match std::mem::replace(self, Collected::Empty) {
+            Collected::Empty => Collected::One(data),
+            Collected::One(first) => {
+                let mut all = BytesMut::with_capacity(first.len() + data.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&data);
+                Collected::Many(all)
+            }
+            Collected::Many(mut all) => {
+                all.extend_from_slice(&data);
+                Collected::Many(all)
+            }
+        }
+    }
+
+    fn take(&mut self) -> Bytes {
+        match std::mem::replace(self, Collected::Empty) {
+            Collected::Empty => Bytes::new(),
+            Collected::One(b) => b,
+            Collected::Many(b) => b.freeze(),
+        }
+    }
+}

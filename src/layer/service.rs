@@ -1,0 +1,130 @@
+//! The service: routes on the query, verifies the head, then collects and delivers.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::future::ResponseFuture;
+use super::handler::BoxError;
+use super::routes::Deliver;
+use super::Shared;
+use crate::query::{route, verify, Routing};
+use crate::reject::{Rejection, RejectionKind};
+
+/// The service made by [`CallbackLayer`](super::CallbackLayer): intercepts the callbacks it handles,
+/// passes everything else to `inner` untouched.
+pub struct Callback<S, R> {
+    pub(crate) inner: S,
+    pub(crate) shared: Arc<Shared<R>>,
+}
+
+impl<S, R> Callback<S, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, R> Clone for Callback<S, R> {
+    fn clone(&self) -> Self {
+        Callback {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, R: fmt::Debug> fmt::Debug for Callback<S, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callback")
+            .field("inner", &self.inner)
+            .field("config", &self.shared.config)
+            .field("routes", &self.shared.routes)
+            .finish()
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Callback<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    R: Deliver<ReqBody>,
+    ReqBody: Body,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, R, ReqBody>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let shared = &self.shared;
+        let command = match route(req.uri().query(), shared.commands) {
+            Routing::Pass => return ResponseFuture::inner(self.inner.call(req)),
+            Routing::Handle(command) => command,
+            Routing::Conflict => {
+                let r =
+                    Rejection::with_detail(RejectionKind::ConflictingParameter, "CallbackCommand");
+                return ResponseFuture::reject(None, r);
+            }
+        };
+        if req.method() != Method::POST {
+            return ResponseFuture::reject(
+                Some(command),
+                Rejection::new(RejectionKind::MethodNotAllowed),
+            );
+        }
+        let query = req.uri().query().unwrap_or_default();
+        let meta = match verify(&shared.config, command, query) {
+            Ok(meta) => meta,
+            Err(r) => return ResponseFuture::reject(Some(command), r),
+        };
+        let limit = shared.config.body_limit;
+        if let Some(len) = declared_length(&req) {
+            if len > limit as u64 {
+                let r = Rejection::with_detail(
+                    RejectionKind::BodyTooLarge,
+                    format_args!("{len} bytes declared, limit {limit}"),
+                );
+                return ResponseFuture::reject(Some(command), r);
+            }
+        }
+        // Only a request whose event goes to the inner service needs it: take the instance that was
+        // readied, leave a fresh clone in its place.
+        let inner = shared.forwarded.contains(command).then(|| {
+            let clone = self.inner.clone();
+            std::mem::replace(&mut self.inner, clone)
+        });
+        ResponseFuture::collect(req, meta, shared.clone(), inner)
+    }
+}
+
+/// The body length the request declares: `Content-Length`, or the body's exact size hint.
+fn declared_length<B: Body>(req: &Request<B>) -> Option<u64> {
+    let header = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let hint = req.body().size_hint().lower();
+    Some(header.unwrap_or(0).max(hint)).filter(|n| *n > 0)
+}

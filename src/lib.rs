@@ -1,0 +1,102 @@
+//! Receive Tencent Cloud **Room** callbacks in any tower stack (axum, hyper, tonic's HTTP side): one
+//! [`CallbackLayer`] that verifies, decodes and acknowledges them.
+//!
+//! ```
+//! use axum::{routing::post, Router};
+//! use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
+//!
+//! async fn on_leave(event: MemberLeave, meta: CallbackMeta) -> Result<(), HandlerError> {
+//!     // Sync your own data here; answer within Tencent's 2 s.
+//!     println!("{:?} left room {} of app {}", event.members, event.room_id, meta.sdk_app_id);
+//!     Ok(())
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new(1400000000)      // the SDKAppID callbacks must carry
+//!     .token("my-callback-token")?;        // optional: verify Sign / RequestTime
+//!
+//! let app: Router = Router::new()
+//!     .route("/callback", post(|| async { "not a callback this app handles" }))
+//!     .layer(CallbackLayer::new(config).on(on_leave));
+//! # use tower::ServiceExt;
+//! # let req = http::Request::post("/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave")
+//! #     .body(axum::body::Body::from(r#"{"RoomId":"r","MemberList_Account":["u"],"EventTime":1}"#))?;
+//! # let res = app.oneshot(req).await?;
+//! # assert_eq!(res.status(), 401); // a token is configured and the request is unsigned
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Tencent POSTs each callback to the app's one URL with `?SdkAppid=..&CallbackCommand=..&contenttype=json
+//! &ClientIP=..&OptPlatform=..` (plus `Sign` and `RequestTime` with callback authentication). The layer
+//! intercepts the requests whose `CallbackCommand` it has a route for and:
+//!
+//! 1. answers 405 (with `Allow: POST`) to anything but a `POST`;
+//! 2. checks `SdkAppid` against the [`Config`] (400 when missing or malformed, 403 when another app's);
+//! 3. with a token configured, checks `RequestTime` (±60 s) and `Sign` in constant time (401);
+//! 4. reads the body up to a limit (413) and a timeout (408), decodes the event (400 when malformed);
+//! 5. hands the event to your [`Handler`] and answers `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`
+//!    (500 or 503 with a FAIL acknowledgment when the handler fails, 500 when it panics), or puts it in
+//!    the request's extensions for the inner service ([`CallbackLayer::extension`]).
+//!
+//! Every other request goes to the inner service untouched: its body is not read, nothing is allocated.
+//! Every rejection is an HTTP response (never a service error) with a FAIL acknowledgment whose
+//! `ErrorCode` comes from the table on [`RejectionKind`].
+//!
+//! # Customization
+//!
+//! - Several commands: chain [`CallbackLayer::on`] for each event type ([`MemberLeave`],
+//!   [`MemberEnter`], [`CreateRoom`], [`DestroyRoom`], [`UpdateRoomInfo`], [`SeatInfoChanged`]), or take
+//!   them all as a [`RoomEvent`] with [`CallbackLayer::on_any`].
+//! - Without tower: [`decode`] and [`decode_any`] take the query string and the body bytes.
+//! - Features: `axum` (`IntoResponse` for [`Ack`] and [`Rejection`]), `tracing` (one event per
+//!   intercepted request, never a secret), `testing` (build requests exactly as Tencent sends them).
+//!
+//! # Security
+//!
+//! The signature covers only the token and the time, **not the body**: serve the callback URL over
+//! HTTPS. Always configure your SDKAppID (it is mandatory here). Tokens never appear in `Debug` output,
+//! answers or logs.
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod ack;
+mod command;
+mod config;
+mod event;
+mod layer;
+mod query;
+mod reject;
+mod sign;
+mod trace;
+pub mod value;
+
+pub use ack::{Ack, ActionStatus, OK_BODY};
+pub use command::{Command, CommandSet};
+pub use config::{
+    Config, ConfigError, Token, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_WINDOW,
+};
+pub use event::{
+    CreateRoom, DestroyRoom, EnterType, Event, IdempotencyKey, LeaveType, MemberEnter, MemberLeave,
+    RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UpdateRoomInfo,
+};
+pub use layer::{BoxError, Callback, CallbackLayer, Handler, HandlerError, ResponseFuture};
+pub use query::{decode, decode_any, CallbackMeta, ClientIp, OptPlatform};
+pub use reject::{Rejection, RejectionKind};
+pub use sign::signature;
+pub use value::{AccountId, EventTime, UnixSeconds};
+
+/// The route chain types behind [`CallbackLayer`]: named in its type, built by its methods.
+pub mod routes {
+    pub use crate::layer::{
+        Deliver, Delivery, Either, Extension, ExtensionAny, NoRoutes, On, OnAny, Routes,
+    };
+}

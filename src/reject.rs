@@ -1,0 +1,304 @@
+//! Why a callback was not acknowledged `OK`: every answer other than the OK acknowledgment.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+use crate::ack::Ack;
+
+/// The kind of a [`Rejection`]: fixes the HTTP status and the `ErrorCode` of the FAIL acknowledgment.
+///
+/// `ErrorCode` is the HTTP status times 100 plus a running number, so the status can be read off the code.
+///
+/// | kind | status | `ErrorCode` |
+/// |---|---|---|
+/// | [`UnknownCommand`](Self::UnknownCommand) | 400 | 40001 |
+/// | [`MissingSdkAppId`](Self::MissingSdkAppId) | 400 | 40002 |
+/// | [`MalformedSdkAppId`](Self::MalformedSdkAppId) | 400 | 40003 |
+/// | [`ConflictingParameter`](Self::ConflictingParameter) | 400 | 40004 |
+/// | [`BodyReadError`](Self::BodyReadError) | 400 | 40005 |
+/// | [`MalformedBody`](Self::MalformedBody) | 400 | 40006 |
+/// | [`MissingSignature`](Self::MissingSignature) | 401 | 40101 |
+/// | [`MalformedRequestTime`](Self::MalformedRequestTime) | 401 | 40102 |
+/// | [`StaleRequestTime`](Self::StaleRequestTime) | 401 | 40103 |
+/// | [`BadSignature`](Self::BadSignature) | 401 | 40104 |
+/// | [`UnknownSdkAppId`](Self::UnknownSdkAppId) | 403 | 40301 |
+/// | [`MethodNotAllowed`](Self::MethodNotAllowed) | 405 | 40501 |
+/// | [`BodyTimeout`](Self::BodyTimeout) | 408 | 40801 |
+/// | [`BodyTooLarge`](Self::BodyTooLarge) | 413 | 41301 |
+/// | [`HandlerFailed`](Self::HandlerFailed) | 500 | 50001 |
+/// | [`HandlerPanicked`](Self::HandlerPanicked) | 500 | 50002 |
+/// | [`Unavailable`](Self::Unavailable) | 503 | 50301 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// `CallbackCommand` is missing or names a command this decoder does not handle (sans-IO API only:
+    /// the layer passes such requests through).
+    UnknownCommand,
+    /// No `SdkAppid` parameter.
+    MissingSdkAppId,
+    /// `SdkAppid` is not a decimal number.
+    MalformedSdkAppId,
+    /// A parameter the layer reads was given twice with different values.
+    ConflictingParameter,
+    /// Reading the body failed.
+    BodyReadError,
+    /// The body is not a JSON object of the event's shape (or names another command).
+    MalformedBody,
+    /// A token is configured but `Sign` or `RequestTime` is missing.
+    MissingSignature,
+    /// `RequestTime` is not a decimal number of seconds.
+    MalformedRequestTime,
+    /// `RequestTime` is outside the allowed window around now.
+    StaleRequestTime,
+    /// `Sign` matches no configured token.
+    BadSignature,
+    /// `SdkAppid` is not one of the configured apps.
+    UnknownSdkAppId,
+    /// The request is not a `POST`.
+    MethodNotAllowed,
+    /// The body did not arrive within the body-read timeout.
+    BodyTimeout,
+    /// The body is larger than the limit.
+    BodyTooLarge,
+    /// The handler returned an error.
+    HandlerFailed,
+    /// The handler panicked.
+    HandlerPanicked,
+    /// The handler could not take the event now (for example, its queue is full): retry later.
+    Unavailable,
+}
+
+impl RejectionKind {
+    /// The HTTP status of the answer.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            RejectionKind::UnknownCommand
+            | RejectionKind::MissingSdkAppId
+            | RejectionKind::MalformedSdkAppId
+            | RejectionKind::ConflictingParameter
+            | RejectionKind::BodyReadError
+            | RejectionKind::MalformedBody => StatusCode::BAD_REQUEST,
+            RejectionKind::MissingSignature
+            | RejectionKind::MalformedRequestTime
+            | RejectionKind::StaleRequestTime
+            | RejectionKind::BadSignature => StatusCode::UNAUTHORIZED,
+            RejectionKind::UnknownSdkAppId => StatusCode::FORBIDDEN,
+            RejectionKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RejectionKind::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            RejectionKind::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RejectionKind::HandlerFailed | RejectionKind::HandlerPanicked => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The `ErrorCode` of the FAIL acknowledgment (see the table on [`RejectionKind`]).
+    pub const fn error_code(self) -> i64 {
+        match self {
+            RejectionKind::UnknownCommand => 40001,
+            RejectionKind::MissingSdkAppId => 40002,
+            RejectionKind::MalformedSdkAppId => 40003,
+            RejectionKind::ConflictingParameter => 40004,
+            RejectionKind::BodyReadError => 40005,
+            RejectionKind::MalformedBody => 40006,
+            RejectionKind::MissingSignature => 40101,
+            RejectionKind::MalformedRequestTime => 40102,
+            RejectionKind::StaleRequestTime => 40103,
+            RejectionKind::BadSignature => 40104,
+            RejectionKind::UnknownSdkAppId => 40301,
+            RejectionKind::MethodNotAllowed => 40501,
+            RejectionKind::BodyTimeout => 40801,
+            RejectionKind::BodyTooLarge => 41301,
+            RejectionKind::HandlerFailed => 50001,
+            RejectionKind::HandlerPanicked => 50002,
+            RejectionKind::Unavailable => 50301,
+        }
+    }
+
+    /// A short, fixed description.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RejectionKind::UnknownCommand => "CallbackCommand is missing or not handled here",
+            RejectionKind::MissingSdkAppId => "SdkAppid is missing",
+            RejectionKind::MalformedSdkAppId => "SdkAppid is not a decimal number",
+            RejectionKind::ConflictingParameter => {
+                "a query parameter is given twice with different values"
+            }
+            RejectionKind::BodyReadError => "the body could not be read",
+            RejectionKind::MalformedBody => "the body is not a valid callback event",
+            RejectionKind::MissingSignature => "Sign and RequestTime are required",
+            RejectionKind::MalformedRequestTime => "RequestTime is not a decimal number of seconds",
+            RejectionKind::StaleRequestTime => "RequestTime is outside the allowed window",
+            RejectionKind::BadSignature => "Sign does not match",
+            RejectionKind::UnknownSdkAppId => "SdkAppid is not an app of this receiver",
+            RejectionKind::MethodNotAllowed => "callbacks must be POSTed",
+            RejectionKind::BodyTimeout => "the body did not arrive in time",
+            RejectionKind::BodyTooLarge => "the body is larger than the limit",
+            RejectionKind::HandlerFailed => "the handler failed",
+            RejectionKind::HandlerPanicked => "the handler panicked",
+            RejectionKind::Unavailable => "the receiver cannot take the event now, retry later",
+        }
+    }
+}
+
+impl fmt::Display for RejectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Longest detail kept in an `ErrorInfo`, in bytes.
+const MAX_DETAIL: usize = 200;
+
+/// Why a callback was not acknowledged `OK`: an HTTP status and a FAIL acknowledgment.
+///
+/// Its text (`Display`, and the `ErrorInfo` of its answer) says what was wrong and never contains a token
+/// or an expected signature.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rejection {
+    kind: RejectionKind,
+    detail: Option<Box<str>>,
+}
+
+impl Rejection {
+    /// A rejection of `kind` with its fixed description.
+    pub const fn new(kind: RejectionKind) -> Self {
+        Rejection { kind, detail: None }
+    }
+
+    /// A rejection of `kind` with a detail (cut to 200 bytes).
+    pub(crate) fn with_detail(kind: RejectionKind, detail: impl fmt::Display) -> Self {
+        let mut detail = detail.to_string();
+        if detail.len() > MAX_DETAIL {
+            let mut end = MAX_DETAIL;
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            detail.truncate(end);
+            detail.push('…');
+        }
+        Rejection {
+            kind,
+            detail: Some(detail.into_boxed_str()),
+        }
+    }
+
+    /// The kind.
+    pub const fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The HTTP status of the answer.
+    pub const fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The FAIL acknowledgment for this rejection.
+    pub fn ack(&self) -> Ack {
+        Ack::fail(self.kind.error_code(), Cow::Owned(self.to_string()))
+    }
+
+    /// The full HTTP answer: the status, `Content-Type: application/json`, the FAIL acknowledgment, and
+    /// `Allow: POST` for [`RejectionKind::MethodNotAllowed`].
+    pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
+        let mut res = self.ack().into_response(self.status());
+        if self.kind == RejectionKind::MethodNotAllowed {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        res
+    }
+}
+
+impl From<RejectionKind> for Rejection {
+    fn from(kind: RejectionKind) -> Self {
+        Rejection::new(kind)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.detail {
+            Some(d) => write!(f, "{}: {d}", self.kind.as_str()),
+            None => f.write_str(self.kind.as_str()),
+        }
+    }
+}
+
+impl fmt::Debug for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejection")
+            .field("kind", &self.kind)
+            .field("status", &self.status().as_u16())
+            .field("detail", &self.detail)
+            .finish()
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+#[cfg(feature = "axum")]
+impl axum::response::IntoResponse for Rejection {
+    fn into_response(self) -> axum::response::Response {
+        Rejection::into_response(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_carry_their_status() {
+        use RejectionKind::*;
+        for k in [
+            UnknownCommand,
+            MissingSdkAppId,
+            MalformedSdkAppId,
+            ConflictingParameter,
+            BodyReadError,
+            MalformedBody,
+            MissingSignature,
+            MalformedRequestTime,
+            StaleRequestTime,
+            BadSignature,
+            UnknownSdkAppId,
+            MethodNotAllowed,
+            BodyTimeout,
+            BodyTooLarge,
+            HandlerFailed,
+            HandlerPanicked,
+            Unavailable,
+        ] {
+            assert_eq!(
+                k.error_code() / 100,
+                i64::from(k.status().as_u16()),
+                "{k:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn details_are_bounded() {
+        let r = Rejection::with_detail(RejectionKind::MalformedBody, "é".repeat(500));
+        assert!(r.to_string().len() < 300);
+        let ack = r.ack();
+        assert!(!ack.is_ok());
+        assert_eq!(ack.error_code(), 40006);
+    }
+
+    #[test]
+    fn method_not_allowed_says_allow_post() {
+        let res: Response<http_body_util::Full<Bytes>> =
+            Rejection::new(RejectionKind::MethodNotAllowed).into_response();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.headers()[header::ALLOW], "POST");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let ack: Ack = serde_json::from_slice(&crate::ack::futures_body(res.into_body())).unwrap();
+        assert_eq!(ack.error_code(), 40501);
+    }
+}

@@ -1,0 +1,90 @@
+//! One `tracing` event per intercepted request (feature `tracing`): command, room, outcome, reason.
+//! Never a token, a signature or a body. Without the feature every function here is empty.
+
+#![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+
+use crate::command::Command;
+use crate::layer::HandlerError;
+use crate::layer::Room;
+use crate::reject::Rejection;
+
+#[cfg(feature = "tracing")]
+fn room_str(room: Option<&Room>) -> &str {
+    room.and_then(|r| r.as_deref()).unwrap_or("")
+}
+
+#[cfg(feature = "tracing")]
+fn command_str(command: Option<Command>) -> &'static str {
+    command.map_or("", Command::name)
+}
+
+/// The request was answered with a rejection.
+pub(crate) fn rejected(command: Option<Command>, room: Option<&Room>, rejection: &Rejection) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        target: "tencent_room_callback",
+        command = command_str(command),
+        room = room_str(room),
+        outcome = "rejected",
+        status = rejection.status().as_u16(),
+        code = rejection.kind().error_code(),
+        reason = %rejection,
+        "room callback rejected"
+    );
+}
+
+/// A handler took the event: answered OK.
+pub(crate) fn handled(command: Command, room: &Room) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        target: "tencent_room_callback",
+        command = command.name(),
+        room = room_str(Some(room)),
+        outcome = "ok",
+        "room callback handled"
+    );
+}
+
+/// The event went to the inner service in the request's extensions.
+pub(crate) fn forwarded(command: Command, room: &Room) {
+    #[cfg(feature = "tracing")]
+    tracing::info!(
+        target: "tencent_room_callback",
+        command = command.name(),
+        room = room_str(Some(room)),
+        outcome = "forwarded",
+        "room callback forwarded to the inner service"
+    );
+}
+
+/// The handler returned an error.
+pub(crate) fn handler_failed(
+    command: Command,
+    room: &Room,
+    rejection: &Rejection,
+    error: &HandlerError,
+) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        target: "tencent_room_callback",
+        command = command.name(),
+        room = room_str(Some(room)),
+        outcome = "handler_error",
+        status = rejection.status().as_u16(),
+        code = rejection.kind().error_code(),
+        reason = %rejection,
+        error = %error,
+        "room callback handler failed"
+    );
+}
+
+/// The handler panicked (the answer is reported separately by `rejected`).
+pub(crate) fn panicked(command: Command, message: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(
+        target: "tencent_room_callback",
+        command = command.name(),
+        panic = message,
+        "room callback handler panicked"
+    );
+}
