@@ -127,6 +127,19 @@ impl axum::response::IntoResponse for Ack {
 }
 
 #[cfg(test)]
+pub(crate) fn futures_body(body: http_body_util::Full<Bytes>) -> Bytes {
+    use http_body_util::BodyExt;
+    let fut = body.collect();
+    // A Full body is ready at once: poll it without a runtime.
+    let mut fut = std::pin::pin!(fut);
+    let waker = std::task::Waker::noop();
+    match std::future::Future::poll(fut.as_mut(), &mut std::task::Context::from_waker(waker)) {
+        std::task::Poll::Ready(Ok(c)) => c.to_bytes(),
+        _ => unreachable!("a Full body is ready"),
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -151,18 +164,5 @@ mod tests {
         assert_eq!(back, a);
         assert!(!back.is_ok());
         assert_eq!(back.status(), ActionStatus::Fail);
-    }
-}
-
-#[cfg(test)]
-pub(crate) fn futures_body(body: http_body_util::Full<Bytes>) -> Bytes {
-    use http_body_util::BodyExt;
-    let fut = body.collect();
-    // A Full body is ready at once: poll it without a runtime.
-    let mut fut = std::pin::pin!(fut);
-    let waker = std::task::Waker::noop();
-    match std::future::Future::poll(fut.as_mut(), &mut std::task::Context::from_waker(waker)) {
-        std::task::Poll::Ready(Ok(c)) => c.to_bytes(),
-        _ => unreachable!("a Full body is ready"),
     }
 }

@@ -55,9 +55,7 @@ impl Command {
 
     /// The command with this exact (case-sensitive, already decoded) wire name, if any.
     pub fn from_name(name: &str) -> Option<Command> {
-        Command::ALL
-            .into_iter()
-            .find(|c| c.names().iter().any(|n| *n == name))
+        Command::ALL.into_iter().find(|c| c.names().contains(&name))
     }
 
     /// Like [`Command::from_name`] for a raw query value that may still be percent-encoded.

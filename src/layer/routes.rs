@@ -56,6 +56,8 @@ pub struct Delivery<F, B> {
     pub(crate) room: Room,
 }
 
+// Short-lived (moved out at once): boxing the request to even out the sizes would cost an allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum To<F, B> {
     Handler(F),
     Inner(Request<B>),
