@@ -4,8 +4,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// A callback-authentication token. Never printed: `Debug` shows `Token(<redacted>)`.
-#[derive(Clone, PartialEq, Eq)]
+/// A callback-authentication token. Never printed: `Debug` shows `Token(<redacted>)`. Deliberately not
+/// comparable with `==` (which would not be constant-time).
+#[derive(Clone)]
 pub struct Token(Box<[u8]>);
 
 impl Token {

@@ -221,15 +221,10 @@ macro_rules! unix_time {
                 self.0
             }
 
-            /// The time as a [`SystemTime`].
-            pub fn to_system_time(self) -> SystemTime {
-                UNIX_EPOCH + $dur(self.0)
-            }
-        }
-
-        impl From<$name> for SystemTime {
-            fn from(t: $name) -> SystemTime {
-                t.to_system_time()
+            /// The time as a [`SystemTime`]; `None` only for a value past what this platform's
+            /// `SystemTime` can hold (an absurd time, never a panic).
+            pub fn to_system_time(self) -> Option<SystemTime> {
+                UNIX_EPOCH.checked_add($dur(self.0))
             }
         }
 
@@ -357,8 +352,9 @@ mod tests {
         assert_eq!(t.as_millis(), 1670574414123);
         assert_eq!(
             t.to_system_time(),
-            UNIX_EPOCH + Duration::from_millis(1670574414123)
+            Some(UNIX_EPOCH + Duration::from_millis(1670574414123))
         );
+        assert!(EventTime::from_millis(u64::MAX).to_system_time().is_some());
         for bad in [
             "-1",
             "1.0",
