@@ -370,8 +370,10 @@ mod tests {
         let s: UnixSeconds = serde_json::from_str("1703589922").unwrap();
         assert_eq!(
             s.to_system_time(),
-            UNIX_EPOCH + Duration::from_secs(1703589922)
+            Some(UNIX_EPOCH + Duration::from_secs(1703589922))
         );
+        // Past what SystemTime holds: None, not a panic.
+        assert_eq!(UnixSeconds::from_secs(u64::MAX).to_system_time(), None);
     }
 
     #[test]
