@@ -78,12 +78,22 @@ pub(crate) fn handler_failed(
     );
 }
 
-/// The handler panicked (the answer is reported separately by `rejected`).
-pub(crate) fn panicked(command: Command, message: &str) {
+/// The handler panicked: answered 500, reported with the panic's message.
+pub(crate) fn panicked(
+    command: Command,
+    room: Option<&Room>,
+    rejection: &Rejection,
+    message: &str,
+) {
     #[cfg(feature = "tracing")]
     tracing::error!(
         target: "tencent_room_callback",
         command = command.name(),
+        room = room_str(room),
+        outcome = "handler_panic",
+        status = rejection.status().as_u16(),
+        code = rejection.kind().error_code(),
+        reason = %rejection,
         panic = message,
         "room callback handler panicked"
     );

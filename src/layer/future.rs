@@ -197,11 +197,14 @@ where
                         catch_unwind(AssertUnwindSafe(|| {
                             shared.routes.deliver(meta, parts, bytes)
                         }))
-                        .unwrap_or_else(|panic| Err(panicked(command, &panic)))
+                        .unwrap_or_else(|panic| Err(panicked(command, None, &panic)))
                     });
                     match delivery {
                         Err(rejection) => {
-                            trace::rejected(Some(command), None, &rejection);
+                            // A panic was reported where it was caught: one event per request.
+                            if rejection.kind() != RejectionKind::HandlerPanicked {
+                                trace::rejected(Some(command), None, &rejection);
+                            }
                             state.set(State::Answer {
                                 answer: Some(Err(rejection)),
                             });
@@ -238,11 +241,7 @@ where
                             trace::handler_failed(*command, room, &rejection, &e);
                             Err(rejection)
                         }
-                        Err(panic) => {
-                            let rejection = panicked(*command, &panic);
-                            trace::rejected(Some(*command), Some(room), &rejection);
-                            Err(rejection)
-                        }
+                        Err(panic) => Err(panicked(*command, Some(room), &panic)),
                     };
                     state.set(State::Answer {
                         answer: Some(answer),
@@ -253,14 +252,21 @@ where
     }
 }
 
-fn panicked(_command: Command, panic: &(dyn std::any::Any + Send)) -> Rejection {
-    let _message = panic
+/// The answer to a panicking handler; the panic is reported (with its message, when it has one) in the
+/// request's one trace event. The message is not sent to Tencent.
+fn panicked(
+    command: Command,
+    room: Option<&Room>,
+    panic: &(dyn std::any::Any + Send),
+) -> Rejection {
+    let message = panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a non-string payload");
-    trace::panicked(_command, _message);
-    Rejection::new(RejectionKind::HandlerPanicked)
+    let rejection = Rejection::new(RejectionKind::HandlerPanicked);
+    trace::panicked(command, room, &rejection, message);
+    rejection
 }
 
 /// A body being collected: a single chunk stays as it came (no copy).
