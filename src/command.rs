@@ -71,8 +71,8 @@ impl Command {
         })
     }
 
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
+    const fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -84,19 +84,21 @@ impl fmt::Display for Command {
 
 /// A set of [`Command`]s, small and `Copy`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct CommandSet(u8);
+pub struct CommandSet(u32);
 
 impl CommandSet {
     /// No command.
     pub const EMPTY: CommandSet = CommandSet(0);
     /// Every command.
-    pub const ALL: CommandSet = CommandSet::EMPTY
-        .with(Command::CreateRoom)
-        .with(Command::DestroyRoom)
-        .with(Command::UpdateRoomInfo)
-        .with(Command::MemberEnter)
-        .with(Command::MemberLeave)
-        .with(Command::SeatInfoChanged);
+    pub const ALL: CommandSet = {
+        let mut set = CommandSet::EMPTY;
+        let mut i = 0;
+        while i < Command::ALL.len() {
+            set = set.with(Command::ALL[i]);
+            i += 1;
+        }
+        set
+    };
 
     /// This set plus `command`.
     #[must_use]
