@@ -4,7 +4,8 @@ use std::fmt;
 
 /// A Room callback command, as carried by the `CallbackCommand` query parameter.
 ///
-/// Adding a command is local: a variant here, its names in [`Command::names`], and its event type.
+/// Adding a command is local: a variant here (and in [`Command::ALL`] and [`Command::names`]), its event
+/// struct in the `event` module, and one line in each of that module's `room_events!` and `impl_event!`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Command {
