@@ -76,6 +76,8 @@ mod layer;
 mod query;
 mod reject;
 mod sign;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod trace;
 pub mod value;
 
