@@ -74,6 +74,7 @@ mod config;
 mod event;
 mod layer;
 mod query;
+mod queue;
 mod reject;
 mod sign;
 #[cfg(feature = "testing")]
@@ -92,6 +93,7 @@ pub use event::{
 };
 pub use layer::{BoxError, Callback, CallbackLayer, Handler, HandlerError, ResponseFuture};
 pub use query::{decode, decode_any, CallbackMeta, ClientIp, OptPlatform};
+pub use queue::{queue, QueueError, QueueHandler, QueueReceiver};
 pub use reject::{Rejection, RejectionKind};
 pub use sign::signature;
 pub use value::{AccountId, EventTime, UnixSeconds};
