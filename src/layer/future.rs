@@ -197,7 +197,7 @@ where
                         catch_unwind(AssertUnwindSafe(|| {
                             shared.routes.deliver(meta, parts, bytes)
                         }))
-                        .unwrap_or_else(|panic| Err(panicked(command, None, &panic)))
+                        .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                     });
                     match delivery {
                         Err(rejection) => {
@@ -241,7 +241,7 @@ where
                             trace::handler_failed(*command, room, &rejection, &e);
                             Err(rejection)
                         }
-                        Err(panic) => Err(panicked(*command, Some(room), &panic)),
+                        Err(panic) => Err(panicked(*command, Some(room), &*panic)),
                     };
                     state.set(State::Answer {
                         answer: Some(answer),
