@@ -1,0 +1,330 @@
+//! The `tracing` feature: exactly one event per intercepted request, carrying the command, the room,
+//! the outcome and (for a refusal) the reason, and never the token or the expected signature.
+//!
+//! Two subscribers' worth of checking on one registry: the `fmt` output written into a shared buffer
+//! (searched for secrets), and a small layer that records each event's fields (checked field by field).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
+use tower::{service_fn, Layer, ServiceExt};
+use tracing::field::{Field, Visit};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+const TOKEN: &str = "xxxxyyyy";
+const OTHER_TOKEN: &str = "second-secret-token";
+const TIME: u64 = 1669872112;
+const SIGN: &str = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
+const CMD: &str = "Room.CallbackAfterMemberLeave";
+
+/// The `fmt` output.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Buffer {
+    type Writer = Buffer;
+    fn make_writer(&'a self) -> Buffer {
+        self.clone()
+    }
+}
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// One recorded event: its target, level and fields (values as the `Debug` or `Display` text).
+#[derive(Debug, Clone)]
+struct Recorded {
+    target: String,
+    level: tracing::Level,
+    fields: BTreeMap<String, String>,
+}
+
+impl Recorded {
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<Recorded>>>);
+
+impl Capture {
+    /// The crate's events recorded since the last call.
+    fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+            .into_iter()
+            .filter(|e| e.target == "tencent_room_callback")
+            .collect()
+    }
+}
+
+struct Fields<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(Recorded {
+            target: event.metadata().target().to_owned(),
+            level: *event.metadata().level(),
+            fields,
+        });
+    }
+}
+
+fn config() -> Config {
+    Config::new(1400000000)
+        .token(TOKEN)
+        .unwrap()
+        .token(OTHER_TOKEN)
+        .unwrap()
+        .clock(|| UNIX_EPOCH + Duration::from_secs(TIME))
+}
+
+fn req(query: &str, body: &str) -> Request<Full<Bytes>> {
+    Request::post(format!(
+        "/cb?SdkAppid=1400000000&CallbackCommand={CMD}{query}"
+    ))
+    .body(Full::new(Bytes::from(body.to_owned())))
+    .unwrap()
+}
+
+fn leave_in(room: &str) -> String {
+    format!(r#"{{"RoomId":"{room}","MemberList_Account":["user1"],"EventTime":1670574414123}}"#)
+}
+
+async fn inner(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    Ok(Response::new(Full::new(body)))
+}
+
+async fn on_leave(event: MemberLeave, _: CallbackMeta) -> Result<(), HandlerError> {
+    match event.room_id.as_str() {
+        "fail" => Err(HandlerError::msg("database unreachable")),
+        _ => Ok(()),
+    }
+}
+
+fn one(events: Vec<Recorded>, what: &str) -> Recorded {
+    assert_eq!(
+        events.len(),
+        1,
+        "{what}: exactly one event, got {events:#?}"
+    );
+    events.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn one_event_per_intercepted_request_and_no_secret() {
+    let buffer = Buffer::default();
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(buffer.clone())
+                .with_ansi(false),
+        )
+        .with(capture.clone())
+        .with(tracing_subscriber::filter::LevelFilter::TRACE);
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let handler_svc = CallbackLayer::new(config())
+        .on(on_leave)
+        .layer(service_fn(inner));
+    let forward_svc = CallbackLayer::new(config())
+        .extension::<MemberLeave>()
+        .layer(service_fn(inner));
+    let signed = format!("&Sign={SIGN}&RequestTime={TIME}");
+
+    // Handled: OK.
+    let res = handler_svc
+        .clone()
+        .oneshot(req(&signed, &leave_in("rid-ok")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let e = one(capture.take(), "handled");
+    assert_eq!(e.field("command"), Some(CMD));
+    assert_eq!(e.field("room"), Some("rid-ok"));
+    assert_eq!(e.field("outcome"), Some("ok"));
+    assert_eq!(e.level, tracing::Level::INFO);
+
+    // Rejected: a wrong signature (the expected one is SIGN).
+    let mut wrong = SIGN.to_owned();
+    wrong.replace_range(0..1, "0");
+    let res = handler_svc
+        .clone()
+        .oneshot(req(
+            &format!("&Sign={wrong}&RequestTime={TIME}"),
+            &leave_in("rid-bad"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let e = one(capture.take(), "bad signature");
+    assert_eq!(e.field("command"), Some(CMD));
+    assert_eq!(e.field("room"), Some(""), "refused before the body is read");
+    assert_eq!(e.field("outcome"), Some("rejected"));
+    assert_eq!(e.field("reason"), Some("Sign does not match"));
+    assert_eq!(e.field("status"), Some("401"));
+    assert_eq!(e.field("code"), Some("40104"));
+    assert_eq!(e.level, tracing::Level::WARN);
+
+    // Rejected on the body: the room is not known either.
+    let res = handler_svc
+        .clone()
+        .oneshot(req(&signed, r#"{"RoomId":"r"}"#))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let e = one(capture.take(), "malformed body");
+    assert_eq!(e.field("outcome"), Some("rejected"));
+    assert_eq!(e.field("code"), Some("40006"));
+    assert!(
+        e.field("reason").unwrap().contains("MemberList_Account"),
+        "{e:?}"
+    );
+
+    // The handler fails: one event, with the handler's error for the operator.
+    let res = handler_svc
+        .clone()
+        .oneshot(req(&signed, &leave_in("fail")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let e = one(capture.take(), "handler error");
+    assert_eq!(e.field("room"), Some("fail"));
+    assert_eq!(e.field("outcome"), Some("handler_error"));
+    assert_eq!(e.field("reason"), Some("the handler failed"));
+    assert_eq!(e.field("error"), Some("database unreachable"));
+
+    // Forwarded in extensions: one event.
+    let res = forward_svc
+        .clone()
+        .oneshot(req(&signed, &leave_in("rid-fwd")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let e = one(capture.take(), "forwarded");
+    assert_eq!(e.field("command"), Some(CMD));
+    assert_eq!(e.field("room"), Some("rid-fwd"));
+    assert_eq!(e.field("outcome"), Some("forwarded"));
+
+    // Not intercepted: no event at all.
+    let res = handler_svc
+        .clone()
+        .oneshot(
+            Request::post("/other?CallbackCommand=Room.CallbackAfterMemberEnter")
+                .body(Full::new(Bytes::from_static(b"x")))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(capture.take().is_empty());
+
+    // Nothing secret anywhere in the output, which did record all of the above.
+    let out = buffer.text();
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("tencent_room_callback"))
+            .count(),
+        5,
+        "{out}"
+    );
+    for secret in [TOKEN, OTHER_TOKEN, SIGN] {
+        assert!(!out.contains(secret), "{secret:?} leaked into:\n{out}");
+    }
+    assert!(
+        out.contains("rid-ok") && out.contains("Sign does not match"),
+        "{out}"
+    );
+}
+
+/// Panics in the handler: a `&str` payload in its future, a `String` payload in its future, a panic
+/// before it returns its future; and a payload that is no string at all.
+async fn panicking(event: MemberLeave, _: CallbackMeta) -> Result<(), HandlerError> {
+    match event.room_id.as_str() {
+        "str" => panic!("boom in the handler"),
+        "string" => panic!("boom in room {}", event.room_id),
+        _ => std::panic::panic_any(42_u8),
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_one_event_with_its_message() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let in_future = CallbackLayer::new(Config::new(1400000000))
+        .on(panicking)
+        .layer(service_fn(inner));
+    let before_future = CallbackLayer::new(Config::new(1400000000))
+        .on(
+            |e: MemberLeave, _: CallbackMeta| -> std::future::Ready<Result<(), HandlerError>> {
+                panic!("boom before the future, room {}", e.room_id)
+            },
+        )
+        .layer(service_fn(inner));
+
+    for (room, message) in [
+        ("str", "boom in the handler"),
+        ("string", "boom in room string"),
+        ("other", "a non-string payload"),
+    ] {
+        let res = in_future
+            .clone()
+            .oneshot(req("", &leave_in(room)))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 500);
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(!String::from_utf8_lossy(&body).contains("boom"), "{body:?}");
+        let e = one(capture.take(), room);
+        assert_eq!(e.field("command"), Some(CMD));
+        assert_eq!(e.field("room"), Some(room));
+        assert_eq!(e.field("outcome"), Some("handler_panic"));
+        assert_eq!(e.field("reason"), Some("the handler panicked"));
+        assert_eq!(e.field("panic"), Some(message));
+    }
+
+    let res = before_future
+        .oneshot(req("", &leave_in("sync")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let e = one(capture.take(), "panic before the future");
+    assert_eq!(e.field("outcome"), Some("handler_panic"));
+    assert_eq!(e.field("panic"), Some("boom before the future, room sync"));
+}
