@@ -1,0 +1,274 @@
+//! End to end over loopback: the compiled `server` example receives what the compiled `send` example
+//! posts, for each of the six events, unsigned and signed.
+//!
+//! `cargo test` builds the examples before running the tests; this test runs those binaries from
+//! `target/<profile>/examples/`, next to its own `target/<profile>/deps/`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command as Process, Output, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The `--event` names of the sender, with the command each sends.
+const EVENTS: [(&str, &str); 6] = [
+    ("member-leave", "Room.CallbackAfterMemberLeave"),
+    ("member-enter", "Room.CallbackAfterMemberEnter"),
+    ("create-room", "Room.CallbackAfterCreateRoom"),
+    ("destroy-room", "Room.CallbackAfterDestroyRoom"),
+    ("update-room", "Room.CallbackAfterUpdateRoomInfo"),
+    ("seat-changed", "Mic.CallbackAfterSeatInfoChanged"),
+];
+
+const OK_ACK: &str = r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
+
+/// A compiled example, or a failure saying why it is missing.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    // .../target/debug/deps/end_to_end-<hash> -> .../target/debug/examples/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples"))
+        .expect("the test binary sits in target/<profile>/deps");
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "the `{name}` example is not at {}: build the examples first (`cargo test` does; so does \
+         `cargo build --examples`), with the same target directory and profile as this test",
+        path.display()
+    );
+    path
+}
+
+/// A running receiver; killed when dropped, even when the test fails.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    stdout: Option<JoinHandle<Vec<String>>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Server {
+    /// Starts the server example on a free loopback port, with `token` when given, and waits until it
+    /// accepts connections.
+    fn start(token: Option<&str>) -> Server {
+        let bin = example("server");
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            // A free port: bind it, note it, release it. Another process may take it before the server
+            // does; then the server exits and we try another.
+            let addr = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free loopback port");
+            let mut cmd = Process::new(&bin);
+            cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
+                .env_remove("ROOM_CALLBACK_SDKAPPID")
+                .env_remove("ROOM_CALLBACK_TOKEN")
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            if let Some(token) = token {
+                cmd.env("ROOM_CALLBACK_TOKEN", token);
+            }
+            let mut child = cmd.spawn().expect("the server example starts");
+            let out = child.stdout.take().unwrap();
+            let err = child.stderr.take().unwrap();
+            let mut server = Server {
+                child,
+                addr,
+                stdout: Some(thread::spawn(move || {
+                    BufReader::new(out).lines().map_while(Result::ok).collect()
+                })),
+                stderr: Some(thread::spawn(move || {
+                    let mut s = String::new();
+                    let _ = BufReader::new(err).read_to_string(&mut s);
+                    s
+                })),
+            };
+            if server.wait_until_accepting() {
+                return server;
+            }
+            let (_, log) = server.stop();
+            last_log = log;
+        }
+        panic!("the server example never accepted connections; its last log:\n{last_log}");
+    }
+
+    /// Whether the server accepts connections; false when it exited (e.g. the port was taken).
+    fn wait_until_accepting(&mut self) -> bool {
+        // A generous bound for a loaded machine: this is not a timing assertion, only a way out.
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < give_up {
+            if let Ok(Some(_status)) = self.child.try_wait() {
+                return false;
+            }
+            if TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/callback", self.addr)
+    }
+
+    /// Kills the server; its stdout lines and its stderr.
+    fn stop(&mut self) -> (Vec<String>, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let lines = self
+            .stdout
+            .take()
+            .map(|t| t.join().expect("stdout reader"))
+            .unwrap_or_default();
+        let log = self
+            .stderr
+            .take()
+            .map(|t| t.join().expect("stderr reader"))
+            .unwrap_or_default();
+        (lines, log)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the sender with `args`.
+fn send(args: &[&str]) -> Output {
+    Process::new(example("send"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the send example runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The sender's stdout: the status line, then the answer.
+fn answer(out: &Output) -> (String, String) {
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    let status = lines.next().unwrap_or_default().to_owned();
+    let body = lines.next().unwrap_or_default().to_owned();
+    (status, body)
+}
+
+/// Checks that one printed line is the event the sender sent, with Tencent's field names.
+fn check_line(line: &str, command: &str, room: &str) {
+    let v: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(v["CallbackCommand"], command, "{line}");
+    assert!(v["EventTime"].is_u64(), "{line}");
+    let room_id = v.get("RoomId").or_else(|| v["RoomInfo"].get("RoomId"));
+    assert_eq!(room_id.and_then(|r| r.as_str()), Some(room), "{line}");
+    assert!(v.get("Operator_Account").is_some(), "{line}");
+    // Never the crate's own field names.
+    for ours in ["room_id", "event_time", "members", "operator"] {
+        assert!(v.get(ours).is_none(), "{line}");
+    }
+}
+
+#[test]
+fn every_event_from_the_sender_reaches_the_server() {
+    let mut server = Server::start(None);
+    let url = server.url();
+    for (event, _) in EVENTS {
+        let out = send(&[
+            &url, "--event", event, "--room", "e2e-room", "--member", "alice",
+        ]);
+        let (status, body) = answer(&out);
+        assert!(
+            out.status.success(),
+            "send --event {event}: {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(status, "200 OK", "{event}");
+        assert_eq!(body, OK_ACK, "{event}");
+    }
+    // The defaults: member-leave, the sample's room, SDKAppID 1400000000.
+    let out = send(&[&url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(answer(&out), ("200 OK".into(), OK_ACK.into()));
+
+    let (lines, log) = server.stop();
+    assert_eq!(
+        lines.len(),
+        EVENTS.len() + 1,
+        "one line per event on stdout:\n{}\nlog:\n{log}",
+        lines.join("\n")
+    );
+    for (line, (_, command)) in lines.iter().zip(EVENTS) {
+        check_line(line, command, "e2e-room");
+    }
+    check_line(&lines[6], "Room.CallbackAfterMemberLeave", "rid-123");
+    // The members given on the command line, where the event has members.
+    let leave: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(leave["MemberList_Account"], serde_json::json!(["alice"]));
+    let seats: serde_json::Value = serde_json::from_str(&lines[5]).unwrap();
+    assert_eq!(seats["SeatList"][0]["Member_Account"], "alice");
+}
+
+#[test]
+fn signed_callbacks_reach_a_server_with_a_token() {
+    let mut server = Server::start(Some("e2e-token"));
+    let url = server.url();
+
+    let out = send(&[&url, "--token", "e2e-token", "--event", "member-enter"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(answer(&out), ("200 OK".into(), OK_ACK.into()));
+    assert!(
+        text(&out.stderr).contains("&Sign="),
+        "the request was signed"
+    );
+
+    // Unsigned, or signed with another token: refused with a FAIL acknowledgment, nothing printed.
+    for args in [vec![url.as_str()], vec![url.as_str(), "--token", "wrong"]] {
+        let out = send(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let (status, body) = answer(&out);
+        assert_eq!(status, "401 Unauthorized", "{args:?}");
+        let ack: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(ack["ActionStatus"], "FAIL", "{args:?}");
+    }
+    // Another app's callback: refused.
+    let out = send(&[&url, "--token", "e2e-token", "--sdk-app-id", "1400000001"]);
+    assert_eq!(answer(&out).0, "403 Forbidden");
+
+    let (lines, log) = server.stop();
+    assert_eq!(lines.len(), 1, "{lines:?}\nlog:\n{log}");
+    check_line(&lines[0], "Room.CallbackAfterMemberEnter", "rid-123");
+}
+
+#[test]
+fn the_sender_explains_bad_arguments() {
+    for args in [
+        &[][..],
+        &["http://127.0.0.1:9/callback", "--event", "member-exploded"],
+        &["http://127.0.0.1:9/callback", "--sdk-app-id", "many"],
+        &["http://127.0.0.1:9/callback", "--token"],
+        &["http://127.0.0.1:9/callback", "--nope"],
+        &["http://127.0.0.1:9/callback", "http://127.0.0.1:9/other"],
+        &["https://example.com/callback"],
+    ] {
+        let out = send(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("usage: send <url>"), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let help = send(&["--help"]);
+    assert!(help.status.success());
+    assert!(text(&help.stdout).contains("--event"));
+}
