@@ -1,0 +1,194 @@
+//! Heap allocations per request, counted by a global allocator.
+//!
+//! A request the layer does not intercept must not allocate at all; the count for an intercepted
+//! callback is printed (`cargo test --test allocations -- --nocapture`) next to the floor's, a bare
+//! `service_fn` that collects the body and decodes the same struct. Counts are taken on the test's own
+//! thread (a current-thread runtime), from the call to the drained answer; building the request is not
+//! counted.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::pin::pin;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{BodyExt, Full};
+use tencent_room_callback::{
+    signature, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
+};
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+thread_local! {
+    // Const-initialised, no destructor: reading it never allocates.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting allocations (and reallocations) made by the current thread.
+struct Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the counter is a
+// thread-local `Cell`, which neither allocates nor re-enters the allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        bump();
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        bump();
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        bump();
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+fn bump() {
+    // `try_with`: the thread-local may already be gone while a thread shuts down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+const APP: u64 = 1400000000;
+const QUERY: &str = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=1.2.3.4&OptPlatform=iOS";
+const SAMPLE: &str = r#"{"CallbackCommand":"Room.CallbackAfterMemberLeave","Operator_Account":"user1","RoomId":"rid-123","MemberCount":20,"Type":"Leave","MemberList_Account":["user1"],"Reason":"xxxx","EventTime":1670574414123}"#;
+
+type Req = Request<Full<Bytes>>;
+
+fn request(method: Method, uri: &str, body: &'static str) -> Req {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(HOST, "127.0.0.1:3000")
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_LENGTH, body.len())
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
+}
+
+async fn on_leave(event: MemberLeave, _meta: CallbackMeta) -> Result<(), HandlerError> {
+    black_box(&event);
+    Ok(())
+}
+
+async fn app_route(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"app"))))
+}
+
+async fn floor(req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = req.into_body().collect().await?.to_bytes();
+    let event: MemberLeave = serde_json::from_slice(&body).expect("the sample decodes");
+    black_box(&event);
+    let mut res = Response::new(Full::new(Bytes::from_static(OK_BODY)));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(res)
+}
+
+/// Allocations made by one request through `svc`, from the call to the drained answer.
+fn count<S, B>(svc: &mut S, req: Req, status: StatusCode) -> u64
+where
+    S: Service<Req, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let before = allocations();
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(res.status(), status);
+        let mut body = pin!(res.into_body());
+        while let Some(frame) = body.frame().await {
+            black_box(frame.ok());
+        }
+        allocations() - before
+    })
+}
+
+/// The least of a few runs: the first request may set up lazily-initialised state.
+fn least<S, B>(svc: &mut S, make: impl Fn() -> Req, status: StatusCode) -> u64
+where
+    S: Service<Req, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body,
+{
+    (0..3).map(|_| count(svc, make(), status)).min().unwrap()
+}
+
+#[test]
+fn passed_through_requests_allocate_nothing() {
+    let mut svc = CallbackLayer::new(Config::new(APP))
+        .on(on_leave)
+        .layer(service_fn(app_route));
+    let mut bare = service_fn(app_route);
+    for uri in [
+        "/health",
+        "/items?page=2&sort=name",
+        "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter",
+    ] {
+        let make = || request(Method::GET, uri, "");
+        assert_eq!(
+            least(&mut bare, make, StatusCode::OK),
+            0,
+            "{uri}: the bare app"
+        );
+        let n = least(&mut svc, make, StatusCode::OK);
+        println!("pass-through {uri}: {n} allocations");
+        assert_eq!(n, 0, "{uri}: a pass-through request allocated");
+    }
+}
+
+#[test]
+fn intercepted_requests_allocate_what_the_event_needs() {
+    let uri = format!("/callback?{QUERY}");
+    let make = || request(Method::POST, &uri, SAMPLE);
+
+    let mut layer = CallbackLayer::new(Config::new(APP))
+        .on(on_leave)
+        .layer(service_fn(app_route));
+    let intercepted = least(&mut layer, make, StatusCode::OK);
+
+    let mut bare = service_fn(floor);
+    let floor = least(&mut bare, make, StatusCode::OK);
+
+    let mut signed = CallbackLayer::new(Config::new(APP).token("bench-callback-token").unwrap())
+        .on(on_leave)
+        .layer(service_fn(app_route));
+    let make_signed = || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            .to_string();
+        let sign = signature("bench-callback-token", &now);
+        let uri = format!("/callback?{QUERY}&RequestTime={now}&Sign={sign}");
+        request(Method::POST, &uri, SAMPLE)
+    };
+    let with_token = least(&mut signed, make_signed, StatusCode::OK);
+
+    // Decoding the sample into `MemberLeave` alone (its strings and its member list).
+    let before = allocations();
+    black_box(serde_json::from_slice::<MemberLeave>(SAMPLE.as_bytes()).unwrap());
+    let decode = allocations() - before;
+
+    println!(
+        "intercepted leave sample: layer {intercepted}, layer with a token {with_token}, \
+         floor {floor}, decoding alone {decode} allocations"
+    );
+}
