@@ -136,31 +136,48 @@ fn event(args: &Args) -> RoomEvent {
     match &mut event {
         RoomEvent::MemberLeave(e) => {
             e.event_time = now;
-            e.room_id = room.unwrap_or_else(|| e.room_id.clone());
-            e.members = members().unwrap_or_else(|| std::mem::take(&mut e.members));
+            if let Some(room) = room {
+                e.room_id = room;
+            }
+            if let Some(members) = members() {
+                e.members = members;
+            }
         }
         RoomEvent::MemberEnter(e) => {
             e.event_time = now;
-            e.room_id = room.unwrap_or_else(|| e.room_id.clone());
-            e.members = members().unwrap_or_else(|| std::mem::take(&mut e.members));
+            if let Some(room) = room {
+                e.room_id = room;
+            }
+            if let Some(members) = members() {
+                e.members = members;
+            }
         }
         RoomEvent::CreateRoom(e) => {
             e.event_time = now;
-            e.room_info.room_id = room.or_else(|| e.room_info.room_id.take());
-            e.schedule_invitees =
-                members().unwrap_or_else(|| std::mem::take(&mut e.schedule_invitees));
+            if room.is_some() {
+                e.room_info.room_id = room;
+            }
+            if let Some(members) = members() {
+                e.schedule_invitees = members;
+            }
         }
         RoomEvent::DestroyRoom(e) => {
             e.event_time = now;
-            e.room_id = room.unwrap_or_else(|| e.room_id.clone());
+            if let Some(room) = room {
+                e.room_id = room;
+            }
         }
         RoomEvent::UpdateRoomInfo(e) => {
             e.event_time = now;
-            e.room_info.room_id = room.or_else(|| e.room_info.room_id.take());
+            if room.is_some() {
+                e.room_info.room_id = room;
+            }
         }
         RoomEvent::SeatInfoChanged(e) => {
             e.event_time = now;
-            e.room_id = room.unwrap_or_else(|| e.room_id.clone());
+            if let Some(room) = room {
+                e.room_id = room;
+            }
             if let Some(members) = members() {
                 e.seats = (1..)
                     .zip(members)

@@ -39,7 +39,26 @@ fn example(name: &str) -> PathBuf {
          `cargo build --examples`), with the same target directory and profile as this test",
         path.display()
     );
+    warn_if_stale(&path, name);
     path
+}
+
+/// `cargo test --test end_to_end` alone does not rebuild the examples: say so when one is older than its
+/// source (a note, not a failure: sources may be edited while the tests run).
+fn warn_if_stale(binary: &std::path::Path, name: &str) {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(bin), Some(src)) = (modified(binary), modified(&source)) {
+        if src > bin {
+            eprintln!(
+                "note: {} is older than {}; run `cargo build --examples` (plain `cargo test` does)",
+                binary.display(),
+                source.display()
+            );
+        }
+    }
 }
 
 /// A running receiver; killed when dropped, even when the test fails.
