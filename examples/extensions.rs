@@ -1,0 +1,97 @@
+//! Extensions mode with axum: `cargo run --example extensions`.
+//!
+//! The layer verifies and decodes `Room.CallbackAfterMemberLeave` callbacks, then hands them to the app's
+//! own axum handler in the request's extensions: the event as `Extension<MemberLeave>`, the query's
+//! metadata as `Extension<CallbackMeta>`, the original body still readable. The handler answers with
+//! [`Ack`], which is the acknowledgment Tencent expects. Any other request reaches the router untouched.
+//!
+//! Environment:
+//! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3003`)
+//! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
+//! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
+//!
+//! Try it:
+//!
+//! ```text
+//! curl -i -X POST 'http://127.0.0.1:3003/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Web' \
+//!      -H 'Content-Type: application/json' \
+//!      -d '{"CallbackCommand":"Room.CallbackAfterMemberLeave","Operator_Account":"user1","RoomId":"rid-123","MemberCount":20,"Type":"Leave","MemberList_Account":["user1"],"Reason":"bye","EventTime":1670574414123}'
+//! # 200 {"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}
+//!
+//! curl -i 'http://127.0.0.1:3003/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave'
+//! # 405, Allow: POST, a FAIL acknowledgment with ErrorCode 40501
+//! ```
+//!
+//! Or `cargo run --example send -- http://127.0.0.1:3003/callback --command Room.CallbackAfterMemberLeave`.
+
+use axum::{http::StatusCode, routing::post, Extension, Router};
+use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Config, Event, MemberLeave};
+
+/// The app's handler for verified leave callbacks.
+///
+/// A POST to `/callback` that is *not* a leave callback is not intercepted and arrives here without the
+/// extensions: taking them as `Option` answers such a request with a FAIL acknowledgment instead of
+/// axum's 500 "Missing request extension".
+async fn on_leave(
+    event: Option<Extension<MemberLeave>>,
+    meta: Option<Extension<CallbackMeta>>,
+    body: String,
+) -> Result<Ack, (StatusCode, Ack)> {
+    let (Some(Extension(event)), Some(Extension(meta))) = (event, meta) else {
+        return Err(not_handled().await);
+    };
+    let members: Vec<&str> = event.members.iter().map(|m| m.as_str()).collect();
+    println!(
+        "app {}: {} left room {} ({:?}); {} bytes of JSON; idempotency key {}",
+        meta.sdk_app_id,
+        members.join(", "),
+        event.room_id,
+        event.kind,
+        body.len(),
+        event.idempotency_key(),
+    );
+    Ok(Ack::ok())
+}
+
+/// Anything the layer did not take: not a leave callback.
+async fn not_handled() -> (StatusCode, Ack) {
+    (
+        StatusCode::NOT_FOUND,
+        Ack::fail(40401, "no handler for this request"),
+    )
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = std::env::var("ROOM_CALLBACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3003".into());
+    let app_id: u64 = match std::env::var("ROOM_CALLBACK_SDKAPPID") {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("ROOM_CALLBACK_SDKAPPID is not a number: {v:?}"))?,
+        Err(_) => 1400000000,
+    };
+    let mut config = Config::new(app_id);
+    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        config = config.token(token)?;
+    }
+
+    let app = Router::new()
+        .route("/callback", post(on_leave))
+        .fallback(not_handled)
+        .layer(CallbackLayer::new(config).extension::<MemberLeave>());
+
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    eprintln!(
+        "listening on http://{}/callback (SDKAppID {app_id}); Ctrl-C to stop",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! A bare hyper 1 server, no framework: `cargo run --example hyper`.
+//!
+//! `CallbackLayer` in handler mode wraps a `tower::service_fn` and receives hyper's own
+//! `Request<Incoming>`: member leave and enter callbacks go to async handlers and are acknowledged by the
+//! layer; any other request reaches the inner service, which answers 404 with a FAIL acknowledgment.
+//! Ctrl-C (or SIGTERM) stops accepting, lets the open connections finish their requests, then exits.
+//! The layer's trace events go to stderr (`RUST_LOG` filters them; default `info`).
+//!
+//! Environment:
+//! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3001`)
+//! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
+//! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
+//!
+//! Try it:
+//!
+//! ```text
+//! curl -i -X POST 'http://127.0.0.1:3001/?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Web' \
+//!      -d '{"RoomId":"rid-123","MemberList_Account":["user1","user2"],"Type":"Kicked","EventTime":1670574414123}'
+//! # 200 {"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}
+//!
+//! curl -i -X POST 'http://127.0.0.1:3001/?SdkAppid=42&CallbackCommand=Room.CallbackAfterMemberLeave' -d '{}'
+//! # 403 {"ActionStatus":"FAIL","ErrorInfo":"SdkAppid is not an app of this receiver: 42","ErrorCode":40301}
+//!
+//! curl -i http://127.0.0.1:3001/health
+//! # 404 from the inner service: not a callback
+//! ```
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tencent_room_callback::{
+    Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberEnter, MemberLeave,
+};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tracing_subscriber::EnvFilter;
+
+async fn on_leave(event: MemberLeave, meta: CallbackMeta) -> Result<(), HandlerError> {
+    println!(
+        "app {}: {:?} left room {} ({:?})",
+        meta.sdk_app_id, event.members, event.room_id, event.kind
+    );
+    Ok(())
+}
+
+async fn on_enter(event: MemberEnter, meta: CallbackMeta) -> Result<(), HandlerError> {
+    println!(
+        "app {}: {:?} entered room {}",
+        meta.sdk_app_id, event.members, event.room_id
+    );
+    Ok(())
+}
+
+/// The inner service: everything the layer did not intercept.
+async fn not_a_callback(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Ack::fail(40401, "not a callback this receiver handles")
+        .into_response(StatusCode::NOT_FOUND))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let addr = std::env::var("ROOM_CALLBACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
+    let app_id: u64 = match std::env::var("ROOM_CALLBACK_SDKAPPID") {
+        Ok(v) => v
+            .parse()
+            .map_err(|_| format!("ROOM_CALLBACK_SDKAPPID is not a number: {v:?}"))?,
+        Err(_) => 1400000000,
+    };
+    let mut config = Config::new(app_id);
+    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        config = config.token(token)?;
+    }
+
+    let svc = ServiceBuilder::new()
+        .layer(CallbackLayer::new(config).on(on_leave).on(on_enter))
+        .service(service_fn(not_a_callback));
+
+    let listener = TcpListener::bind(&addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, sdk_app_id = app_id, "listening; Ctrl-C to stop");
+
+    // Every connection watches this; Ctrl-C flips it.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let shutdown = shutdown();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let svc = svc.clone();
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            // `oneshot` readies the clone before calling it.
+            let hyper_svc = hyper::service::service_fn(move |req| svc.clone().oneshot(req));
+            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), hyper_svc);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                _ = stop.changed() => {
+                    // Finish the request in flight, then close.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+        // Reap finished connections as we go.
+        while connections.try_join_next().is_some() {}
+    }
+
+    tracing::info!(open = connections.len(), "stopping: no new connections");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drain = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after 10 s; closing them");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
