@@ -67,13 +67,16 @@ const STACKS: [Stack; 4] = [
     Stack::Outer,
 ];
 
+/// An event the app got: the event, its metadata, and in extensions mode the raw body.
+type Delivered = (MemberLeave, CallbackMeta, Option<String>);
+
 /// What the app saw: calls of the event handler (either mode), calls of the inner routes, and the
 /// events delivered (with the raw body in extensions mode).
 #[derive(Clone, Default)]
 struct Seen {
     handler: Arc<AtomicUsize>,
     inner: Arc<AtomicUsize>,
-    events: Arc<Mutex<Vec<(MemberLeave, CallbackMeta, Option<String>)>>>,
+    events: Arc<Mutex<Vec<Delivered>>>,
 }
 
 impl Seen {
@@ -280,10 +283,7 @@ async fn rejects(
 
 /// Sends `make()` through every mode and stack: answered OK by the layer (handler mode) or the
 /// extensions handler; returns what the handlers saw.
-async fn accepts(
-    config: Config,
-    make: impl Fn() -> Request<Body>,
-) -> Vec<(MemberLeave, CallbackMeta, Option<String>)> {
+async fn accepts(config: Config, make: impl Fn() -> Request<Body>) -> Vec<Delivered> {
     let mut all = Vec::new();
     for mode in MODES {
         for stack in STACKS {
@@ -329,7 +329,7 @@ impl http_body::Body for Untouchable {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 
@@ -337,7 +337,7 @@ impl http_body::Body for Untouchable {
 struct Chunks(VecDeque<Result<Bytes, io::Error>>);
 
 impl Chunks {
-    fn new(chunks: impl IntoIterator<Item = Result<Bytes, io::Error>>) -> Body {
+    fn body(chunks: impl IntoIterator<Item = Result<Bytes, io::Error>>) -> Body {
         Body::new(Chunks(chunks.into_iter().collect()))
     }
 }
@@ -808,7 +808,7 @@ async fn a_streamed_body_growing_past_the_limit_is_413() {
         || {
             post_to(
                 &q(""),
-                Chunks::new([Ok(chunk.clone()), Ok(chunk.clone()), Ok(chunk.clone())]),
+                Chunks::body([Ok(chunk.clone()), Ok(chunk.clone()), Ok(chunk.clone())]),
             )
         },
         413,
@@ -820,7 +820,7 @@ async fn a_streamed_body_growing_past_the_limit_is_413() {
     rejects(
         config,
         || {
-            let mut req = post_to(&q(""), Chunks::new([Ok(chunk.clone()), Ok(chunk.clone())]));
+            let mut req = post_to(&q(""), Chunks::body([Ok(chunk.clone()), Ok(chunk.clone())]));
             req.headers_mut()
                 .insert(header::CONTENT_LENGTH, "10".parse().unwrap());
             req
@@ -838,7 +838,7 @@ async fn a_chunked_body_under_the_limit_is_reassembled() {
     let got = accepts(Config::new(APP), || {
         post_to(
             &q(""),
-            Chunks::new([
+            Chunks::body([
                 Ok(Bytes::from_static(a.as_bytes())),
                 Ok(Bytes::new()),
                 Ok(Bytes::from_static(b.as_bytes())),
@@ -861,7 +861,7 @@ async fn a_body_read_error_is_400() {
         || {
             post_to(
                 &q(""),
-                Chunks::new([
+                Chunks::body([
                     Ok(Bytes::from_static(b"{\"RoomId\":")),
                     Err(io::Error::other("connection reset by peer")),
                 ]),

@@ -334,7 +334,7 @@ async fn a_rejection_does_not_call_the_inner_service() {
         .call(post(LEAVE, BODY))
         .await
         .unwrap();
-    assert_eq!(answered_by(&res).1, true);
+    assert!(answered_by(&res).1);
 }
 
 #[tokio::test]
