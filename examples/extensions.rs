@@ -22,7 +22,7 @@
 //! # 405, Allow: POST, a FAIL acknowledgment with ErrorCode 40501
 //! ```
 //!
-//! Or `cargo run --example send -- http://127.0.0.1:3003/callback --command Room.CallbackAfterMemberLeave`.
+//! Or `cargo run --example send -- http://127.0.0.1:3003/callback` (a member-leave callback by default).
 
 use axum::{http::StatusCode, routing::post, Extension, Router};
 use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Config, Event, MemberLeave};
