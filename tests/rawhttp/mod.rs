@@ -102,6 +102,22 @@ impl Conn {
         }
     }
 
+    /// Whether nothing at all has come back yet (no byte, no close), without waiting.
+    pub async fn nothing_yet(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut chunk = [0u8; 1024];
+        match tokio::time::timeout(Duration::ZERO, self.read.read(&mut chunk)).await {
+            Err(_) => true,
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                false
+            }
+            Ok(Err(_)) => false,
+        }
+    }
+
     async fn read_answer(&mut self) -> Option<Answer> {
         let end = self.fill_until(b"\r\n\r\n").await?;
         let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();

@@ -1,0 +1,337 @@
+//! Slow and stuck peers against a real axum server on 127.0.0.1: bodies that trickle or stall get 408
+//! while everyone else is served; a panicking handler gets 500 and is reported while the server keeps
+//! serving; a stuck worker behind the bounded queue never makes the layer acknowledge an event it did
+//! not queue (503 when full), and every acknowledged event reaches the worker.
+//!
+//! Durations appear only as the body timeout under test and as generous bounds against hanging; the
+//! assertions are about order and outcome.
+
+mod rawhttp;
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::routing::any;
+use axum::Router;
+use futures_like::join_all;
+use rawhttp::{exchange, post, Answer, Conn};
+use tencent_room_callback::{
+    queue, Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
+    OK_BODY,
+};
+
+const APP: u64 = 1400000000;
+const PATH: &str = "/cb?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=1.2.3.4&OptPlatform=Web";
+
+fn body(room: &str) -> String {
+    format!(
+        r#"{{"CallbackCommand":"Room.CallbackAfterMemberLeave","Operator_Account":"user1","RoomId":"{room}","MemberCount":1,"Type":"Leave","MemberList_Account":["user1"],"EventTime":1670574414123}}"#
+    )
+}
+
+fn fail_code(a: &Answer) -> i64 {
+    let ack: Ack = serde_json::from_slice(&a.body).expect("an acknowledgment");
+    assert_eq!(ack.status(), ActionStatus::Fail);
+    ack.error_code()
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// A server whose `MemberLeave` handler records room IDs, and panics for the room `"panic"`.
+async fn recording_server(config: Config) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let rooms = Arc::new(Mutex::new(Vec::new()));
+    let r = rooms.clone();
+    let layer = CallbackLayer::new(config).on(move |e: MemberLeave, _: CallbackMeta| {
+        // A panic in the handler's call itself...
+        assert_ne!(e.room_id, "panic", "the handler was told to panic");
+        let r = r.clone();
+        async move {
+            // ...and one inside the future it returns.
+            assert_ne!(
+                e.room_id, "panic-async",
+                "the handler's future was told to panic"
+            );
+            r.lock().unwrap().push(e.room_id);
+            Ok::<(), HandlerError>(())
+        }
+    });
+    let app = Router::new()
+        .route("/cb", any(|| async { "inner" }))
+        .layer(layer);
+    (serve(app).await, rooms)
+}
+
+async fn valid(addr: SocketAddr, room: &str) -> Answer {
+    exchange(addr, post(PATH, body(room).as_bytes()))
+        .await
+        .expect("an answer")
+}
+
+/// The head and the first bytes of a body whose `Content-Length` promises more.
+fn partial(room: &str) -> (Vec<u8>, Vec<u8>) {
+    let b = body(room).into_bytes();
+    let head = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        b.len()
+    )
+    .into_bytes();
+    (head, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_and_trickling_bodies_get_408_while_others_are_served() {
+    let config = Config::new(APP).body_timeout(Some(Duration::from_millis(1500)));
+    let (addr, rooms) = recording_server(config).await;
+
+    // Five stallers: the head and 10 bytes, then nothing.
+    let mut stallers = Vec::new();
+    for i in 0..5 {
+        let (head, b) = partial(&format!("stalled-{i}"));
+        let mut c = Conn::open(addr).await;
+        assert!(c.send(&head).await && c.send(&b[..10]).await);
+        stallers.push(c);
+    }
+    // Five tricklers: one more byte at a time, never reaching the end in time.
+    let mut tricklers = Vec::new();
+    for i in 0..5 {
+        let (head, b) = partial(&format!("trickled-{i}"));
+        let mut c = Conn::open(addr).await;
+        assert!(c.send(&head).await);
+        tricklers.push((c, b));
+    }
+    let trickling = tokio::spawn(async move {
+        let mut conns = tricklers;
+        for k in 0..conns[0].1.len() - 1 {
+            for (c, b) in conns.iter_mut() {
+                let _ = c.send(&b[k..k + 1]).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if k > 40 {
+                break;
+            }
+        }
+        conns.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
+    });
+
+    // Meanwhile, twenty valid callbacks from other clients, concurrently.
+    let served =
+        join_all((0..20).map(|i| async move { valid(addr, &format!("ok-{i}")).await })).await;
+    for a in &served {
+        assert_eq!(a.status, 200);
+        assert_eq!(a.body, OK_BODY);
+    }
+    // They were all served while every staller was still waiting for its answer.
+    for c in stallers.iter_mut() {
+        assert!(
+            c.nothing_yet().await,
+            "a staller was answered before the others were served"
+        );
+    }
+
+    for mut c in stallers {
+        let a = c.answer().await.expect("a staller gets an answer");
+        assert_eq!(a.status, 408);
+        assert_eq!(fail_code(&a), 40801);
+    }
+    for mut c in trickling.await.unwrap() {
+        let a = c.answer().await.expect("a trickler gets an answer");
+        assert_eq!(a.status, 408);
+        assert_eq!(fail_code(&a), 40801);
+    }
+    let rooms = rooms.lock().unwrap().clone();
+    assert_eq!(rooms.len(), 20);
+    assert!(rooms.iter().all(|r| r.starts_with("ok-")), "{rooms:?}");
+
+    // And the server still works afterwards.
+    assert_eq!(valid(addr, "after").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_arrives_in_pieces_within_the_timeout_is_accepted() {
+    let (addr, rooms) = recording_server(Config::new(APP)).await;
+    let (head, b) = partial("pieces");
+    let mut c = Conn::open(addr).await;
+    assert!(c.send(&head).await);
+    for piece in b.chunks(b.len() / 3 + 1) {
+        assert!(c.send(piece).await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let a = c.answer().await.expect("an answer");
+    assert_eq!(a.status, 200);
+    assert_eq!(*rooms.lock().unwrap(), vec!["pieces".to_string()]);
+}
+
+/// Captures every tracing event of the process (the subscriber is global: servers run on several
+/// threads).
+fn traces() -> &'static Mutex<Vec<u8>> {
+    static BUF: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct W(&'static Mutex<Vec<u8>>);
+        impl Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        tracing_subscriber::fmt()
+            .with_writer(move || W(buf))
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+        buf
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_gets_500_is_reported_and_the_server_keeps_serving() {
+    let traces = traces();
+    let (addr, rooms) = recording_server(Config::new(APP)).await;
+    for round in 0..3 {
+        for room in ["panic", "panic-async"] {
+            let a = valid(addr, room).await;
+            assert_eq!(a.status, 500, "{room}, round {round}");
+            assert_eq!(fail_code(&a), 50002);
+            let a = valid(addr, &format!("after-{room}-{round}")).await;
+            assert_eq!(a.status, 200);
+        }
+    }
+    assert_eq!(rooms.lock().unwrap().len(), 6);
+    let log = String::from_utf8_lossy(&traces.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("room callback handler panicked")
+            && log.contains("the handler was told to panic"),
+        "the panic is reported with its message: {log}"
+    );
+}
+
+/// A server with the queue handler in front of a worker that we control.
+async fn queued_server(
+    capacity: usize,
+) -> (
+    SocketAddr,
+    tencent_room_callback::QueueReceiver<MemberLeave>,
+) {
+    let (handler, rx) = queue::<MemberLeave>(capacity);
+    let app = Router::new()
+        .route("/cb", any(|| async { "inner" }))
+        .layer(CallbackLayer::new(Config::new(APP)).on(handler));
+    (serve(app).await, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_worker_fills_the_queue_then_callbacks_get_503() {
+    let (addr, mut rx) = queued_server(4).await;
+    // The worker is stuck (not receiving): the first four are queued and acknowledged at once.
+    for i in 0..4 {
+        let a = valid(addr, &format!("q-{i}")).await;
+        assert_eq!(a.status, 200, "event {i}");
+        assert_eq!(a.body, OK_BODY);
+    }
+    assert_eq!(rx.len(), 4);
+    // The fifth does not fit: 503, FAIL, not queued.
+    let a = valid(addr, "q-overflow").await;
+    assert_eq!(a.status, 503);
+    assert_eq!(fail_code(&a), 50301);
+    assert_eq!(rx.len(), 4);
+    // Once the worker takes one, there is room for one more.
+    assert_eq!(rx.recv().await.unwrap().0.room_id, "q-0");
+    assert_eq!(valid(addr, "q-4").await.status, 200);
+    assert_eq!(valid(addr, "q-overflow-2").await.status, 503);
+    let mut got = Vec::new();
+    while let Some((e, meta)) = rx.try_recv() {
+        assert_eq!(meta.sdk_app_id, APP);
+        got.push(e.room_id);
+    }
+    assert_eq!(got, ["q-1", "q-2", "q-3", "q-4"]);
+    // A closed queue refuses with 503 too.
+    rx.close();
+    let a = valid(addr, "q-closed").await;
+    assert_eq!((a.status, fail_code(&a)), (503, 50301));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_does() {
+    let (addr, mut rx) = queued_server(8).await;
+    let processed = Arc::new(Mutex::new(Vec::new()));
+    let p = processed.clone();
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stop_rx => break,
+                next = rx.recv() => match next {
+                    Some((e, _)) => {
+                        // Slow work.
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        p.lock().unwrap().push(e.room_id);
+                    }
+                    None => return,
+                },
+            }
+        }
+        // Shutdown: refuse new events, drain what was acknowledged.
+        rx.close();
+        while let Some((e, _)) = rx.recv().await {
+            p.lock().unwrap().push(e.room_id);
+        }
+    });
+
+    let outcomes = join_all((0..400).map(|i| async move {
+        let room = format!("e-{i}");
+        let a = valid(addr, &room).await;
+        (room, a.status)
+    }))
+    .await;
+    stop_tx.send(()).unwrap();
+    worker.await.unwrap();
+
+    let acked: HashSet<String> = outcomes
+        .iter()
+        .filter(|(_, s)| *s == 200)
+        .map(|(r, _)| r.clone())
+        .collect();
+    let refused: HashSet<String> = outcomes
+        .iter()
+        .filter(|(_, s)| *s == 503)
+        .map(|(r, _)| r.clone())
+        .collect();
+    assert_eq!(acked.len() + refused.len(), 400, "only 200 or 503");
+    let processed = processed.lock().unwrap().clone();
+    let set: HashSet<String> = processed.iter().cloned().collect();
+    assert_eq!(set.len(), processed.len(), "an event was delivered twice");
+    assert_eq!(set, acked, "the worker got exactly the acknowledged events");
+    println!(
+        "{} acknowledged and processed, {} refused with 503 (queue of 8, slow worker)",
+        acked.len(),
+        refused.len()
+    );
+}
+
+/// Minimal join_all on tokio tasks (no futures crate in the dev-dependencies).
+mod futures_like {
+    pub async fn join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let tasks: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.expect("task"));
+        }
+        out
+    }
+}
