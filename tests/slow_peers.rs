@@ -20,7 +20,7 @@ use futures_like::join_all;
 use rawhttp::{exchange, post, Answer, Conn};
 use tencent_room_callback::{
     queue, Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
-    OK_BODY,
+    DEFAULT_BODY_TIMEOUT, OK_BODY,
 };
 
 const APP: u64 = 1400000000;
@@ -151,6 +151,66 @@ async fn stalled_and_trickling_bodies_get_408_while_others_are_served() {
     assert!(rooms.iter().all(|r| r.starts_with("ok-")), "{rooms:?}");
 
     // And the server still works afterwards.
+    assert_eq!(valid(addr, "after").await.status, 200);
+}
+
+/// The default body timeout applies without any configuration, and fits Tencent's 2 s budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_body_timeout_answers_a_stall_with_408() {
+    assert_eq!(DEFAULT_BODY_TIMEOUT, Duration::from_secs(1));
+    assert!(DEFAULT_BODY_TIMEOUT < Duration::from_secs(2));
+    let (addr, rooms) = recording_server(Config::new(APP)).await;
+    let (head, b) = partial("stalled");
+    let mut c = Conn::open(addr).await;
+    assert!(c.send(&head).await && c.send(&b[..b.len() - 1]).await);
+    let a = c.answer().await.expect("an answer");
+    assert_eq!((a.status, fail_code(&a)), (408, 40801));
+    assert!(rooms.lock().unwrap().is_empty());
+    assert_eq!(valid(addr, "after").await.status, 200);
+}
+
+/// The body timeout starts once the head is in: a peer that trickles its *head* is the HTTP server's
+/// business. `axum::serve` sets no timer, so hyper's header-read timeout is off there; served with
+/// hyper-util and a timer, a stalled head is cut off while others are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_head_is_cut_off_by_hyper_when_it_has_a_timer() {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt;
+
+    let layer = CallbackLayer::new(Config::new(APP))
+        .on(|_: MemberLeave, _: CallbackMeta| async { Ok::<(), HandlerError>(()) });
+    let app = Router::new()
+        .route("/cb", any(|| async { "inner" }))
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (io, _) = listener.accept().await.unwrap();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut builder = Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_millis(500));
+                let svc = hyper::service::service_fn(move |req| app.clone().oneshot(req));
+                let _ = builder.serve_connection(TokioIo::new(io), svc).await;
+            });
+        }
+    });
+
+    let mut c = Conn::open(addr).await;
+    assert!(
+        c.send(format!("POST {PATH} HTTP/1.1\r\nHost: t\r\n").as_bytes())
+            .await
+    );
+    assert_eq!(valid(addr, "meanwhile").await.status, 200);
+    // hyper closes the connection (without an answer, or with a 408).
+    if let Some(a) = c.answer().await {
+        assert_eq!(a.status, 408);
+    }
     assert_eq!(valid(addr, "after").await.status, 200);
 }
 
