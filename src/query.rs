@@ -1,6 +1,7 @@
 //! The query Tencent appends to the callback URL: routing, metadata and verification.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -76,15 +77,42 @@ pub struct CallbackMeta {
     pub request_time: Option<UnixSeconds>,
 }
 
-/// Whether a raw query key is `name` (lower case) once percent-decoded, ignoring ASCII case. No allocation.
+/// Whether a raw query key is `name` (lower case, no `%`) once percent-decoded, ignoring ASCII case.
+/// No allocation.
+#[inline]
 fn key_is(raw: &str, name: &str) -> bool {
-    if raw.contains('%') {
-        percent_decode_str(raw)
-            .map(|b| b.to_ascii_lowercase())
-            .eq(name.bytes())
-    } else {
-        raw.eq_ignore_ascii_case(name)
+    // Decoding only shortens a key (an escape is three bytes for one): a key of the name's length is
+    // compared as it is, a shorter one cannot match, and only a longer one needs decoding.
+    match raw.len().cmp(&name.len()) {
+        Ordering::Less => false,
+        Ordering::Equal => raw.eq_ignore_ascii_case(name),
+        Ordering::Greater => {
+            raw.contains('%')
+                && percent_decode_str(raw)
+                    .map(|b| b.to_ascii_lowercase())
+                    .eq(name.bytes())
+        }
     }
+}
+
+/// The raw `key=value` pairs of a query, as `application/x-www-form-urlencoded` splits them (on `&`,
+/// empty pairs skipped, a pair without `=` has an empty value), without decoding anything. No
+/// allocation.
+fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+}
+
+/// A raw query value decoded as `application/x-www-form-urlencoded` does (`+` is a space, then
+/// percent-decoding, invalid UTF-8 replaced); borrowed when there is nothing to decode.
+fn decode_value(raw: &str) -> Cow<'_, str> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(raw);
+    }
+    let spaced = raw.replace('+', " ");
+    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
 }
 
 /// How a layer should treat a request, from its query alone.
@@ -108,9 +136,8 @@ pub(crate) fn route(query: Option<&str>, handled: CommandSet) -> Routing {
     let mut known = CommandSet::EMPTY;
     let mut first = None;
     let mut mixed = false;
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key.len() < "callbackcommand".len() || !key_is(key, "callbackcommand") {
+    for (key, value) in pairs(query) {
+        if !key_is(key, "callbackcommand") {
             continue;
         }
         match Command::from_raw_query_value(value) {
@@ -169,24 +196,15 @@ pub(crate) fn verify(
     command: Command,
     query: &str,
 ) -> Result<CallbackMeta, Rejection> {
-    let (mut app, mut sign, mut time, mut ip, mut platform) = (
-        Slot::Absent,
-        Slot::Absent,
-        Slot::Absent,
-        Slot::Absent,
-        Slot::Absent,
-    );
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        let slot = match key.len() {
-            8 if key.eq_ignore_ascii_case("sdkappid") => &mut app,
-            4 if key.eq_ignore_ascii_case("sign") => &mut sign,
-            11 if key.eq_ignore_ascii_case("requesttime") => &mut time,
-            8 if key.eq_ignore_ascii_case("clientip") => &mut ip,
-            11 if key.eq_ignore_ascii_case("optplatform") => &mut platform,
-            _ => continue,
-        };
-        slot.put(value);
+    // The parameters read, in the order of `slots`; only their values are decoded.
+    const NAMES: [&str; 5] = ["sdkappid", "sign", "requesttime", "clientip", "optplatform"];
+    let mut slots = [const { Slot::Absent }; NAMES.len()];
+    for (key, value) in pairs(query) {
+        if let Some(i) = NAMES.iter().position(|name| key_is(key, name)) {
+            slots[i].put(decode_value(value));
+        }
     }
+    let [app, sign, time, ip, platform] = slots;
 
     let app = app
         .get("SdkAppid")?
@@ -350,6 +368,31 @@ mod tests {
         for (q, want) in cases {
             assert_eq!(route(q, LEAVE), want, "{q:?}");
         }
+    }
+
+    #[test]
+    fn pairs_split_and_decode_as_form_urlencoded_does() {
+        let queries = [
+            "",
+            "&",
+            "a",
+            "a=",
+            "=b",
+            "a=b=c&&d&e=%41%zz+f&g=%E4%BD%A0&h=%FF&=&x=1+2%2B3",
+            "&&SdkAppid=1&",
+            "k=v&k=w",
+            "é=ü&ü",
+        ];
+        for q in queries {
+            let ours: Vec<(String, String)> = pairs(q)
+                .map(|(k, v)| (decode_value(k).into_owned(), decode_value(v).into_owned()))
+                .collect();
+            let theirs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            assert_eq!(ours, theirs, "{q:?}");
+        }
+        assert!(matches!(decode_value("1400000000"), Cow::Borrowed(_)));
     }
 
     #[test]
