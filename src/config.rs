@@ -13,11 +13,16 @@ impl Token {
     /// A token from its text.
     ///
     /// # Errors
-    /// [`ConfigError`] when the token is empty: an empty token would make every signature trivial.
+    /// [`ConfigError::EmptyToken`] when the token is empty (it would make every signature trivial);
+    /// [`ConfigError::TokenWhitespace`] when it starts or ends with white space (typically a newline
+    /// read from a file or an environment variable, which would fail every signature).
     pub fn new(token: impl AsRef<str>) -> Result<Token, ConfigError> {
         let t = token.as_ref();
         if t.is_empty() {
             return Err(ConfigError::EmptyToken);
+        }
+        if t.trim() != t {
+            return Err(ConfigError::TokenWhitespace);
         }
         Ok(Token(t.as_bytes().into()))
     }
@@ -39,12 +44,17 @@ impl fmt::Debug for Token {
 pub enum ConfigError {
     /// An empty token.
     EmptyToken,
+    /// A token with leading or trailing white space.
+    TokenWhitespace,
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::EmptyToken => f.write_str("a callback token must not be empty"),
+            ConfigError::TokenWhitespace => {
+                f.write_str("a callback token must not start or end with white space")
+            }
         }
     }
 }
@@ -87,7 +97,8 @@ pub struct Config {
 
 impl Config {
     /// A configuration for one SDKAppID, no token, and the defaults: a 60 s window, a 1 MiB body limit
-    /// and a 1 s body-read timeout.
+    /// and a 1 s body-read timeout. The timeout uses Tokio's timer: serve from a Tokio runtime with time
+    /// enabled (as axum and hyper-util servers do), or turn it off with `body_timeout(None)`.
     pub fn new(sdk_app_id: u64) -> Config {
         Config {
             app_ids: vec![sdk_app_id],
@@ -112,13 +123,14 @@ impl Config {
     /// With at least one token, `Sign` and `RequestTime` are required.
     ///
     /// # Errors
-    /// [`ConfigError::EmptyToken`] for an empty token.
+    /// As [`Token::new`]: an empty token, or one with leading or trailing white space.
     pub fn token(mut self, token: impl AsRef<str>) -> Result<Config, ConfigError> {
         self.tokens.push(Token::new(token)?);
         Ok(self)
     }
 
-    /// How far `RequestTime` may be from now, either direction (default 60 s).
+    /// How far `RequestTime` may be from now, either direction, in whole seconds (default 60 s; the
+    /// edges are inside). `RequestTime` itself has a resolution of one second.
     #[must_use]
     pub fn window(mut self, window: Duration) -> Config {
         self.window = window;
@@ -196,6 +208,18 @@ mod tests {
         let dbg = format!("{c:?} {:?}", c.tokens[0]);
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
         assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn token_with_surrounding_white_space_is_refused() {
+        for t in ["tok\n", " tok", "tok\t", "\n"] {
+            assert!(Config::new(1).token(t).is_err(), "{t:?}");
+        }
+        assert!(Config::new(1).token("to k").is_ok());
+        assert_eq!(
+            Token::new("tok\r\n").unwrap_err(),
+            ConfigError::TokenWhitespace
+        );
     }
 
     #[test]

@@ -202,13 +202,23 @@ impl Rejection {
         Ack::fail(self.kind.error_code(), Cow::Owned(self.to_string()))
     }
 
-    /// The full HTTP answer: the status, `Content-Type: application/json`, the FAIL acknowledgment, and
-    /// `Allow: POST` for [`RejectionKind::MethodNotAllowed`].
+    /// The full HTTP answer: the status, `Content-Type: application/json`, the FAIL acknowledgment,
+    /// `Allow: POST` on a 405 and `WWW-Authenticate: TencentCallbackSign` on a 401 (RFC 9110 asks every
+    /// 401 to name its scheme; this one is the query's `Sign`/`RequestTime`).
     pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
         let mut res = self.ack().into_response(self.status());
-        if self.kind == RejectionKind::MethodNotAllowed {
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        match self.status() {
+            StatusCode::METHOD_NOT_ALLOWED => {
+                res.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("TencentCallbackSign"),
+                );
+            }
+            _ => {}
         }
         res
     }
@@ -297,8 +307,21 @@ mod tests {
             Rejection::new(RejectionKind::MethodNotAllowed).into_response();
         assert_eq!(res.status(), 405);
         assert_eq!(res.headers()[header::ALLOW], "POST");
+        assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
         assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
         let ack: Ack = serde_json::from_slice(&crate::ack::futures_body(res.into_body())).unwrap();
         assert_eq!(ack.error_code(), 40501);
+    }
+
+    #[test]
+    fn unauthorized_names_its_scheme() {
+        let res: Response<http_body_util::Full<Bytes>> =
+            Rejection::new(RejectionKind::BadSignature).into_response();
+        assert_eq!(res.status(), 401);
+        assert_eq!(
+            res.headers()[header::WWW_AUTHENTICATE],
+            "TencentCallbackSign"
+        );
+        assert!(res.headers().get(header::ALLOW).is_none());
     }
 }

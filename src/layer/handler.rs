@@ -97,7 +97,7 @@ impl HandlerError {
     }
 
     /// The underlying error.
-    pub fn source(&self) -> &(dyn StdError + Send + Sync + 'static) {
+    pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.source
     }
 
