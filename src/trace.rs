@@ -1,5 +1,6 @@
 //! One `tracing` event per intercepted request (feature `tracing`): command, room, outcome, reason.
-//! Never a token, a signature or a body. Without the feature every function here is empty.
+//! Never a token, a signature or the query; a malformed-body reason is serde's message, which may quote
+//! the offending value. Without the feature every function here is empty.
 
 #![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 
