@@ -96,13 +96,35 @@ fn key_is(raw: &str, name: &str) -> bool {
 }
 
 /// The raw `key=value` pairs of a query, as `application/x-www-form-urlencoded` splits them (on `&`,
-/// empty pairs skipped, a pair without `=` has an empty value), without decoding anything. No
-/// allocation.
+/// empty pairs skipped, a pair without `=` has an empty value), without decoding anything. One pass
+/// over the bytes (a byte loop: queries are short, `str::split` costs more), no allocation.
 fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+    let mut rest = query;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let (mut eq, mut end) = (None, rest.len());
+        for (i, b) in rest.bytes().enumerate() {
+            match b {
+                b'&' => {
+                    end = i;
+                    break;
+                }
+                b'=' if eq.is_none() => eq = Some(i),
+                _ => {}
+            }
+        }
+        // Both separators are ASCII: every index here is a char boundary.
+        let pair = match eq {
+            Some(eq) => (&rest[..eq], &rest[eq + 1..end]),
+            None => (&rest[..end], ""),
+        };
+        rest = rest.get(end + 1..).unwrap_or_default();
+        if end > 0 {
+            return Some(pair);
+        }
+    })
 }
 
 /// A raw query value decoded as `application/x-www-form-urlencoded` does (`+` is a space, then
@@ -126,58 +148,83 @@ pub(crate) enum Routing {
     Conflict,
 }
 
-/// Finds the command of a request in one pass over the raw query, without allocating.
+/// The parameters [`verify`] reads, in the order of [`Scan`]'s slots.
+const PARAMS: [&str; 5] = ["sdkappid", "sign", "requesttime", "clientip", "optplatform"];
+
+/// What one pass over a raw query finds: the commands `CallbackCommand` names, for [`Scan::route`],
+/// and the raw values of the parameters [`verify`] reads. Nothing is decoded, nothing allocated.
 ///
-/// Parameter names match case-insensitively and values are percent-decoded on the fly.
-pub(crate) fn route(query: Option<&str>, handled: CommandSet) -> Routing {
-    let Some(query) = query else {
-        return Routing::Pass;
-    };
-    let mut known = CommandSet::EMPTY;
-    let mut first = None;
-    let mut mixed = false;
-    for (key, value) in pairs(query) {
-        if !key_is(key, "callbackcommand") {
-            continue;
-        }
-        match Command::from_raw_query_value(value) {
-            Some(c) => {
-                known = known.with(c);
-                mixed |= first.is_some_and(|f| f != c);
-                first.get_or_insert(c);
+/// Parameter names match case-insensitively and percent-decoded; values are decoded when read.
+pub(crate) struct Scan<'a> {
+    /// Every command named.
+    named: CommandSet,
+    /// The first command named.
+    first: Option<Command>,
+    /// Whether `CallbackCommand` came with another value than the first (or an unknown one).
+    mixed: bool,
+    slots: [Slot<'a>; PARAMS.len()],
+}
+
+impl<'a> Scan<'a> {
+    pub(crate) fn new(query: Option<&'a str>) -> Scan<'a> {
+        let mut scan = Scan {
+            named: CommandSet::EMPTY,
+            first: None,
+            mixed: false,
+            slots: [const { Slot::Absent }; PARAMS.len()],
+        };
+        for (key, value) in pairs(query.unwrap_or_default()) {
+            if key_is(key, "callbackcommand") {
+                match Command::from_raw_query_value(value) {
+                    Some(c) => {
+                        scan.named = scan.named.with(c);
+                        scan.mixed |= scan.first.is_some_and(|f| f != c);
+                        scan.first.get_or_insert(c);
+                    }
+                    None => scan.mixed = true,
+                }
+            } else if let Some(i) = PARAMS.iter().position(|name| key_is(key, name)) {
+                scan.slots[i].put(value);
             }
-            None => mixed = true,
         }
+        scan
     }
-    match first {
-        Some(c) if !mixed && handled.contains(c) => Routing::Handle(c),
-        _ if known.iter().any(|c| handled.contains(c)) => Routing::Conflict,
-        _ => Routing::Pass,
+
+    /// How a layer handling the `handled` commands treats the request.
+    pub(crate) fn route(&self, handled: CommandSet) -> Routing {
+        match self.first {
+            Some(c) if !self.mixed && handled.contains(c) => Routing::Handle(c),
+            _ if self.named.iter().any(|c| handled.contains(c)) => Routing::Conflict,
+            _ => Routing::Pass,
+        }
     }
 }
 
-/// One parameter's value: absent, one value, or conflicting values.
+/// One parameter's raw value: absent, one value, or conflicting values.
 enum Slot<'a> {
     Absent,
-    One(Cow<'a, str>),
+    One(&'a str),
     Conflict,
 }
 
 impl<'a> Slot<'a> {
-    fn put(&mut self, value: Cow<'a, str>) {
-        *self = match std::mem::replace(self, Slot::Absent) {
+    fn put(&mut self, value: &'a str) {
+        *self = match *self {
             Slot::Absent => Slot::One(value),
-            Slot::One(prev) if prev == value => Slot::One(prev),
+            // Values that differ only in their encoding are the same value.
+            Slot::One(prev) if prev == value || decode_value(prev) == decode_value(value) => {
+                Slot::One(prev)
+            }
             Slot::One(_) | Slot::Conflict => Slot::Conflict,
         }
     }
 
-    /// The value, `None` when absent or empty; a rejection when conflicting.
+    /// The decoded value, `None` when absent or empty; a rejection when conflicting.
     fn get(self, name: &str) -> Result<Option<Cow<'a, str>>, Rejection> {
         match self {
             Slot::Absent => Ok(None),
             Slot::One(v) if v.is_empty() => Ok(None),
-            Slot::One(v) => Ok(Some(v)),
+            Slot::One(v) => Ok(Some(decode_value(v))),
             Slot::Conflict => Err(Rejection::with_detail(
                 RejectionKind::ConflictingParameter,
                 name,
@@ -194,17 +241,9 @@ impl<'a> Slot<'a> {
 pub(crate) fn verify(
     config: &Config,
     command: Command,
-    query: &str,
+    scan: Scan<'_>,
 ) -> Result<CallbackMeta, Rejection> {
-    // The parameters read, in the order of `slots`; only their values are decoded.
-    const NAMES: [&str; 5] = ["sdkappid", "sign", "requesttime", "clientip", "optplatform"];
-    let mut slots = [const { Slot::Absent }; NAMES.len()];
-    for (key, value) in pairs(query) {
-        if let Some(i) = NAMES.iter().position(|name| key_is(key, name)) {
-            slots[i].put(decode_value(value));
-        }
-    }
-    let [app, sign, time, ip, platform] = slots;
+    let [app, sign, time, ip, platform] = scan.slots;
 
     let app = app
         .get("SdkAppid")?
@@ -320,8 +359,9 @@ fn verify_for(
     handled: CommandSet,
     query: &str,
 ) -> Result<CallbackMeta, Rejection> {
-    match route(Some(query), handled) {
-        Routing::Handle(command) => verify(config, command, query),
+    let scan = Scan::new(Some(query));
+    match scan.route(handled) {
+        Routing::Handle(command) => verify(config, command, scan),
         Routing::Conflict => Err(Rejection::with_detail(
             RejectionKind::ConflictingParameter,
             "CallbackCommand",
@@ -336,6 +376,14 @@ mod tests {
     use std::time::SystemTime;
 
     const LEAVE: CommandSet = CommandSet::EMPTY.with(Command::MemberLeave);
+
+    fn route(query: Option<&str>, handled: CommandSet) -> Routing {
+        Scan::new(query).route(handled)
+    }
+
+    fn verify(config: &Config, command: Command, query: &str) -> Result<CallbackMeta, Rejection> {
+        super::verify(config, command, Scan::new(Some(query)))
+    }
 
     fn at(secs: u64) -> Config {
         Config::new(1400000000)

@@ -13,7 +13,7 @@ use super::future::ResponseFuture;
 use super::handler::BoxError;
 use super::routes::Deliver;
 use super::Shared;
-use crate::query::{route, verify, Routing};
+use crate::query::{verify, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
 
 /// The service made by [`CallbackLayer`](super::CallbackLayer): intercepts the callbacks it handles,
@@ -78,7 +78,8 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let command = match route(req.uri().query(), shared.commands) {
+        let scan = Scan::new(req.uri().query());
+        let command = match scan.route(shared.commands) {
             Routing::Pass => return ResponseFuture::inner(self.inner.call(req)),
             Routing::Handle(command) => command,
             Routing::Conflict => {
@@ -93,8 +94,7 @@ where
                 Rejection::new(RejectionKind::MethodNotAllowed),
             );
         }
-        let query = req.uri().query().unwrap_or_default();
-        let meta = match verify(&shared.config, command, query) {
+        let meta = match verify(&shared.config, command, scan) {
             Ok(meta) => meta,
             Err(r) => return ResponseFuture::reject(Some(command), r),
         };
