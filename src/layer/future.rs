@@ -11,7 +11,7 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tower_service::Service;
 
 use super::handler::BoxError;
@@ -50,9 +50,9 @@ pin_project! {
         Collect {
             #[pin]
             body: B,
-            #[pin]
-            timer: Option<Sleep>,
-            deadline: Option<Instant>,
+            // Boxed: only a body that is not all there when first polled needs one (and the future
+            // stays small for every request).
+            timer: Option<Pin<Box<Sleep>>>,
             buf: Collected,
             limit: usize,
             head: Option<(Parts, CallbackMeta)>,
@@ -92,12 +92,10 @@ where
         inner: Option<S>,
     ) -> Self {
         let (parts, body) = req.into_parts();
-        let deadline = shared.config.body_timeout.map(|t| Instant::now() + t);
         ResponseFuture {
             state: State::Collect {
                 body,
                 timer: None,
-                deadline,
                 buf: Collected::Empty,
                 limit: shared.config.body_limit,
                 command: meta.command,
@@ -135,8 +133,7 @@ where
                 }
                 StateProj::Collect {
                     mut body,
-                    mut timer,
-                    deadline,
+                    timer,
                     buf,
                     limit,
                     head,
@@ -175,19 +172,13 @@ where
                         Some(result) => result,
                         None => {
                             // The body is not all there: start the timer (only now) and wait.
-                            if let Some(deadline) = *deadline {
-                                if timer.is_none() {
-                                    timer.set(Some(tokio::time::sleep_until(deadline)));
-                                }
-                                if let Some(t) = timer.as_pin_mut() {
-                                    ready!(t.poll(cx));
-                                    Err(Rejection::new(RejectionKind::BodyTimeout))
-                                } else {
-                                    return Poll::Pending;
-                                }
-                            } else {
+                            let Some(timeout) = shared.config.body_timeout else {
                                 return Poll::Pending;
-                            }
+                            };
+                            let timer =
+                                timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                            ready!(timer.as_mut().poll(cx));
+                            Err(Rejection::new(RejectionKind::BodyTimeout))
                         }
                     };
                     let delivery = result.and_then(|()| {
