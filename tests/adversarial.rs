@@ -214,6 +214,9 @@ fn cases() -> Vec<Case> {
         case("body above the limit, honest Content-Length", post(&good(), big_body.as_bytes()), Fail(413, 41301)),
         case("chunked body past the limit", chunked_past_limit, Fail(413, 41301)),
         case("broken chunk size (not hex)", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", good()), b), Fail(400, 40005)),
+        case("'&' percent-encoded inside Sign (no parameter smuggled)", post(&format!("/cb?SdkAppid={app}&CallbackCommand={CMD}&RequestTime={now}&Sign={}%26SdkAppid%3D1400000000", &sig[..40]), b), Fail(401, 40104)),
+        case("';' as a separator: not a callback query, passed to the app's route", post(&format!("/cb?SdkAppid={app};CallbackCommand={CMD};RequestTime={now};Sign={sig}"), b), Fail(404, 40401)),
+        case("10,000 junk parameters, then a conflicting SdkAppid", post(&format!("{}&{}SdkAppid=1", good(), "x=1&".repeat(10_000)), b), Fail(400, 40004)),
         // --- Heads hyper refuses before the layer --------------------------------------------------
         case("hyper: two conflicting Content-Length headers", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nContent-Length: 5\r\n\r\n", good(), b.len()), b), Hyper(400)),
         case("hyper: negative Content-Length", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", good()), b), Hyper(400)),
@@ -221,6 +224,8 @@ fn cases() -> Vec<Case> {
         case("hyper: NUL in a header value", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nX-A: a\0b\r\nContent-Length: {}\r\n\r\n", good(), b.len()), b), Hyper(400)),
         case("raw UTF-8 (not percent-encoded) at the end of Sign", raw(&format!("POST {}\u{e9} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", good(), b.len()), b), Fail(401, 40104)),
         case("hyper: raw invalid UTF-8 byte 0xFF in the request target", [format!("POST {}", good()).as_bytes(), &[0xFF], format!(" HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", b.len()).as_bytes(), b].concat(), Hyper(400)),
+        case("hyper: request target of 70 KB", post(&format!("{}&x={}", good(), "y".repeat(70_000)), b), Hyper(414)),
+        case("hyper: 200 headers", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\n{}Content-Length: {}\r\n\r\n", good(), (0..200).map(|i| format!("X-H{i}: v\r\n")).collect::<String>(), b.len()), b), Hyper(431)),
         case("hyper: space in the request target", raw(&format!("POST {} x HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", good(), b.len()), b), Hyper(400)),
     ]
 }
@@ -243,6 +248,11 @@ fn accepted() -> Vec<(&'static str, Vec<u8>)> {
         ("account IDs as numbers, EventTime as a string", post(&good(), br#"{"RoomId":"r","MemberList_Account":[144115233775727695],"EventTime":"1670574414123"}"#)),
         // serde_json skips unknown values without recursing: any depth is safe, and ignored.
         ("5000-deep nesting in an unknown field", post(&good(), format!(r#"{{"RoomId":"r","MemberList_Account":["u"],"EventTime":1,"X":{}{}}}"#, "[".repeat(5000), "]".repeat(5000)).as_bytes())),
+        ("absolute-form request target", raw(&format!("POST http://callback.test{} HTTP/1.1\r\nHost: callback.test\r\nContent-Length: {}\r\n\r\n", good(), b.len()), b)),
+        ("HTTP/1.0 without Host", raw(&format!("POST {} HTTP/1.0\r\nContent-Length: {}\r\n\r\n", good(), b.len()), b)),
+        ("chunked with chunk extensions and a trailer", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", good()), format!("{:x};ext=1\r\n{BODY}\r\n0\r\nX-Trailer: t\r\n\r\n", BODY.len()).as_bytes())),
+        // RFC 9112 6.3: Transfer-Encoding overrides Content-Length; hyper drops the latter.
+        ("chunked, with a Content-Length above the limit as well", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n", good(), LIMIT + 1, b.len()), &[b, b"\r\n0\r\n\r\n".as_slice()].concat())),
         ("no Content-Type", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", good(), b.len()), b)),
         ("chunked in three chunks", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", good()), format!("5\r\n{}\r\n3\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n", &BODY[..5], &BODY[5..8], BODY.len() - 8, &BODY[8..]).as_bytes())),
         ("body exactly at the limit", post(&good(), body_with("Pad", &format!("\"{}\"", "p".repeat(LIMIT - body_with("Pad", "\"\"").len()))).as_bytes())),
@@ -419,4 +429,33 @@ async fn short_content_length_leaves_the_rest_to_the_next_request() {
     assert_eq!(second.status, 200);
     assert_eq!(second.body, OK_BODY);
     assert_eq!(*s.rooms.lock().unwrap(), vec!["rid-next".to_string()]);
+}
+
+/// `Expect: 100-continue`: a callback refused from its head is answered at once, without asking for
+/// the body; an accepted one gets `100 Continue`, sends its body, and is answered OK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_continue_asks_for_the_body_only_when_the_head_is_accepted() {
+    let s = start().await;
+    let head = |q: &str| {
+        format!(
+            "POST {q} HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+            BODY.len()
+        )
+    };
+
+    let mut refused = Conn::open(s.addr).await;
+    assert!(refused.send(head(&at(NOW + 61)).as_bytes()).await);
+    let a = refused.answer().await.expect("an answer");
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(ack_of("refused", &a).error_code(), 40103);
+
+    let mut accepted = Conn::open(s.addr).await;
+    assert!(accepted.send(head(&good()).as_bytes()).await);
+    let a = accepted.answer().await.expect("an interim answer");
+    assert_eq!(a.status, 100, "{a:?}");
+    assert!(accepted.send(BODY.as_bytes()).await);
+    let a = accepted.answer().await.expect("the answer");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body, OK_BODY);
+    assert_eq!(s.calls.load(SeqCst), 1);
 }

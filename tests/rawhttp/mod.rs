@@ -129,6 +129,14 @@ impl Conn {
             .filter_map(|l| l.split_once(':'))
             .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
             .collect();
+        if (100..200).contains(&status) {
+            // An interim answer (100 Continue): no body.
+            return Some(Answer {
+                status,
+                headers,
+                body: Vec::new(),
+            });
+        }
         let get = |name: &str| {
             headers
                 .iter()
