@@ -395,3 +395,53 @@ mod futures_like {
         out
     }
 }
+
+/// What happens to a handler slower than the sender's patience: when the peer gives up and closes the
+/// connection, hyper drops the request's future, so the handler is cancelled at its next `.await`. Work
+/// that must complete belongs in a queue (or a spawned task), not in the handler's future.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_handler_is_cancelled_when_the_sender_gives_up() {
+    struct Guard(Arc<Mutex<Vec<&'static str>>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push("dropped");
+        }
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let l = log.clone();
+    let layer = CallbackLayer::new(Config::new(APP)).on(move |_: MemberLeave, _: CallbackMeta| {
+        let l = l.clone();
+        async move {
+            let _guard = Guard(l.clone());
+            l.lock().unwrap().push("started");
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            l.lock().unwrap().push("finished");
+            Ok::<(), HandlerError>(())
+        }
+    });
+    let addr = serve(
+        Router::new()
+            .route("/cb", any(|| async { "inner" }))
+            .layer(layer),
+    )
+    .await;
+    let mut c = Conn::open(addr).await;
+    assert!(c.send(&post(PATH, body("slow").as_bytes())).await);
+    // Wait until the handler runs, then give up like a sender whose timeout expired.
+    tokio::time::timeout(rawhttp::ANSWER_WITHIN, async {
+        while log.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the handler started");
+    drop(c);
+    tokio::time::timeout(rawhttp::ANSWER_WITHIN, async {
+        while log.lock().unwrap().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the handler's future is dropped once the peer is gone");
+    assert_eq!(*log.lock().unwrap(), ["started", "dropped"]);
+}
