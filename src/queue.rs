@@ -45,6 +45,14 @@
 //! answering OK**, and let the worker read from that store instead; keep the persisting step well inside
 //! the 2 s budget. On an orderly shutdown, stop the server first, then let the worker drain the queue
 //! (see `examples/queue_worker.rs`).
+//!
+//! The other way round is possible too: an event is queued, then the connection drops before Tencent
+//! reads the OK, and Tencent's retry (where enabled) delivers it again. Delivery is at least once:
+//! de-duplicate in the worker with [`Event::idempotency_key`](crate::Event::idempotency_key).
+//!
+//! Why not simply a slow handler? Tencent gives up after about 2 s and closes the connection; hyper then
+//! drops the request's future, which cancels a handler still running at its next `.await`, half-way
+//! through its work. Enqueuing happens at once, before any `.await`.
 
 use std::error::Error as StdError;
 use std::fmt;
