@@ -13,7 +13,7 @@ use super::future::ResponseFuture;
 use super::handler::BoxError;
 use super::routes::Deliver;
 use super::Shared;
-use crate::query::{verify, Routing, Scan};
+use crate::query::{may_name_a_command, verify, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
 
 /// The service made by [`CallbackLayer`](super::CallbackLayer): intercepts the callbacks it handles,
@@ -78,6 +78,9 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
+        if !may_name_a_command(req.uri().query()) {
+            return ResponseFuture::inner(self.inner.call(req));
+        }
         let scan = Scan::new(req.uri().query());
         let command = match scan.route(shared.commands) {
             Routing::Pass => return ResponseFuture::inner(self.inner.call(req)),
