@@ -72,7 +72,12 @@ pub(crate) type Room = ();
 
 #[cfg(feature = "tracing")]
 fn room(id: Option<&str>) -> Room {
-    id.map(str::to_owned)
+    // Copied only when a subscriber may record it: `ERROR` is the least any of its events needs.
+    if tracing::enabled!(target: "tencent_room_callback", tracing::Level::ERROR) {
+        id.map(str::to_owned)
+    } else {
+        None
+    }
 }
 #[cfg(not(feature = "tracing"))]
 fn room(_: Option<&str>) -> Room {}
