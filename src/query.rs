@@ -1,7 +1,6 @@
 //! The query Tencent appends to the callback URL: routing, metadata and verification.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::net::IpAddr;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -77,22 +76,32 @@ pub struct CallbackMeta {
     pub request_time: Option<UnixSeconds>,
 }
 
-/// Whether a raw query key is `name` (lower case, no `%`) once percent-decoded, ignoring ASCII case.
-/// No allocation.
-#[inline]
-fn key_is(raw: &str, name: &str) -> bool {
-    // Decoding only shortens a key (an escape is three bytes for one): a key of the name's length is
-    // compared as it is, a shorter one cannot match, and only a longer one needs decoding.
-    match raw.len().cmp(&name.len()) {
-        Ordering::Less => false,
-        Ordering::Equal => raw.eq_ignore_ascii_case(name),
-        Ordering::Greater => {
-            raw.contains('%')
-                && percent_decode_str(raw)
-                    .map(|b| b.to_ascii_lowercase())
-                    .eq(name.bytes())
+/// A parameter the layer reads: `CallbackCommand`, or one of [`PARAMS`] (its index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Param {
+    Command,
+    Slot(usize),
+}
+
+/// Which parameter a raw query key names once percent-decoded, ignoring ASCII case. No allocation.
+fn param(raw: &str) -> Option<Param> {
+    fn find(is: impl Fn(&str) -> bool) -> Option<Param> {
+        if is("callbackcommand") {
+            return Some(Param::Command);
         }
+        PARAMS.iter().position(|name| is(name)).map(Param::Slot)
     }
+    // Keys come as they are, compared at once (lengths first); only a key with an escape is decoded.
+    find(|name| raw.eq_ignore_ascii_case(name)).or_else(|| {
+        if !raw.contains('%') {
+            return None;
+        }
+        find(|name| {
+            percent_decode_str(raw)
+                .map(|b| b.to_ascii_lowercase())
+                .eq(name.bytes())
+        })
+    })
 }
 
 /// The raw `key=value` pairs of a query, as `application/x-www-form-urlencoded` splits them (on `&`,
@@ -181,17 +190,17 @@ impl<'a> Scan<'a> {
             slots: [const { Slot::Absent }; PARAMS.len()],
         };
         for (key, value) in pairs(query.unwrap_or_default()) {
-            if key_is(key, "callbackcommand") {
-                match Command::from_raw_query_value(value) {
+            match param(key) {
+                Some(Param::Command) => match Command::from_raw_query_value(value) {
                     Some(c) => {
                         scan.named = scan.named.with(c);
                         scan.mixed |= scan.first.is_some_and(|f| f != c);
                         scan.first.get_or_insert(c);
                     }
                     None => scan.mixed = true,
-                }
-            } else if let Some(i) = PARAMS.iter().position(|name| key_is(key, name)) {
-                scan.slots[i].put(value);
+                },
+                Some(Param::Slot(i)) => scan.slots[i].put(value),
+                None => {}
             }
         }
         scan
@@ -423,6 +432,19 @@ mod tests {
         for (q, want) in cases {
             assert_eq!(route(q, LEAVE), want, "{q:?}");
         }
+    }
+
+    #[test]
+    fn names_match_ignoring_case_and_escapes() {
+        assert_eq!(param("SdkAppid"), Some(Param::Slot(0)));
+        assert_eq!(param("SDKAPPID"), Some(Param::Slot(0)));
+        assert_eq!(param("Sdk%41ppid"), Some(Param::Slot(0)));
+        assert_eq!(param("%53ign"), Some(Param::Slot(1)));
+        assert_eq!(param("callback%43ommand"), Some(Param::Command));
+        assert_eq!(param("Sdk%4ppid"), None);
+        assert_eq!(param("SdkAppid%"), None);
+        assert_eq!(param("contenttype"), None);
+        assert_eq!(param(""), None);
     }
 
     #[test]
