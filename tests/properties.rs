@@ -285,6 +285,152 @@ fn request() -> impl Strategy<Value = (Method, String, Vec<u8>)> {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Differential: the layer's own query scanner against `form_urlencoded` and the documented rules.
+
+/// What `decode` must answer for `query` (no token configured), worked out independently with
+/// `form_urlencoded`: parameter names case-insensitive once decoded, a parameter given twice with
+/// different decoded values conflicts, empty means absent, `RequestTime` informational.
+type Expected = Result<
+    (
+        u64,
+        Option<tencent_room_callback::ClientIp>,
+        Option<tencent_room_callback::OptPlatform>,
+        Option<UnixSeconds>,
+    ),
+    tencent_room_callback::RejectionKind,
+>;
+
+fn oracle(query: &str) -> Expected {
+    use tencent_room_callback::{ClientIp, OptPlatform, RejectionKind as K};
+    #[derive(Clone)]
+    enum Slot {
+        Absent,
+        One(String),
+        Conflict,
+    }
+    const ORDER: [&str; 5] = ["sdkappid", "sign", "requesttime", "clientip", "optplatform"];
+    let mut slots = vec![Slot::Absent; ORDER.len()];
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        let Some(i) = ORDER.iter().position(|n| k.eq_ignore_ascii_case(n)) else {
+            continue;
+        };
+        slots[i] = match std::mem::replace(&mut slots[i], Slot::Absent) {
+            Slot::Absent => Slot::One(v.into_owned()),
+            Slot::One(prev) if prev == v => Slot::One(prev),
+            _ => Slot::Conflict,
+        };
+    }
+    let digits = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+    };
+    let value = |slot: &Slot| match slot {
+        Slot::Conflict => Err(K::ConflictingParameter),
+        Slot::One(v) if !v.is_empty() => Ok(Some(v.clone())),
+        _ => Ok(None),
+    };
+    let app = value(&slots[0])?.ok_or(K::MissingSdkAppId)?;
+    let app = digits(&app).ok_or(K::MalformedSdkAppId)?;
+    if app != APP {
+        return Err(K::UnknownSdkAppId);
+    }
+    value(&slots[1])?;
+    let time = value(&slots[2])?;
+    let ip = value(&slots[3])?.map(|v| match v.parse() {
+        Ok(ip) => ClientIp::Ip(ip),
+        Err(_) => ClientIp::Other(v),
+    });
+    let platform = value(&slots[4])?.map(|v| OptPlatform::parse(&v));
+    let time = time.as_deref().and_then(digits).map(UnixSeconds::from_secs);
+    Ok((app, ip, platform, time))
+}
+
+/// A value for the differential test: plausible, encoded, or anything.
+fn tricky_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        2 => Just(APP.to_string()),
+        1 => Just(format!("{APP}%00")),
+        1 => Just(format!("+{APP}")),
+        1 => Just(format!("%31{}", &APP.to_string()[1..])),
+        1 => Just(String::new()),
+        1 => Just("%".to_string()),
+        1 => Just("%zz".to_string()),
+        1 => Just("%FF%FE".to_string()),
+        1 => Just("1.2.3.4".to_string()),
+        1 => Just("%3A%3A1".to_string()),
+        1 => Just("i+OS".to_string()),
+        1 => Just("iOS".to_string()),
+        1 => "[0-9]{1,21}",
+        1 => "[a-zA-Z0-9%+=.:]{0,12}",
+        1 => any::<String>().prop_map(|s| s.replace(['&', '#'], "")),
+    ]
+}
+
+fn tricky_name() -> impl Strategy<Value = String> {
+    const NAMES: [&str; 6] = [
+        "SdkAppid",
+        "Sign",
+        "RequestTime",
+        "ClientIP",
+        "OptPlatform",
+        "Other",
+    ];
+    (prop::sample::select(&NAMES[..]), any::<u64>(), 0u8..4).prop_map(|(n, bits, enc)| {
+        let n: String = n
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if bits >> (i % 64) & 1 == 1 {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        match enc {
+            // Every byte escaped, in upper- or lower-case hex.
+            0 => n.bytes().map(|b| format!("%{b:02X}")).collect(),
+            1 => n.bytes().map(|b| format!("%{b:02x}")).collect(),
+            _ => n,
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(config(1024))]
+
+    /// The layer's query scanner agrees with `form_urlencoded` and the documented rules on every
+    /// parameter it reads.
+    #[test]
+    fn query_verification_agrees_with_a_form_urlencoded_oracle(
+        pairs in prop::collection::vec((tricky_name(), tricky_value()), 0..8),
+        dup in any::<prop::sample::Index>(),
+        app in prop::option::weighted(0.7, any::<prop::sample::Index>()),
+    ) {
+        let mut pairs = pairs;
+        if let Some(at) = app {
+            // Usually a valid SdkAppid somewhere, so that the other parameters get read.
+            pairs.insert(at.index(pairs.len() + 1), ("SdkAppid".to_string(), APP.to_string()));
+        }
+        if !pairs.is_empty() {
+            // A duplicate of one pair, as sent (same value) or not.
+            let p = pairs[dup.index(pairs.len())].clone();
+            pairs.push(p);
+        }
+        let query = std::iter::once("CallbackCommand=Room.CallbackAfterMemberLeave".to_string())
+            .chain(pairs.iter().map(|(n, v)| format!("{n}={v}")))
+            .collect::<Vec<_>>()
+            .join("&");
+        let config = Config::new(APP);
+        let got = tencent_room_callback::decode::<MemberLeave>(&config, &query, SAMPLES[0].1.as_bytes())
+            .map(|(_, m)| (m.sdk_app_id, m.client_ip, m.platform, m.request_time))
+            .map_err(|r| r.kind());
+        prop_assert_eq!(got, oracle(&query), "{}", query);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Bodies
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
