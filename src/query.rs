@@ -105,33 +105,23 @@ fn param(raw: &str) -> Option<Param> {
 }
 
 /// The raw `key=value` pairs of a query, as `application/x-www-form-urlencoded` splits them (on `&`,
-/// empty pairs skipped, a pair without `=` has an empty value), without decoding anything. One pass
-/// over the bytes (a byte loop: queries are short, `str::split` costs more), no allocation.
+/// empty pairs skipped, a pair without `=` has an empty value), without decoding anything. No
+/// allocation.
 fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
     let mut rest = query;
     std::iter::from_fn(move || loop {
         if rest.is_empty() {
             return None;
         }
-        let (mut eq, mut end) = (None, rest.len());
-        for (i, b) in rest.bytes().enumerate() {
-            match b {
-                b'&' => {
-                    end = i;
-                    break;
-                }
-                b'=' if eq.is_none() => eq = Some(i),
-                _ => {}
-            }
-        }
-        // Both separators are ASCII: every index here is a char boundary.
-        let pair = match eq {
-            Some(eq) => (&rest[..eq], &rest[eq + 1..end]),
-            None => (&rest[..end], ""),
-        };
+        // Both separators are ASCII: the indices found are char boundaries.
+        let end = memchr::memchr(b'&', rest.as_bytes()).unwrap_or(rest.len());
+        let pair = &rest[..end];
         rest = rest.get(end + 1..).unwrap_or_default();
-        if end > 0 {
-            return Some(pair);
+        if !pair.is_empty() {
+            return Some(match memchr::memchr(b'=', pair.as_bytes()) {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, ""),
+            });
         }
     })
 }
