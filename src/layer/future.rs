@@ -50,15 +50,9 @@ pin_project! {
         Collect {
             #[pin]
             body: B,
-            // Boxed: only a body that is not all there when first polled needs one (and the future
-            // stays small for every request).
-            timer: Option<Pin<Box<Sleep>>>,
-            buf: Collected,
-            limit: usize,
-            head: Option<(Parts, CallbackMeta)>,
-            command: Command,
-            shared: Arc<Shared<R>>,
-            inner: Option<S>,
+            // Boxed: only an intercepted request reads its body, while every request carries this
+            // future, which so stays about as small as the inner service's own.
+            reading: Box<Reading<S, R>>,
         },
         // The user's handler is running.
         Handler { #[pin] fut: R::Future, room: Room, command: Command },
@@ -95,13 +89,15 @@ where
         ResponseFuture {
             state: State::Collect {
                 body,
-                timer: None,
-                buf: Collected::Empty,
-                limit: shared.config.body_limit,
-                command: meta.command,
-                head: Some((parts, meta)),
-                shared,
-                inner,
+                reading: Box::new(Reading {
+                    timer: None,
+                    buf: Collected::Empty,
+                    limit: shared.config.body_limit,
+                    command: meta.command,
+                    head: Some((parts, meta)),
+                    shared,
+                    inner,
+                }),
             },
         }
     }
@@ -131,16 +127,16 @@ where
                         Err(rejection) => rejection.into_response(),
                     }));
                 }
-                StateProj::Collect {
-                    mut body,
-                    timer,
-                    buf,
-                    limit,
-                    head,
-                    command,
-                    shared,
-                    inner,
-                } => {
+                StateProj::Collect { mut body, reading } => {
+                    let Reading {
+                        timer,
+                        buf,
+                        limit,
+                        head,
+                        command,
+                        shared,
+                        inner,
+                    } = &mut **reading;
                     let command = *command;
                     let read = loop {
                         match body.as_mut().poll_frame(cx) {
@@ -258,6 +254,18 @@ fn panicked(
     let rejection = Rejection::new(RejectionKind::HandlerPanicked);
     trace::panicked(command, room, &rejection, message);
     rejection
+}
+
+/// What an intercepted request needs while its body is read.
+struct Reading<S, R> {
+    // Made only for a body that is not all there when first polled.
+    timer: Option<Pin<Box<Sleep>>>,
+    buf: Collected,
+    limit: usize,
+    head: Option<(Parts, CallbackMeta)>,
+    command: Command,
+    shared: Arc<Shared<R>>,
+    inner: Option<S>,
 }
 
 /// A body being collected: a single chunk stays as it came (no copy).
