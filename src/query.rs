@@ -229,7 +229,7 @@ impl<'a> Slot<'a> {
     fn get(self, name: &str) -> Result<Option<Cow<'a, str>>, Rejection> {
         match self {
             Slot::Absent => Ok(None),
-            Slot::One(v) if v.is_empty() => Ok(None),
+            Slot::One("") => Ok(None),
             Slot::One(v) => Ok(Some(decode_value(v))),
             Slot::Conflict => Err(Rejection::with_detail(
                 RejectionKind::ConflictingParameter,
