@@ -58,7 +58,8 @@ pub(crate) fn forwarded(command: Command, room: &Room) {
     );
 }
 
-/// The handler returned an error.
+/// The handler returned an error: an ERROR event, or a WARN one for `HandlerError::unavailable` (a full
+/// queue is backpressure, not a fault).
 pub(crate) fn handler_failed(
     command: Command,
     room: &Room,
@@ -66,17 +67,28 @@ pub(crate) fn handler_failed(
     error: &HandlerError,
 ) {
     #[cfg(feature = "tracing")]
-    tracing::error!(
-        target: "tencent_room_callback",
-        command = command.name(),
-        room = room_str(Some(room)),
-        outcome = "handler_error",
-        status = rejection.status().as_u16(),
-        code = rejection.kind().error_code(),
-        reason = %rejection,
-        error = %error,
-        "room callback handler failed"
-    );
+    {
+        macro_rules! failed {
+            ($level:ident, $outcome:literal) => {
+                tracing::$level!(
+                    target: "tencent_room_callback",
+                    command = command.name(),
+                    room = room_str(Some(room)),
+                    outcome = $outcome,
+                    status = rejection.status().as_u16(),
+                    code = rejection.kind().error_code(),
+                    reason = %rejection,
+                    error = %error,
+                    "room callback handler failed"
+                )
+            };
+        }
+        if error.is_unavailable() {
+            failed!(warn, "unavailable");
+        } else {
+            failed!(error, "handler_error");
+        }
+    }
 }
 
 /// The handler panicked: answered 500, reported with the panic's message.
