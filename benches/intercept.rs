@@ -20,7 +20,8 @@
 //! response body is drained. Building the request is not measured (`iter_batched`).
 //!
 //! Groups: `leave_sample` (the documented leave sample), `passthrough` (a request the layer does not
-//! intercept, with and without the layer) and `body_size` (leave events of 1 to 5,000 members).
+//! intercept, with and without the layer, in front of a bare function and of an axum app) and
+//! `body_size` (leave events of 1 to 5,000 members).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -149,6 +150,13 @@ fn layer(
         .layer(service_fn(app_route))
 }
 
+/// An app's own routes, for requests the layer passes through.
+fn app_router() -> Router {
+    Router::new()
+        .route("/health", any(|| async { "app" }))
+        .route("/items", any(|| async { "app" }))
+}
+
 fn layer_in_router() -> Router {
     Router::new()
         .route(
@@ -275,6 +283,27 @@ fn passthrough(c: &mut Criterion) {
             BenchmarkId::new("layer", name),
             rt,
             layer(Config::new(APP)),
+            make,
+            200,
+            app
+        );
+        // The same, in front of an axum app instead of a bare function.
+        contender!(
+            g,
+            BenchmarkId::new("no_layer_router", name),
+            rt,
+            app_router(),
+            make,
+            200,
+            app
+        );
+        contender!(
+            g,
+            BenchmarkId::new("layer_router", name),
+            rt,
+            CallbackLayer::new(Config::new(APP))
+                .on(on_leave)
+                .layer(app_router()),
             make,
             200,
             app
