@@ -76,6 +76,25 @@ pub struct CallbackMeta {
     pub request_time: Option<UnixSeconds>,
 }
 
+impl CallbackMeta {
+    /// Metadata with only the app and the command, the optional parts `None`: for calling a handler
+    /// directly in a unit test.
+    pub fn new(sdk_app_id: u64, command: Command) -> Self {
+        CallbackMeta {
+            sdk_app_id,
+            command,
+            client_ip: None,
+            platform: None,
+            request_time: None,
+        }
+    }
+}
+
+/// The rejection of a query that gives `CallbackCommand` twice with different values.
+pub(crate) fn conflicting_command() -> Rejection {
+    Rejection::with_detail(RejectionKind::ConflictingParameter, "CallbackCommand")
+}
+
 /// A parameter the layer reads: `CallbackCommand`, or one of [`PARAMS`] (its index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Param {
@@ -123,6 +142,17 @@ fn pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
                 None => (pair, ""),
             });
         }
+    })
+}
+
+/// The bytes of a raw query value decoded as `application/x-www-form-urlencoded` does (`+` is a space,
+/// then percent-decoding), produced one by one. No allocation.
+fn decoded_bytes(raw: &str) -> impl Iterator<Item = u8> + '_ {
+    raw.split('+').enumerate().flat_map(|(i, part)| {
+        (i > 0)
+            .then_some(b' ')
+            .into_iter()
+            .chain(percent_decode_str(part))
     })
 }
 
@@ -217,8 +247,9 @@ impl<'a> Slot<'a> {
     fn put(&mut self, value: &'a str) {
         *self = match *self {
             Slot::Absent => Slot::One(value),
-            // Values that differ only in their encoding are the same value.
-            Slot::One(prev) if prev == value || decode_value(prev) == decode_value(value) => {
+            // Values that differ only in their encoding are the same value. Compared byte by byte as
+            // they decode: a passed-through request with repeated parameters allocates nothing either.
+            Slot::One(prev) if prev == value || decoded_bytes(prev).eq(decoded_bytes(value)) => {
                 Slot::One(prev)
             }
             Slot::One(_) | Slot::Conflict => Slot::Conflict,
@@ -368,10 +399,7 @@ fn verify_for(
     let scan = Scan::new(Some(query));
     match scan.route(handled) {
         Routing::Handle(command) => verify(config, command, scan),
-        Routing::Conflict => Err(Rejection::with_detail(
-            RejectionKind::ConflictingParameter,
-            "CallbackCommand",
-        )),
+        Routing::Conflict => Err(conflicting_command()),
         Routing::Pass => Err(Rejection::new(RejectionKind::UnknownCommand)),
     }
 }

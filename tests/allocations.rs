@@ -141,6 +141,10 @@ fn passed_through_requests_allocate_nothing() {
         "/health",
         "/items?page=2&sort=name",
         "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter",
+        // Encoded command, repeated parameters that differ only in their encoding (or not at all):
+        // still no allocation on the way through.
+        "/search?CallbackCommand=Room%2ECallbackAfterMemberEnter&sign=a+b.c&sign=a%20b%2Ec",
+        "/search?q=a.b&SDKAPPID=1%2e0&sdkappid=2.0&ClientIP=%3A%3A1&clientip=x+y",
     ] {
         let make = || request(Method::GET, uri, "");
         assert_eq!(

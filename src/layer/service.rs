@@ -13,7 +13,7 @@ use super::future::ResponseFuture;
 use super::handler::BoxError;
 use super::routes::Deliver;
 use super::Shared;
-use crate::query::{may_name_a_command, verify, Routing, Scan};
+use crate::query::{conflicting_command, may_name_a_command, verify, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
 
 /// The service made by [`CallbackLayer`](super::CallbackLayer): intercepts the callbacks it handles,
@@ -85,11 +85,7 @@ where
         let command = match scan.route(shared.commands) {
             Routing::Pass => return ResponseFuture::inner(self.inner.call(req)),
             Routing::Handle(command) => command,
-            Routing::Conflict => {
-                let r =
-                    Rejection::with_detail(RejectionKind::ConflictingParameter, "CallbackCommand");
-                return ResponseFuture::reject(None, r);
-            }
+            Routing::Conflict => return ResponseFuture::reject(None, conflicting_command()),
         };
         if req.method() != Method::POST {
             return ResponseFuture::reject(
