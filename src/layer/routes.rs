@@ -68,7 +68,8 @@ pub(crate) enum To<F, B> {
 pub(crate) type Room = Option<String>;
 /// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
 #[cfg(not(feature = "tracing"))]
-pub(crate) type Room = ();
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Room;
 
 #[cfg(feature = "tracing")]
 fn room(id: Option<&str>) -> Room {
@@ -80,7 +81,9 @@ fn room(id: Option<&str>) -> Room {
     }
 }
 #[cfg(not(feature = "tracing"))]
-fn room(_: Option<&str>) -> Room {}
+fn room(_: Option<&str>) -> Room {
+    Room
+}
 
 impl<F, B> Delivery<F, B> {
     fn map_future<G>(self, f: impl FnOnce(F) -> G) -> Delivery<G, B> {
