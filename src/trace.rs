@@ -19,13 +19,13 @@ fn command_str(command: Option<Command>) -> &'static str {
     command.map_or("", Command::name)
 }
 
-/// The request was answered with a rejection.
-pub(crate) fn rejected(command: Option<Command>, room: Option<&Room>, rejection: &Rejection) {
+/// The request was refused before its event reached anyone (so there is no room to report).
+pub(crate) fn rejected(command: Option<Command>, rejection: &Rejection) {
     #[cfg(feature = "tracing")]
     tracing::warn!(
         target: "tencent_room_callback",
         command = command_str(command),
-        room = room_str(room),
+        room = "",
         outcome = "rejected",
         status = rejection.status().as_u16(),
         code = rejection.kind().error_code(),

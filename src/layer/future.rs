@@ -71,7 +71,7 @@ where
     }
 
     pub(crate) fn reject(command: Option<Command>, rejection: Rejection) -> Self {
-        trace::rejected(command, None, &rejection);
+        trace::rejected(command, &rejection);
         ResponseFuture {
             state: State::Answer {
                 answer: Some(Err(rejection)),
@@ -190,7 +190,7 @@ where
                         Err(rejection) => {
                             // A panic was reported where it was caught: one event per request.
                             if rejection.kind() != RejectionKind::HandlerPanicked {
-                                trace::rejected(Some(command), None, &rejection);
+                                trace::rejected(Some(command), &rejection);
                             }
                             state.set(State::Answer {
                                 answer: Some(Err(rejection)),
