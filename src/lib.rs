@@ -80,7 +80,7 @@ mod sign;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod trace;
-pub mod value;
+mod value;
 
 pub use ack::{Ack, ActionStatus, OK_BODY};
 pub use command::{Command, CommandSet};

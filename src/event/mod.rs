@@ -1,7 +1,7 @@
 //! Typed Room callback events.
 //!
 //! One struct per command, each with every documented field under an idiomatic name, decoded tolerantly
-//! (see [`crate::value`]) and serialized back with Tencent's own field names. [`RoomEvent`] holds any of
+//! (see [`AccountId`](crate::AccountId) and [`EventTime`](crate::EventTime)) and serialized back with Tencent's own field names. [`RoomEvent`] holds any of
 //! them.
 
 use std::fmt;
