@@ -104,3 +104,8 @@ pub mod routes {
         Deliver, Delivery, Either, Extension, ExtensionAny, NoRoutes, On, OnAny, Routes,
     };
 }
+
+/// The README's Rust examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
