@@ -105,7 +105,9 @@ pub mod routes {
     };
 }
 
-/// The README's Rust examples, compiled as doc tests so that they stay true.
+/// The README's `rust` code blocks as doc tests: the axum quick start is compiled (`no_run`); the
+/// fragments marked `ignore` are not, and have complete, tested counterparts in `examples/` and in the
+/// `testing` module's docs.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
