@@ -86,9 +86,11 @@ fn partial(room: &str) -> (Vec<u8>, Vec<u8>) {
     (head, b)
 }
 
+/// Others are served while stallers wait: on a server whose body timeout (60 s) is far longer than the
+/// test, no staller can have been answered yet when the others are, whatever the machine's speed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_and_trickling_bodies_get_408_while_others_are_served() {
-    let config = Config::new(APP).body_timeout(Some(Duration::from_millis(1500)));
+async fn others_are_served_while_stallers_wait() {
+    let config = Config::new(APP).body_timeout(Some(Duration::from_secs(60)));
     let (addr, rooms) = recording_server(config).await;
 
     // Five stallers: the head and 10 bytes, then nothing.
@@ -99,27 +101,6 @@ async fn stalled_and_trickling_bodies_get_408_while_others_are_served() {
         assert!(c.send(&head).await && c.send(&b[..10]).await);
         stallers.push(c);
     }
-    // Five tricklers: one more byte at a time, never reaching the end in time.
-    let mut tricklers = Vec::new();
-    for i in 0..5 {
-        let (head, b) = partial(&format!("trickled-{i}"));
-        let mut c = Conn::open(addr).await;
-        assert!(c.send(&head).await);
-        tricklers.push((c, b));
-    }
-    let trickling = tokio::spawn(async move {
-        let mut conns = tricklers;
-        for k in 0..conns[0].1.len() - 1 {
-            for (c, b) in conns.iter_mut() {
-                let _ = c.send(&b[k..k + 1]).await;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            if k > 40 {
-                break;
-            }
-        }
-        conns.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
-    });
 
     // Meanwhile, twenty valid callbacks from other clients, concurrently.
     let served =
@@ -132,26 +113,85 @@ async fn stalled_and_trickling_bodies_get_408_while_others_are_served() {
     for c in stallers.iter_mut() {
         assert!(
             c.nothing_yet().await,
-            "a staller was answered before the others were served"
+            "a staller was answered before its 60 s body timeout"
         );
     }
+    let mut rooms = rooms.lock().unwrap().clone();
+    rooms.sort();
+    let mut expected: Vec<String> = (0..20).map(|i| format!("ok-{i}")).collect();
+    expected.sort();
+    assert_eq!(rooms, expected);
+}
+
+/// Stalled and trickling bodies get 408 on a server with a short body timeout. The tricklers send the
+/// WHOLE body, a few bytes at a time, each gap (200 ms) shorter than the timeout (500 ms) but the whole
+/// body arriving only after it: a timer that restarted on every byte would let them through (200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_and_trickling_bodies_get_408() {
+    const GAP: Duration = Duration::from_millis(200);
+    const PIECES: usize = 10;
+    let config = Config::new(APP).body_timeout(Some(Duration::from_millis(500)));
+    assert!(GAP * (PIECES as u32 - 1) > Duration::from_millis(500) * 3);
+    let (addr, rooms) = recording_server(config).await;
+
+    // Five stallers: the head and 10 bytes, then nothing.
+    let mut stallers = Vec::new();
+    for i in 0..5 {
+        let (head, b) = partial(&format!("stalled-{i}"));
+        let mut c = Conn::open(addr).await;
+        assert!(c.send(&head).await && c.send(&b[..10]).await);
+        stallers.push(c);
+    }
+    // Five tricklers: the whole body in PIECES pieces, GAP apart.
+    let mut tricklers = Vec::new();
+    for i in 0..5 {
+        let (head, b) = partial(&format!("trickled-{i}"));
+        let mut c = Conn::open(addr).await;
+        assert!(c.send(&head).await);
+        tricklers.push((c, b));
+    }
+    let trickling = tokio::spawn(async move {
+        let mut conns = tricklers;
+        let len = conns[0].1.len();
+        let piece = len.div_ceil(PIECES);
+        let mut k = 0;
+        while k < len {
+            if k > 0 {
+                tokio::time::sleep(GAP).await;
+            }
+            for (c, b) in conns.iter_mut() {
+                // The server may already have answered and closed: not the test's concern.
+                let _ = c.send(&b[k..(k + piece).min(b.len())]).await;
+            }
+            k += piece;
+        }
+        conns.into_iter().map(|(c, _)| c).collect::<Vec<_>>()
+    });
 
     for mut c in stallers {
         let a = c.answer().await.expect("a staller gets an answer");
         assert_eq!(a.status, 408);
         assert_eq!(fail_code(&a), 40801);
     }
-    for mut c in trickling.await.unwrap() {
+    let tricklers = tokio::time::timeout(rawhttp::ANSWER_WITHIN, trickling)
+        .await
+        .expect("the tricklers finish sending")
+        .unwrap();
+    for mut c in tricklers {
         let a = c.answer().await.expect("a trickler gets an answer");
-        assert_eq!(a.status, 408);
+        assert_eq!(a.status, 408, "a whole body trickled past the timeout");
         assert_eq!(fail_code(&a), 40801);
     }
-    let rooms = rooms.lock().unwrap().clone();
-    assert_eq!(rooms.len(), 20);
-    assert!(rooms.iter().all(|r| r.starts_with("ok-")), "{rooms:?}");
+    // None of them reached the handler.
+    assert!(
+        rooms.lock().unwrap().is_empty(),
+        "{:?}",
+        rooms.lock().unwrap()
+    );
 
     // And the server still works afterwards.
     assert_eq!(valid(addr, "after").await.status, 200);
+    assert_eq!(*rooms.lock().unwrap(), ["after"]);
 }
 
 /// The default body timeout applies without any configuration, and fits Tencent's 2 s budget.
@@ -271,7 +311,8 @@ async fn a_panicking_handler_gets_500_is_reported_and_the_server_keeps_serving()
     let log = String::from_utf8_lossy(&traces.lock().unwrap()).into_owned();
     assert!(
         log.contains("room callback handler panicked")
-            && log.contains("the handler was told to panic"),
+            && log.contains("the handler was told to panic")
+            && log.contains("the handler's future was told to panic"),
         "the panic is reported with its message: {log}"
     );
 }
@@ -327,7 +368,10 @@ async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_doe
     let processed = Arc::new(Mutex::new(Vec::new()));
     let p = processed.clone();
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // The worker waits at a gate before taking anything, so the queue fills up deterministically.
+    let (gate_tx, gate_rx) = tokio::sync::oneshot::channel::<()>();
     let worker = tokio::spawn(async move {
+        gate_rx.await.expect("the gate opens");
         loop {
             tokio::select! {
                 biased;
@@ -349,14 +393,37 @@ async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_doe
         }
     });
 
-    let outcomes = join_all((0..400).map(|i| async move {
-        let room = format!("e-{i}");
+    // While the worker is held at the gate: 8 fit in the queue, the other 4 are refused, whatever the
+    // order in which they arrive.
+    let mut outcomes = join_all((0..12).map(|i| async move {
+        let room = format!("gated-{i}");
         let a = valid(addr, &room).await;
         (room, a.status)
     }))
     .await;
+    let count = |outcomes: &[(String, u16)], status: u16| {
+        outcomes.iter().filter(|(_, s)| *s == status).count()
+    };
+    assert_eq!(
+        (count(&outcomes, 200), count(&outcomes, 503)),
+        (8, 4),
+        "{outcomes:?}"
+    );
+    gate_tx.send(()).unwrap();
+
+    outcomes.extend(
+        join_all((0..400).map(|i| async move {
+            let room = format!("e-{i}");
+            let a = valid(addr, &room).await;
+            (room, a.status)
+        }))
+        .await,
+    );
     stop_tx.send(()).unwrap();
-    worker.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), worker)
+        .await
+        .expect("the worker drains the queue and stops")
+        .unwrap();
 
     let acked: HashSet<String> = outcomes
         .iter()
@@ -368,10 +435,17 @@ async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_doe
         .filter(|(_, s)| *s == 503)
         .map(|(r, _)| r.clone())
         .collect();
-    assert_eq!(acked.len() + refused.len(), 400, "only 200 or 503");
+    assert_eq!(acked.len() + refused.len(), 412, "only 200 or 503");
+    assert!(!acked.is_empty(), "nothing was acknowledged");
+    assert!(!refused.is_empty(), "nothing was refused");
     let processed = processed.lock().unwrap().clone();
     let set: HashSet<String> = processed.iter().cloned().collect();
     assert_eq!(set.len(), processed.len(), "an event was delivered twice");
+    assert!(
+        set.is_disjoint(&refused),
+        "a refused event reached the worker: {:?}",
+        set.intersection(&refused).collect::<Vec<_>>()
+    );
     assert_eq!(set, acked, "the worker got exactly the acknowledged events");
     println!(
         "{} acknowledged and processed, {} refused with 503 (queue of 8, slow worker)",
@@ -444,4 +518,64 @@ async fn a_slow_handler_is_cancelled_when_the_sender_gives_up() {
     .await
     .expect("the handler's future is dropped once the peer is gone");
     assert_eq!(*log.lock().unwrap(), ["started", "dropped"]);
+}
+
+/// `.body_timeout(None)`: no timer at all, so a body that arrives later than the default 1 s is still
+/// read and accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_body_timeout_a_late_body_is_accepted() {
+    let (addr, rooms) = recording_server(Config::new(APP).body_timeout(None)).await;
+    let (head, b) = partial("late");
+    let mut c = Conn::open(addr).await;
+    assert!(c.send(&head).await && c.send(&b[..10]).await);
+    // Longer than the default body timeout (the sleep lasts at least this long).
+    tokio::time::sleep(DEFAULT_BODY_TIMEOUT + Duration::from_millis(200)).await;
+    assert!(c.nothing_yet().await, "answered before the body was in");
+    assert!(c.send(&b[10..]).await);
+    let a = c.answer().await.expect("an answer");
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body, OK_BODY);
+    assert_eq!(*rooms.lock().unwrap(), ["late"]);
+}
+
+/// The timer starts only when a body is incomplete: a complete in-memory body is served on a Tokio
+/// runtime WITHOUT time enabled (creating a `tokio::time::Sleep` there would panic), with the default
+/// 1 s body timeout configured.
+#[test]
+fn a_complete_body_needs_no_timer_and_no_time_driver() {
+    use http_body_util::{BodyExt, Full};
+    use tencent_room_callback::testing::CallbackRequest;
+    use tencent_room_callback::Command;
+    use tower::ServiceExt;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime without time");
+    let rooms = Arc::new(Mutex::new(Vec::new()));
+    let r = rooms.clone();
+    // The default configuration: a 1 s body timeout.
+    let layer = CallbackLayer::new(Config::new(APP)).on(move |e: MemberLeave, _: CallbackMeta| {
+        let r = r.clone();
+        async move {
+            r.lock().unwrap().push(e.room_id);
+            Ok::<(), HandlerError>(())
+        }
+    });
+    let inner = tower::service_fn(|_req: http::Request<Full<bytes::Bytes>>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+            bytes::Bytes::from_static(b"inner"),
+        )))
+    });
+    let req: http::Request<Full<bytes::Bytes>> =
+        CallbackRequest::sample(Command::MemberLeave).build();
+    let res = rt
+        .block_on(tower::Layer::layer(&layer, inner).oneshot(req))
+        .expect("an answer");
+    assert_eq!(res.status(), 200);
+    let body = rt
+        .block_on(res.into_body().collect())
+        .expect("the answer's body")
+        .to_bytes();
+    assert_eq!(&body[..], OK_BODY);
+    assert_eq!(rooms.lock().unwrap().len(), 1);
 }
