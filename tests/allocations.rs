@@ -195,4 +195,18 @@ fn intercepted_requests_allocate_what_the_event_needs() {
         "intercepted leave sample: layer {intercepted}, layer with a token {with_token}, \
          floor {floor}, decoding alone {decode} allocations"
     );
+    // The counts are deterministic (one thread, the least of three runs). The README: "an intercepted
+    // callback makes 8 allocations, as many as the floor"; the event's own strings are among them.
+    assert!(
+        intercepted <= floor,
+        "the layer ({intercepted}) allocates more than the floor ({floor})"
+    );
+    assert_eq!(
+        with_token, intercepted,
+        "checking the signature allocated (a token: {with_token}, none: {intercepted})"
+    );
+    assert!(
+        decode > 0 && decode <= intercepted,
+        "decoding alone ({decode}) against the layer ({intercepted})"
+    );
 }
