@@ -257,16 +257,37 @@ async fn rejects(
     for mode in MODES {
         for stack in STACKS {
             let seen = Seen::default();
-            let res = app(mode, stack, config.clone(), &seen)
-                .oneshot(make())
-                .await
-                .unwrap();
             let ctx = format!("{mode:?}/{stack:?} expecting {code}");
-            let headers = assert_fail(res, status, code, info, &ctx).await;
+            // A bound against hanging (a stalled body, a lost wake-up), not a timing assertion.
+            let res = tokio::time::timeout(
+                Duration::from_secs(10),
+                app(mode, stack, config.clone(), &seen).oneshot(make()),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{ctx}: no answer within 10 s"))
+            .unwrap();
+            let headers = tokio::time::timeout(
+                Duration::from_secs(10),
+                assert_fail(res, status, code, info, &ctx),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{ctx}: the answer's body did not end within 10 s"));
             if status == 405 {
                 assert_eq!(headers[header::ALLOW], "POST", "{ctx}");
             } else {
                 assert!(headers.get(header::ALLOW).is_none(), "{ctx}");
+            }
+            // Every 401, whatever its kind, names the scheme; no other answer does.
+            if status == 401 {
+                assert_eq!(
+                    headers
+                        .get(header::WWW_AUTHENTICATE)
+                        .map(|v| v.to_str().unwrap()),
+                    Some("TencentCallbackSign"),
+                    "{ctx}"
+                );
+            } else {
+                assert!(headers.get(header::WWW_AUTHENTICATE).is_none(), "{ctx}");
             }
             assert_eq!(seen.handler_calls(), 0, "{ctx}: handler called");
             assert_eq!(seen.inner_calls(), 0, "{ctx}: inner route called");
@@ -716,12 +737,15 @@ async fn sign_wrong() {
 
 #[tokio::test]
 async fn sign_and_request_time_given_twice_differently() {
-    for extra in [
-        format!("&Sign={SIGN}&Sign=00&RequestTime={TIME}"),
-        format!("&Sign={SIGN}&RequestTime={TIME}&requesttime=1669872113"),
+    for (extra, name) in [
+        (format!("&Sign={SIGN}&Sign=00&RequestTime={TIME}"), "Sign"),
+        (
+            format!("&Sign={SIGN}&RequestTime={TIME}&requesttime=1669872113"),
+            "RequestTime",
+        ),
     ] {
         let query = q(&extra);
-        rejects(signed_at(TIME), || post_to(&query, BODY), 400, 40004, "").await;
+        rejects(signed_at(TIME), || post_to(&query, BODY), 400, 40004, name).await;
     }
 }
 
