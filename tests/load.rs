@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::routing::any;
 use axum::Router;
@@ -34,6 +34,18 @@ const RSS_GROWTH_LIMIT_KIB: u64 = 64 * 1024;
 /// Growth allowed from the 10% mark (every connection open, buffers warm) to the end, in KiB: a leak
 /// of 200 bytes per request would exceed it.
 const RSS_STEADY_GROWTH_LIMIT_KIB: u64 = 16 * 1024;
+/// A bound on any one step of a client (connect, send, read the answer) against hanging: a failure,
+/// not a timing assertion.
+const STEP_WITHIN: Duration = Duration::from_secs(30);
+/// A bound on the whole run, likewise.
+const RUN_WITHIN: Duration = Duration::from_secs(30 * 60);
+
+/// `fut`, or a panic naming `what` if it takes longer than `within`.
+async fn bounded<F: std::future::Future>(within: Duration, what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(within, fut)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: nothing within {within:?}"))
+}
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -134,37 +146,62 @@ fn hundred_thousand_distinct_events_each_acknowledged_and_delivered_once() {
         for c in 0..connections {
             let (acked, rss_warm, rss_mid) = (acked.clone(), rss_warm.clone(), rss_mid.clone());
             tasks.push(tokio::spawn(async move {
-                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let stream = bounded(STEP_WITHIN, "connect", tokio::net::TcpStream::connect(addr))
+                    .await
+                    .unwrap();
                 stream.set_nodelay(true).unwrap();
-                let (mut sender, conn) =
-                    hyper::client::conn::http1::handshake(TokioIo::new(stream))
-                        .await
-                        .unwrap();
+                let (mut sender, conn) = bounded(
+                    STEP_WITHIN,
+                    "handshake",
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)),
+                )
+                .await
+                .unwrap();
                 tokio::spawn(conn);
                 let mut i = c;
                 while i < events {
-                    sender.ready().await.unwrap();
-                    let res = sender.send_request(callback(addr, i)).await.unwrap();
+                    bounded(STEP_WITHIN, "the connection is ready", sender.ready())
+                        .await
+                        .unwrap();
+                    let res = bounded(
+                        STEP_WITHIN,
+                        "an answer",
+                        sender.send_request(callback(addr, i)),
+                    )
+                    .await
+                    .unwrap();
                     assert_eq!(res.status(), 200, "event {i}");
-                    let body = res.into_body().collect().await.unwrap().to_bytes();
+                    let body = bounded(STEP_WITHIN, "the answer's body", res.into_body().collect())
+                        .await
+                        .unwrap()
+                        .to_bytes();
                     assert_eq!(&body[..], OK_BODY, "event {i}");
                     let n = acked.fetch_add(1, SeqCst) + 1;
-                    if n == events / 10 {
+                    if n == (events / 10).max(1) {
                         rss_warm.store(rss_kib(), SeqCst);
-                    } else if n == events / 2 {
+                    } else if n == (events / 2).max(2) {
                         rss_mid.store(rss_kib(), SeqCst);
                     }
                     i += connections;
                 }
             }));
         }
-        for t in tasks {
-            t.await.expect("a client connection failed");
-        }
+        bounded(RUN_WITHIN, "the clients", async {
+            for t in tasks {
+                t.await.expect("a client connection failed");
+            }
+        })
+        .await;
         let elapsed = started.elapsed();
         let rss_after = rss_kib();
         let rss_warm = rss_warm.load(SeqCst);
         let rss_mid = rss_mid.load(SeqCst);
+        // The memory checks below would pass vacuously on a reading of 0 (no /proc, no mark reached).
+        assert!(
+            rss_before > 0 && rss_warm > 0 && rss_after > 0,
+            "resident memory was not measured: before {rss_before}, at 10% {rss_warm}, \
+             after {rss_after} KiB"
+        );
 
         let seen = delivered.times.lock().unwrap().len() as u64;
         println!(
