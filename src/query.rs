@@ -180,6 +180,7 @@ pub(crate) enum Routing {
 /// Whether a raw query may name a command at all: every command's wire name has a `.` (`Room.…`,
 /// `Mic.…`), so a query with neither `.` nor `%` names none. One vectorised look, for the requests a
 /// layer passes through without scanning their query.
+#[inline]
 pub(crate) fn may_name_a_command(query: Option<&str>) -> bool {
     query.is_some_and(|q| memchr::memchr2(b'.', b'%', q.as_bytes()).is_some())
 }

@@ -64,6 +64,7 @@ where
     S: Service<Request<B>>,
     R: Deliver<B>,
 {
+    #[inline]
     pub(crate) fn inner(fut: S::Future) -> Self {
         ResponseFuture {
             state: State::Inner { fut },
@@ -113,127 +114,148 @@ where
 {
     type Output = Result<Response<ResBody>, S::Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Inner { fut } => return fut.poll(cx),
-                StateProj::Answer { answer } => {
-                    let answer = answer
-                        .take()
-                        .expect("ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(match answer {
-                        Ok(()) => Ack::ok().into_response(StatusCode::OK),
-                        Err(rejection) => rejection.into_response(),
-                    }));
-                }
-                StateProj::Collect { mut body, reading } => {
-                    let Reading {
-                        timer,
-                        buf,
-                        limit,
-                        head,
-                        command,
-                        shared,
-                        inner,
-                    } = &mut **reading;
-                    let command = *command;
-                    let read = loop {
-                        match body.as_mut().poll_frame(cx) {
-                            Poll::Pending => break None,
-                            Poll::Ready(None) => break Some(Ok(())),
-                            Poll::Ready(Some(Err(e))) => {
-                                let e: BoxError = e.into();
+        // Most requests are passed through: forwarding their poll is small enough to inline.
+        if let StateProj::Inner { fut } = state.as_mut().project() {
+            return fut.poll(cx);
+        }
+        poll_state(state, cx)
+    }
+}
+
+/// Polls an intercepted request's state machine, out of line: see [`ResponseFuture::poll`].
+#[inline(never)]
+fn poll_state<S, R, B, ResBody>(
+    mut state: Pin<&mut State<S, R, B>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Response<ResBody>, S::Error>>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    R: Deliver<B>,
+    B: Body,
+    B::Error: Into<BoxError>,
+    ResBody: From<Bytes>,
+{
+    loop {
+        match state.as_mut().project() {
+            StateProj::Inner { fut } => return fut.poll(cx),
+            StateProj::Answer { answer } => {
+                let answer = answer
+                    .take()
+                    .expect("ResponseFuture polled after completion");
+                return Poll::Ready(Ok(match answer {
+                    Ok(()) => Ack::ok().into_response(StatusCode::OK),
+                    Err(rejection) => rejection.into_response(),
+                }));
+            }
+            StateProj::Collect { mut body, reading } => {
+                let Reading {
+                    timer,
+                    buf,
+                    limit,
+                    head,
+                    command,
+                    shared,
+                    inner,
+                } = &mut **reading;
+                let command = *command;
+                let read = loop {
+                    match body.as_mut().poll_frame(cx) {
+                        Poll::Pending => break None,
+                        Poll::Ready(None) => break Some(Ok(())),
+                        Poll::Ready(Some(Err(e))) => {
+                            let e: BoxError = e.into();
+                            break Some(Err(Rejection::with_detail(
+                                RejectionKind::BodyReadError,
+                                e,
+                            )));
+                        }
+                        Poll::Ready(Some(Ok(frame))) => {
+                            let Ok(mut data) = frame.into_data() else {
+                                continue;
+                            };
+                            let data = data.copy_to_bytes(data.remaining());
+                            if buf.len() + data.len() > *limit {
                                 break Some(Err(Rejection::with_detail(
-                                    RejectionKind::BodyReadError,
-                                    e,
+                                    RejectionKind::BodyTooLarge,
+                                    format_args!("more than {limit} bytes"),
                                 )));
                             }
-                            Poll::Ready(Some(Ok(frame))) => {
-                                let Ok(mut data) = frame.into_data() else {
-                                    continue;
-                                };
-                                let data = data.copy_to_bytes(data.remaining());
-                                if buf.len() + data.len() > *limit {
-                                    break Some(Err(Rejection::with_detail(
-                                        RejectionKind::BodyTooLarge,
-                                        format_args!("more than {limit} bytes"),
-                                    )));
-                                }
-                                buf.push(data);
-                            }
+                            buf.push(data);
                         }
-                    };
-                    let result = match read {
-                        Some(result) => result,
-                        None => {
-                            // The body is not all there: start the timer (only now) and wait.
-                            let Some(timeout) = shared.config.body_timeout else {
-                                return Poll::Pending;
-                            };
-                            let timer =
-                                timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                            ready!(timer.as_mut().poll(cx));
-                            Err(Rejection::new(RejectionKind::BodyTimeout))
-                        }
-                    };
-                    let delivery = result.and_then(|()| {
-                        let (parts, meta) =
-                            head.take().expect("ResponseFuture polled after completion");
-                        let bytes = buf.take();
-                        catch_unwind(AssertUnwindSafe(|| {
-                            shared.routes.deliver(meta, parts, bytes)
-                        }))
-                        .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
-                    });
-                    match delivery {
-                        Err(rejection) => {
-                            // A panic was reported where it was caught: one event per request.
-                            if rejection.kind() != RejectionKind::HandlerPanicked {
-                                trace::rejected(Some(command), &rejection);
-                            }
-                            state.set(State::Answer {
-                                answer: Some(Err(rejection)),
-                            });
-                        }
-                        Ok(delivery) => match delivery.to {
-                            To::Handler(fut) => state.set(State::Handler {
-                                fut,
-                                room: delivery.room,
-                                command,
-                            }),
-                            To::Inner(req) => {
-                                trace::forwarded(command, &delivery.room);
-                                let mut svc =
-                                    inner.take().expect("an inner service for forwarded events");
-                                state.set(State::Inner { fut: svc.call(req) });
-                            }
-                        },
                     }
-                }
-                StateProj::Handler { fut, room, command } => {
-                    let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                        Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(Ok(()))) => {
-                            trace::handled(*command, room);
-                            Ok(())
+                };
+                let result = match read {
+                    Some(result) => result,
+                    None => {
+                        // The body is not all there: start the timer (only now) and wait.
+                        let Some(timeout) = shared.config.body_timeout else {
+                            return Poll::Pending;
+                        };
+                        let timer =
+                            timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                        ready!(timer.as_mut().poll(cx));
+                        Err(Rejection::new(RejectionKind::BodyTimeout))
+                    }
+                };
+                let delivery = result.and_then(|()| {
+                    let (parts, meta) =
+                        head.take().expect("ResponseFuture polled after completion");
+                    let bytes = buf.take();
+                    catch_unwind(AssertUnwindSafe(|| {
+                        shared.routes.deliver(meta, parts, bytes)
+                    }))
+                    .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
+                });
+                match delivery {
+                    Err(rejection) => {
+                        // A panic was reported where it was caught: one event per request.
+                        if rejection.kind() != RejectionKind::HandlerPanicked {
+                            trace::rejected(Some(command), &rejection);
                         }
-                        Ok(Poll::Ready(Err(e))) => {
-                            let kind = if e.is_unavailable() {
-                                RejectionKind::Unavailable
-                            } else {
-                                RejectionKind::HandlerFailed
-                            };
-                            let rejection = Rejection::new(kind);
-                            trace::handler_failed(*command, room, &rejection, &e);
-                            Err(rejection)
+                        state.set(State::Answer {
+                            answer: Some(Err(rejection)),
+                        });
+                    }
+                    Ok(delivery) => match delivery.to {
+                        To::Handler(fut) => state.set(State::Handler {
+                            fut,
+                            room: delivery.room,
+                            command,
+                        }),
+                        To::Inner(req) => {
+                            trace::forwarded(command, &delivery.room);
+                            let mut svc =
+                                inner.take().expect("an inner service for forwarded events");
+                            state.set(State::Inner { fut: svc.call(req) });
                         }
-                        Err(panic) => Err(panicked(*command, Some(room), &*panic)),
-                    };
-                    state.set(State::Answer {
-                        answer: Some(answer),
-                    });
+                    },
                 }
+            }
+            StateProj::Handler { fut, room, command } => {
+                let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(Ok(()))) => {
+                        trace::handled(*command, room);
+                        Ok(())
+                    }
+                    Ok(Poll::Ready(Err(e))) => {
+                        let kind = if e.is_unavailable() {
+                            RejectionKind::Unavailable
+                        } else {
+                            RejectionKind::HandlerFailed
+                        };
+                        let rejection = Rejection::new(kind);
+                        trace::handler_failed(*command, room, &rejection, &e);
+                        Err(rejection)
+                    }
+                    Err(panic) => Err(panicked(*command, Some(room), &*panic)),
+                };
+                state.set(State::Answer {
+                    answer: Some(answer),
+                });
             }
         }
     }

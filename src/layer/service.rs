@@ -76,11 +76,28 @@ where
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let shared = &self.shared;
+        // Most requests are passed through after one look: this much is small enough to inline into the
+        // caller, so that the inner future is not wrapped in a function call of its own.
         if !may_name_a_command(req.uri().query()) {
             return ResponseFuture::inner(self.inner.call(req));
         }
+        self.route(req)
+    }
+}
+
+impl<S, R> Callback<S, R> {
+    /// Routes a request whose query may name a command: passed through, rejected, or collected.
+    fn route<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, R, ReqBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+        R: Deliver<ReqBody>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+        ResBody: From<Bytes>,
+    {
+        let shared = &self.shared;
         let scan = Scan::new(req.uri().query());
         let command = match scan.route(shared.commands) {
             Routing::Pass => return ResponseFuture::inner(self.inner.call(req)),
