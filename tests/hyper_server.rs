@@ -82,13 +82,19 @@ async fn send(
         .uri(uri)
         .body(Full::new(body.into()))
         .unwrap();
-    let res = client.request(req).await.unwrap();
+    // Bounds against hanging (a failure, not a timing assertion).
+    let within = std::time::Duration::from_secs(10);
+    let res = tokio::time::timeout(within, client.request(req))
+        .await
+        .expect("no answer within 10 s")
+        .unwrap();
     let (parts, body) = res.into_parts();
-    (
-        parts.status,
-        parts.headers,
-        body.collect().await.unwrap().to_bytes(),
-    )
+    let body = tokio::time::timeout(within, body.collect())
+        .await
+        .expect("the answer's body did not end within 10 s")
+        .unwrap()
+        .to_bytes();
+    (parts.status, parts.headers, body)
 }
 
 fn fail_code(headers: &http::HeaderMap, body: &[u8]) -> i64 {
