@@ -299,6 +299,50 @@ mod tests {
         let ack = r.ack();
         assert!(!ack.is_ok());
         assert_eq!(ack.error_code(), 40006);
+        // The ErrorInfo is the kind's description, then the detail cut to 200 bytes (on a character
+        // boundary) and marked with "…".
+        let info = ack.error_info();
+        let prefix = "the body is not a valid callback event: ";
+        assert!(info.starts_with(prefix), "{info}");
+        let detail = &info[prefix.len()..];
+        assert!(detail.len() <= MAX_DETAIL + "…".len(), "{}", detail.len());
+        assert_eq!(detail, format!("{}…", "é".repeat(100)));
+        assert!(
+            info.len() <= prefix.len() + 200 + "…".len(),
+            "{}",
+            info.len()
+        );
+        // Exactly 200 bytes: kept whole, no mark; one byte more: cut.
+        let at_limit = Rejection::with_detail(RejectionKind::MalformedBody, "a".repeat(200));
+        assert_eq!(
+            at_limit.ack().error_info(),
+            format!("{prefix}{}", "a".repeat(200))
+        );
+        let over = Rejection::with_detail(RejectionKind::MalformedBody, "a".repeat(201));
+        assert_eq!(
+            over.ack().error_info(),
+            format!("{prefix}{}…", "a".repeat(200))
+        );
+        // A cut inside a multi-byte character backs off to its start.
+        let odd = Rejection::with_detail(
+            RejectionKind::MalformedBody,
+            format!("a{}", "é".repeat(150)),
+        );
+        assert_eq!(
+            odd.ack().error_info(),
+            format!("{prefix}a{}…", "é".repeat(99))
+        );
+        // Whatever the kind, the whole ErrorInfo stays within its description + ": " + 200 bytes + "…".
+        for kind in [RejectionKind::Unavailable, RejectionKind::BodyReadError] {
+            let info = Rejection::with_detail(kind, "x".repeat(10_000))
+                .ack()
+                .error_info()
+                .len();
+            assert!(
+                info <= kind.as_str().len() + 2 + 200 + "…".len(),
+                "{kind:?}: {info}"
+            );
+        }
     }
 
     #[test]
