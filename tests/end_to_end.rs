@@ -291,3 +291,84 @@ fn the_sender_explains_bad_arguments() {
     assert!(help.status.success());
     assert!(text(&help.stdout).contains("--event"));
 }
+
+impl Server {
+    /// Sends SIGTERM and waits (boundedly) for the server to exit: its exit status, stdout lines and
+    /// stderr.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Vec<String>, String) {
+        let pid = self.child.id().to_string();
+        let kill = Process::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("`kill` runs");
+        assert!(kill.success(), "kill -TERM {pid}: {kill:?}");
+        // A generous bound against hanging, not a timing assertion.
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                break status;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "the server did not stop within 30 s of SIGTERM"
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        let (lines, log) = self.stop();
+        (status, lines, log)
+    }
+}
+
+/// One raw HTTP/1.1 POST over loopback (`Connection: close`): the status code and the body.
+fn raw_post(addr: SocketAddr, path_and_query: &str, body: &str) -> (u16, String) {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    // Bounds against hanging, not timing assertions.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the whole answer within 10 s");
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {head:?}"));
+    (status, body.to_owned())
+}
+
+#[test]
+fn an_unregistered_command_gets_404_and_sigterm_stops_the_server_cleanly() {
+    let mut server = Server::start(None);
+    let (status, body) = raw_post(
+        server.addr,
+        "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterSomethingNew&contenttype=json",
+        r#"{"CallbackCommand":"Room.CallbackAfterSomethingNew","RoomId":"r","EventTime":1}"#,
+    );
+    assert_eq!(status, 404, "{body}");
+    let ack: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(ack["ActionStatus"], "FAIL", "{body}");
+    assert_eq!(ack["ErrorInfo"], "no handler for this command", "{body}");
+    assert_eq!(ack["ErrorCode"], 40401, "{body}");
+
+    let (status, lines, log) = server.terminate();
+    assert!(status.success(), "exit status {status:?}; log:\n{log}");
+    assert!(log.contains("stopped"), "log:\n{log}");
+    assert!(lines.is_empty(), "nothing was accepted: {lines:?}");
+}
