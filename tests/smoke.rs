@@ -45,7 +45,10 @@ async fn handler_mode_through_axum() {
 
 /// The route the extensions-mode tests mount: it counts its calls, records what it got, and answers a
 /// body of its own (distinct from the layer's acknowledgment), so a test sees the route really ran.
-fn extension_app(calls: Arc<Mutex<Vec<(Option<String>, Option<u64>, String)>>>) -> Router {
+/// What the extensions-mode route saw, call by call: the event's room, the meta's app, the raw body.
+type RouteCalls = Arc<Mutex<Vec<(Option<String>, Option<u64>, String)>>>;
+
+fn extension_app(calls: RouteCalls) -> Router {
     Router::new()
         .route(
             "/cb",
