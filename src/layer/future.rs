@@ -201,11 +201,11 @@ where
                     }
                 };
                 let delivery = result.and_then(|()| {
-                    let (parts, meta) =
-                        head.take().expect("ResponseFuture polled after completion");
-                    let bytes = buf.take();
                     catch_unwind(AssertUnwindSafe(|| {
-                        shared.routes.deliver(meta, parts, bytes)
+                        // Taken here rather than moved in: the head is large, and every move copies it.
+                        let (parts, meta) =
+                            head.take().expect("ResponseFuture polled after completion");
+                        shared.routes.deliver(meta, parts, buf.take())
                     }))
                     .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                 });
