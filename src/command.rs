@@ -62,7 +62,7 @@ impl Command {
     /// Like [`Command::from_name`] for a raw query value that may still be percent-encoded.
     /// Never allocates.
     pub(crate) fn from_raw_query_value(raw: &str) -> Option<Command> {
-        if !raw.contains('%') {
+        if memchr::memchr(b'%', raw.as_bytes()).is_none() {
             return Command::from_name(raw);
         }
         Command::ALL.into_iter().find(|c| {
