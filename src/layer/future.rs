@@ -93,7 +93,6 @@ where
                 reading: Box::new(Reading {
                     timer: None,
                     buf: Collected::Empty,
-                    limit: shared.config.body_limit,
                     command: meta.command,
                     head: Some((parts, meta)),
                     shared,
@@ -154,7 +153,6 @@ where
                 let Reading {
                     timer,
                     buf,
-                    limit,
                     head,
                     command,
                     shared,
@@ -177,7 +175,8 @@ where
                                 continue;
                             };
                             let data = data.copy_to_bytes(data.remaining());
-                            if buf.len() + data.len() > *limit {
+                            let limit = shared.config.body_limit;
+                            if buf.len() + data.len() > limit {
                                 break Some(Err(Rejection::with_detail(
                                     RejectionKind::BodyTooLarge,
                                     format_args!("more than {limit} bytes"),
@@ -283,7 +282,6 @@ struct Reading<S, R> {
     // Made only for a body that is not all there when first polled.
     timer: Option<Pin<Box<Sleep>>>,
     buf: Collected,
-    limit: usize,
     head: Option<(Parts, CallbackMeta)>,
     command: Command,
     shared: Arc<Shared<R>>,
