@@ -162,8 +162,8 @@ fn decode_value(raw: &str) -> Cow<'_, str> {
     if !raw.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(raw);
     }
-    let spaced = raw.replace('+', " ");
-    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+    let bytes: Vec<u8> = decoded_bytes(raw).collect();
+    Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// How a layer should treat a request, from its query alone.
