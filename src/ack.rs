@@ -86,8 +86,9 @@ impl Ack {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// An HTTP answer with this acknowledgment, `status`, and `Content-Type: application/json`.
-    pub fn into_response<B: From<Bytes>>(&self, status: StatusCode) -> Response<B> {
+    /// An HTTP answer with this acknowledgment, `status`, and `Content-Type: application/json`, for any
+    /// body type made from bytes. (With the `axum` feature, `IntoResponse` answers with status 200.)
+    pub fn http_response<B: From<Bytes>>(&self, status: StatusCode) -> Response<B> {
         json_response(status, self.to_bytes())
     }
 }
@@ -120,9 +121,9 @@ impl fmt::Debug for Ack {
 }
 
 #[cfg(feature = "axum")]
-impl axum::response::IntoResponse for Ack {
-    fn into_response(self) -> axum::response::Response {
-        Ack::into_response(&self, StatusCode::OK)
+impl axum_core::response::IntoResponse for Ack {
+    fn into_response(self) -> axum_core::response::Response {
+        self.http_response(StatusCode::OK)
     }
 }
 
@@ -150,7 +151,7 @@ mod tests {
         // Two live answers share one buffer: nothing is allocated per answer.
         let (a, b) = (Ack::ok().to_bytes(), Ack::ok().to_bytes());
         assert_eq!(a.as_ptr(), b.as_ptr());
-        let res: Response<http_body_util::Full<Bytes>> = Ack::ok().into_response(StatusCode::OK);
+        let res: Response<http_body_util::Full<Bytes>> = Ack::ok().http_response(StatusCode::OK);
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
         let body = futures_body(res.into_body());

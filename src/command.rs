@@ -24,8 +24,8 @@ pub enum Command {
 }
 
 impl Command {
-    /// Every command, in declaration order.
-    pub const ALL: [Command; 6] = [
+    /// Every command, in declaration order. A slice: it grows as commands are added.
+    pub const ALL: &'static [Command] = &[
         Command::CreateRoom,
         Command::DestroyRoom,
         Command::UpdateRoomInfo,
@@ -56,7 +56,10 @@ impl Command {
 
     /// The command with this exact (case-sensitive, already decoded) wire name, if any.
     pub fn from_name(name: &str) -> Option<Command> {
-        Command::ALL.into_iter().find(|c| c.names().contains(&name))
+        Command::ALL
+            .iter()
+            .copied()
+            .find(|c| c.names().contains(&name))
     }
 
     /// Like [`Command::from_name`] for a raw query value that may still be percent-encoded.
@@ -65,7 +68,7 @@ impl Command {
         if memchr::memchr(b'%', raw.as_bytes()).is_none() {
             return Command::from_name(raw);
         }
-        Command::ALL.into_iter().find(|c| {
+        Command::ALL.iter().copied().find(|c| {
             c.names()
                 .iter()
                 .any(|n| percent_encoding::percent_decode_str(raw).eq(n.bytes()))
@@ -125,7 +128,10 @@ impl CommandSet {
 
     /// The commands in the set, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Command> {
-        Command::ALL.into_iter().filter(move |c| self.contains(*c))
+        Command::ALL
+            .iter()
+            .copied()
+            .filter(move |c| self.contains(*c))
     }
 }
 
@@ -159,7 +165,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_alias() {
-        for c in Command::ALL {
+        for &c in Command::ALL {
             for n in c.names() {
                 assert_eq!(Command::from_name(n), Some(c));
             }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 /// A callback-authentication token. Never printed: `Debug` shows `Token(<redacted>)`. Deliberately not
 /// comparable with `==` (which would not be constant-time).
 #[derive(Clone)]
-pub struct Token(Box<[u8]>);
+pub(crate) struct Token(Box<[u8]>);
 
 impl Token {
     /// A token from its text.
@@ -16,7 +16,7 @@ impl Token {
     /// [`ConfigError::EmptyToken`] when the token is empty (it would make every signature trivial);
     /// [`ConfigError::TokenWhitespace`] when it starts or ends with white space (typically a newline
     /// read from a file or an environment variable, which would fail every signature).
-    pub fn new(token: impl AsRef<str>) -> Result<Token, ConfigError> {
+    pub(crate) fn new(token: impl AsRef<str>) -> Result<Token, ConfigError> {
         let t = token.as_ref();
         if t.is_empty() {
             return Err(ConfigError::EmptyToken);
@@ -123,7 +123,9 @@ impl Config {
     /// With at least one token, `Sign` and `RequestTime` are required.
     ///
     /// # Errors
-    /// As [`Token::new`]: an empty token, or one with leading or trailing white space.
+    /// [`ConfigError::EmptyToken`] when the token is empty (it would make every signature trivial);
+    /// [`ConfigError::TokenWhitespace`] when it starts or ends with white space (typically a newline
+    /// read from a file or an environment variable, which would fail every signature).
     pub fn token(mut self, token: impl AsRef<str>) -> Result<Config, ConfigError> {
         self.tokens.push(Token::new(token)?);
         Ok(self)
@@ -153,7 +155,10 @@ impl Config {
         self
     }
 
-    /// The clock used for the `RequestTime` window (default: [`SystemTime::now`]); for tests.
+    /// The clock used for the `RequestTime` window (default: [`SystemTime::now`]); for tests, with the
+    /// `testing` feature (see [`testing::fixed_clock`](crate::testing::fixed_clock)).
+    #[cfg(any(test, feature = "testing"))]
+    #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
     #[must_use]
     pub fn clock(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Config {
         self.clock = Some(Arc::new(now));

@@ -71,38 +71,41 @@
 mod ack;
 mod command;
 mod config;
+mod decode;
 mod event;
 mod layer;
+mod meta;
 mod query;
 mod queue;
 mod reject;
 mod sign;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod trace;
 mod value;
+mod verify;
 
 pub use ack::{Ack, ActionStatus, OK_BODY};
 pub use command::{Command, CommandSet};
-pub use config::{
-    Config, ConfigError, Token, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_WINDOW,
-};
+pub use config::{Config, ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_WINDOW};
+pub use decode::{decode, decode_any};
 pub use event::{
     CreateRoom, DestroyRoom, EnterType, Event, IdempotencyKey, LeaveType, MemberEnter, MemberLeave,
     RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UpdateRoomInfo,
 };
-pub use layer::{BoxError, Callback, CallbackLayer, Handler, HandlerError, ResponseFuture};
-pub use query::{decode, decode_any, CallbackMeta, ClientIp, OptPlatform};
+pub use layer::{
+    Callback, CallbackLayer, Handler, HandlerError, RequestBody, ResponseBody, ResponseFuture,
+    ServiceFuture, ServiceHandler,
+};
+pub use meta::{CallbackMeta, ClientIp, OptPlatform};
 pub use queue::{queue, QueueError, QueueHandler, QueueReceiver};
 pub use reject::{Rejection, RejectionKind};
-pub use sign::signature;
 pub use value::{AccountId, EventTime, UnixSeconds};
 
 /// The route chain types behind [`CallbackLayer`]: named in its type, built by its methods.
 pub mod routes {
-    pub use crate::layer::{
-        Deliver, Delivery, Either, Extension, ExtensionAny, NoRoutes, On, OnAny, Routes,
-    };
+    pub use crate::layer::{Extension, ExtensionAny, NoRoutes, On, OnAny, Routes};
 }
 
 /// The README's `rust` code blocks as doc tests: the axum quick start is compiled (`no_run`); the

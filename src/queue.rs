@@ -61,7 +61,7 @@ use std::future::{ready, Ready};
 use tokio::sync::mpsc;
 
 use crate::layer::{Handler, HandlerError};
-use crate::query::CallbackMeta;
+use crate::meta::CallbackMeta;
 
 /// Creates a bounded queue of events `E` holding at most `capacity` events: the [`Handler`] to register
 /// on a [`CallbackLayer`](crate::CallbackLayer) and the [`QueueReceiver`] for your worker.

@@ -205,8 +205,8 @@ impl Rejection {
     /// The full HTTP answer: the status, `Content-Type: application/json`, the FAIL acknowledgment,
     /// `Allow: POST` on a 405 and `WWW-Authenticate: TencentCallbackSign` on a 401 (RFC 9110 asks every
     /// 401 to name its scheme; this one is the query's `Sign`/`RequestTime`).
-    pub fn into_response<B: From<Bytes>>(self) -> Response<B> {
-        let mut res = self.ack().into_response(self.status());
+    pub fn http_response<B: From<Bytes>>(&self) -> Response<B> {
+        let mut res = self.ack().http_response(self.status());
         match self.status() {
             StatusCode::METHOD_NOT_ALLOWED => {
                 res.headers_mut()
@@ -252,9 +252,9 @@ impl fmt::Debug for Rejection {
 impl std::error::Error for Rejection {}
 
 #[cfg(feature = "axum")]
-impl axum::response::IntoResponse for Rejection {
-    fn into_response(self) -> axum::response::Response {
-        Rejection::into_response(self)
+impl axum_core::response::IntoResponse for Rejection {
+    fn into_response(self) -> axum_core::response::Response {
+        self.http_response()
     }
 }
 
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn method_not_allowed_says_allow_post() {
         let res: Response<http_body_util::Full<Bytes>> =
-            Rejection::new(RejectionKind::MethodNotAllowed).into_response();
+            Rejection::new(RejectionKind::MethodNotAllowed).http_response();
         assert_eq!(res.status(), 405);
         assert_eq!(res.headers()[header::ALLOW], "POST");
         assert!(res.headers().get(header::WWW_AUTHENTICATE).is_none());
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn unauthorized_names_its_scheme() {
         let res: Response<http_body_util::Full<Bytes>> =
-            Rejection::new(RejectionKind::BadSignature).into_response();
+            Rejection::new(RejectionKind::BadSignature).http_response();
         assert_eq!(res.status(), 401);
         assert_eq!(
             res.headers()[header::WWW_AUTHENTICATE],

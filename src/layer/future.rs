@@ -1,4 +1,5 @@
-//! The response future: no boxing, one state machine.
+//! The response future: the inner service's own future for a passed-through request, with the
+//! intercepted path kept out of line behind one `Box`.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -14,21 +15,26 @@ use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 use tower_service::Service;
 
+use super::body::ResponseBody;
 use super::handler::BoxError;
-use super::routes::{Deliver, Room, To};
+use super::routes::{Room, Routes, To};
 use super::Shared;
 use crate::ack::Ack;
 use crate::command::Command;
-use crate::query::CallbackMeta;
+use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace;
 
 pin_project! {
     /// The response future of [`Callback`](super::Callback).
+    ///
+    /// For a passed-through request it is the inner service's future and a tag: whatever handlers are
+    /// registered, their futures and the body being read live in one allocation made for an
+    /// intercepted callback only.
     pub struct ResponseFuture<S, R, B>
     where
-        S: Service<Request<B>>,
-        R: Deliver<B>,
+        S: Service<Request<R::Body<B>>>,
+        R: Routes,
     {
         #[pin]
         state: State<S, R, B>,
@@ -39,30 +45,22 @@ pin_project! {
     #[project = StateProj]
     enum State<S, R, B>
     where
-        S: Service<Request<B>>,
-        R: Deliver<B>,
+        S: Service<Request<R::Body<B>>>,
+        R: Routes,
     {
         // Passed through, or an event delivered in extensions.
         Inner { #[pin] fut: S::Future },
-        // Decided without the inner service: OK, or a rejection.
-        Answer { answer: Option<Result<(), Rejection>> },
-        // Reading the body.
-        Collect {
-            #[pin]
-            body: B,
-            // Boxed: only an intercepted request reads its body, while every request carries this
-            // future, which so stays about as small as the inner service's own.
-            reading: Box<Reading<S, R>>,
-        },
-        // The user's handler is running.
-        Handler { #[pin] fut: R::Future, room: Room, command: Command },
+        // Refused from the head alone.
+        Refused { rejection: Option<Rejection> },
+        // An intercepted callback: its body, then its handler.
+        Intercepted { callback: Pin<Box<Intercept<S, R, B>>> },
     }
 }
 
 impl<S, R, B> ResponseFuture<S, R, B>
 where
-    S: Service<Request<B>>,
-    R: Deliver<B>,
+    S: Service<Request<R::Body<B>>>,
+    R: Routes,
 {
     #[inline]
     pub(crate) fn inner(fut: S::Future) -> Self {
@@ -74,8 +72,8 @@ where
     pub(crate) fn reject(command: Option<Command>, rejection: Rejection) -> Self {
         trace::rejected(command, &rejection);
         ResponseFuture {
-            state: State::Answer {
-                answer: Some(Err(rejection)),
+            state: State::Refused {
+                rejection: Some(rejection),
             },
         }
     }
@@ -88,15 +86,17 @@ where
     ) -> Self {
         let (parts, body) = req.into_parts();
         ResponseFuture {
-            state: State::Collect {
-                body,
-                reading: Box::new(Reading {
-                    timer: None,
-                    buf: Collected::Empty,
+            state: State::Intercepted {
+                callback: Box::pin(Intercept {
                     command: meta.command,
                     head: Some((parts, meta)),
                     shared,
                     inner,
+                    timer: None,
+                    phase: Phase::Reading {
+                        body,
+                        buf: Collected::Empty,
+                    },
                 }),
             },
         }
@@ -105,159 +105,246 @@ where
 
 impl<S, R, B, ResBody> Future for ResponseFuture<S, R, B>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-    R: Deliver<B>,
+    S: Service<Request<R::Body<B>>, Response = Response<ResBody>>,
+    R: Routes,
     B: Body,
     B::Error: Into<BoxError>,
-    ResBody: From<Bytes>,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
         // Most requests are passed through: forwarding their poll is small enough to inline.
         if let StateProj::Inner { fut } = state.as_mut().project() {
-            return fut.poll(cx);
+            return fut.poll(cx).map_ok(|res| res.map(ResponseBody::inner));
         }
         poll_state(state, cx)
     }
 }
 
-/// Polls an intercepted request's state machine, out of line: see [`ResponseFuture::poll`].
+/// Polls an intercepted or refused request, out of line: see [`ResponseFuture::poll`].
 #[inline(never)]
 fn poll_state<S, R, B, ResBody>(
     mut state: Pin<&mut State<S, R, B>>,
     cx: &mut Context<'_>,
-) -> Poll<Result<Response<ResBody>, S::Error>>
+) -> Poll<Result<Response<ResponseBody<ResBody>>, S::Error>>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
-    R: Deliver<B>,
+    S: Service<Request<R::Body<B>>, Response = Response<ResBody>>,
+    R: Routes,
     B: Body,
     B::Error: Into<BoxError>,
-    ResBody: From<Bytes>,
 {
     loop {
         match state.as_mut().project() {
-            StateProj::Inner { fut } => return fut.poll(cx),
-            StateProj::Answer { answer } => {
-                let answer = answer
+            StateProj::Inner { fut } => {
+                return fut.poll(cx).map_ok(|res| res.map(ResponseBody::inner))
+            }
+            StateProj::Refused { rejection } => {
+                let rejection = rejection
                     .take()
                     .expect("ResponseFuture polled after completion");
-                return Poll::Ready(Ok(match answer {
-                    Ok(()) => Ack::ok().into_response(StatusCode::OK),
-                    Err(rejection) => rejection.into_response(),
-                }));
+                return Poll::Ready(Ok(rejection.http_response()));
             }
-            StateProj::Collect { mut body, reading } => {
-                let Reading {
-                    timer,
-                    buf,
-                    head,
-                    command,
-                    shared,
-                    inner,
-                } = &mut **reading;
-                let command = *command;
-                let read = loop {
-                    match body.as_mut().poll_frame(cx) {
-                        Poll::Pending => break None,
-                        Poll::Ready(None) => break Some(Ok(())),
-                        Poll::Ready(Some(Err(e))) => {
-                            let e: BoxError = e.into();
-                            break Some(Err(Rejection::with_detail(
-                                RejectionKind::BodyReadError,
-                                e,
-                            )));
-                        }
-                        Poll::Ready(Some(Ok(frame))) => {
-                            let Ok(mut data) = frame.into_data() else {
-                                continue;
-                            };
-                            let data = data.copy_to_bytes(data.remaining());
-                            let limit = shared.config.body_limit;
-                            if buf.len() + data.len() > limit {
-                                break Some(Err(Rejection::with_detail(
-                                    RejectionKind::BodyTooLarge,
-                                    format_args!("more than {limit} bytes"),
-                                )));
-                            }
-                            buf.push(data);
-                        }
-                    }
-                };
-                let result = match read {
-                    Some(result) => result,
-                    None => {
-                        // The body is not all there: start the timer (only now) and wait.
-                        let Some(timeout) = shared.config.body_timeout else {
-                            return Poll::Pending;
-                        };
-                        let timer =
-                            timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                        ready!(timer.as_mut().poll(cx));
-                        Err(Rejection::new(RejectionKind::BodyTimeout))
-                    }
-                };
-                let delivery = result.and_then(|()| {
-                    catch_unwind(AssertUnwindSafe(|| {
-                        // Taken here rather than moved in: the head is large, and every move copies it.
-                        let (parts, meta) =
-                            head.take().expect("ResponseFuture polled after completion");
-                        shared.routes.deliver(meta, parts, buf.take())
-                    }))
-                    .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
-                });
-                match delivery {
-                    Err(rejection) => {
-                        // A panic was reported where it was caught: one event per request.
-                        if rejection.kind() != RejectionKind::HandlerPanicked {
-                            trace::rejected(Some(command), &rejection);
-                        }
-                        state.set(State::Answer {
-                            answer: Some(Err(rejection)),
-                        });
-                    }
-                    Ok(delivery) => match delivery.to {
-                        To::Handler(fut) => state.set(State::Handler {
-                            fut,
-                            room: delivery.room,
-                            command,
-                        }),
-                        To::Inner(req) => {
-                            trace::forwarded(command, &delivery.room);
-                            let mut svc =
-                                inner.take().expect("an inner service for forwarded events");
-                            state.set(State::Inner { fut: svc.call(req) });
-                        }
-                    },
+            StateProj::Intercepted { callback } => match ready!(callback.as_mut().poll_step(cx)) {
+                Step::Answer(Ok(())) => {
+                    return Poll::Ready(Ok(Ack::ok().http_response(StatusCode::OK)))
                 }
-            }
-            StateProj::Handler { fut, room, command } => {
-                let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                    Ok(Poll::Pending) => return Poll::Pending,
-                    Ok(Poll::Ready(Ok(()))) => {
-                        trace::handled(*command, room);
-                        Ok(())
+                Step::Answer(Err(rejection)) => return Poll::Ready(Ok(rejection.http_response())),
+                Step::Forward(fut) => state.set(State::Inner { fut }),
+            },
+        }
+    }
+}
+
+/// What an intercepted callback comes to: an answer of the layer's, or the inner service's future.
+enum Step<F> {
+    Answer(Result<(), Rejection>),
+    Forward(F),
+}
+
+pin_project! {
+    /// An intercepted callback, boxed: reading its body, then running its handler.
+    struct Intercept<S, R, B>
+    where
+        R: Routes,
+    {
+        command: Command,
+        // Taken when the body is all there: the head is large, and every move copies it.
+        head: Option<(Parts, CallbackMeta)>,
+        shared: Arc<Shared<R>>,
+        // The readied instance, for an event forwarded to the inner service.
+        inner: Option<S>,
+        // Started only for a body that is not all there when first polled.
+        #[pin]
+        timer: Option<Sleep>,
+        #[pin]
+        phase: Phase<R, B>,
+    }
+}
+
+pin_project! {
+    #[project = PhaseProj]
+    enum Phase<R, B>
+    where
+        R: Routes,
+    {
+        Reading { #[pin] body: B, buf: Collected },
+        Handling { #[pin] fut: R::Future, room: Room },
+        Done,
+    }
+}
+
+impl<S, R, B> Intercept<S, R, B>
+where
+    S: Service<Request<R::Body<B>>>,
+    R: Routes,
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Step<S::Future>> {
+        let mut this = self.project();
+        let command = *this.command;
+        loop {
+            match this.phase.as_mut().project() {
+                PhaseProj::Reading { body, buf } => {
+                    let limit = this.shared.config.body_limit;
+                    let result = match read(body, buf, limit, cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending => {
+                            // The body is not all there: start the timer (only now) and wait.
+                            let Some(timeout) = this.shared.config.body_timeout else {
+                                return Poll::Pending;
+                            };
+                            if this.timer.is_none() {
+                                this.timer.set(Some(tokio::time::sleep(timeout)));
+                            }
+                            if let Some(timer) = this.timer.as_mut().as_pin_mut() {
+                                ready!(timer.poll(cx));
+                            }
+                            Err(Rejection::new(RejectionKind::BodyTimeout))
+                        }
+                    };
+                    let bytes = buf.take();
+                    this.phase.set(Phase::Done);
+                    let (mut parts, meta) = this
+                        .head
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    let delivery = result.and_then(|()| {
+                        catch_unwind(AssertUnwindSafe(|| {
+                            this.shared
+                                .routes
+                                .deliver(meta, &bytes, &mut parts.extensions)
+                        }))
+                        .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
+                    });
+                    match delivery {
+                        Err(rejection) => {
+                            // A panic was reported where it was caught: one event per request.
+                            if rejection.kind() != RejectionKind::HandlerPanicked {
+                                trace::rejected(Some(command), &rejection);
+                            }
+                            return Poll::Ready(Step::Answer(Err(rejection)));
+                        }
+                        Ok(delivery) => match delivery.to {
+                            To::Handler(fut) => this.phase.set(Phase::Handling {
+                                fut,
+                                room: delivery.room,
+                            }),
+                            To::Inner => {
+                                trace::forwarded(command, &delivery.room);
+                                // The routes forward only what `forwarded` names, for which the
+                                // service took the readied inner service; and only routes whose
+                                // inner body can hold bytes forward.
+                                let (Some(mut svc), Some(body)) =
+                                    (this.inner.take(), R::forward::<B>(bytes))
+                                else {
+                                    return Poll::Ready(Step::Answer(Err(Rejection::new(
+                                        RejectionKind::HandlerFailed,
+                                    ))));
+                                };
+                                let req = Request::from_parts(parts, body);
+                                return Poll::Ready(Step::Forward(svc.call(req)));
+                            }
+                        },
                     }
-                    Ok(Poll::Ready(Err(e))) => {
-                        let kind = if e.is_unavailable() {
-                            RejectionKind::Unavailable
-                        } else {
-                            RejectionKind::HandlerFailed
-                        };
-                        let rejection = Rejection::new(kind);
-                        trace::handler_failed(*command, room, &rejection, &e);
-                        Err(rejection)
-                    }
-                    Err(panic) => Err(panicked(*command, Some(room), &*panic)),
-                };
-                state.set(State::Answer {
-                    answer: Some(answer),
-                });
+                }
+                PhaseProj::Handling { fut, room } => {
+                    let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(()))) => {
+                            trace::handled(command, room);
+                            Ok(())
+                        }
+                        Ok(Poll::Ready(Err(e))) => {
+                            let kind = if e.is_unavailable() {
+                                RejectionKind::Unavailable
+                            } else {
+                                RejectionKind::HandlerFailed
+                            };
+                            let rejection = Rejection::new(kind);
+                            trace::handler_failed(command, room, &rejection, &e);
+                            Err(rejection)
+                        }
+                        Err(panic) => Err(panicked(command, Some(room), &*panic)),
+                    };
+                    this.phase.set(Phase::Done);
+                    return Poll::Ready(Step::Answer(answer));
+                }
+                PhaseProj::Done => panic!("ResponseFuture polled after completion"),
             }
         }
     }
+}
+
+/// Reads the body into `buf` up to `limit` bytes: `Ready(Ok)` once it is all there.
+fn read<B>(
+    mut body: Pin<&mut B>,
+    buf: &mut Collected,
+    limit: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Rejection>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    loop {
+        match ready!(body.as_mut().poll_frame(cx)) {
+            None => return Poll::Ready(Ok(())),
+            Some(Err(e)) => return Poll::Ready(Err(body_error(e.into()))),
+            Some(Ok(frame)) => {
+                let Ok(mut data) = frame.into_data() else {
+                    continue;
+                };
+                let data = data.copy_to_bytes(data.remaining());
+                if buf.len() + data.len() > limit {
+                    return Poll::Ready(Err(Rejection::with_detail(
+                        RejectionKind::BodyTooLarge,
+                        format_args!("more than {limit} bytes"),
+                    )));
+                }
+                buf.push(data);
+            }
+        }
+    }
+}
+
+/// The rejection for a body that failed to arrive: 413 when a body limit of another layer cut it off
+/// (`http_body_util::LengthLimitError` anywhere in the error's sources, as `RequestBodyLimitLayer` and
+/// axum's `DefaultBodyLimit` report it), 400 otherwise.
+pub(super) fn body_error(error: BoxError) -> Rejection {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return Rejection::with_detail(
+                RejectionKind::BodyTooLarge,
+                "a body limit in front of this layer was exceeded",
+            );
+        }
+        source = e.source();
+    }
+    Rejection::with_detail(RejectionKind::BodyReadError, error)
 }
 
 /// The answer to a panicking handler; the panic is reported (with its message, when it has one) in the
@@ -277,18 +364,11 @@ fn panicked(
     rejection
 }
 
-/// What an intercepted request needs while its body is read.
-struct Reading<S, R> {
-    // Made only for a body that is not all there when first polled.
-    timer: Option<Pin<Box<Sleep>>>,
-    buf: Collected,
-    head: Option<(Parts, CallbackMeta)>,
-    command: Command,
-    shared: Arc<Shared<R>>,
-    inner: Option<S>,
-}
-
-/// A body being collected: a single chunk stays as it came (no copy).
+/// A body being collected: a single chunk stays as it came (no copy, no allocation).
+///
+/// Hand-written rather than `http_body_util::Collected`, which keeps its chunks in a `VecDeque` (one
+/// more allocation per callback, for the usual single chunk) and, behind `Limited`, cannot say which
+/// limit a body crossed.
 #[derive(Debug)]
 enum Collected {
     Empty,

@@ -1,66 +1,84 @@
 //! How a layer delivers what it intercepts: a chain of per-command routes, built by
-//! [`CallbackLayer`](super::CallbackLayer)'s methods, with no boxing.
+//! [`CallbackLayer`](super::CallbackLayer)'s methods, with no boxing and no `dyn`.
+//!
+//! Each link keeps the rest of the chain behind an `Arc`, shared with the layer it was built from, so
+//! that building a chain never clones a handler (handlers need not be `Clone`).
 
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::request::Parts;
-use http::Request;
+use http::Extensions;
 use pin_project_lite::pin_project;
 
+use super::body::RequestBody;
 use super::handler::{Handler, HandlerError};
 use crate::command::CommandSet;
 use crate::event::{Event, RoomEvent};
-use crate::query::CallbackMeta;
+use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
 
 mod sealed {
     pub trait Sealed {}
 }
 
-/// The routes of a [`CallbackLayer`](super::CallbackLayer): which commands it intercepts and which of
-/// them go to the inner service. Sealed: built with `on`, `on_any`, `extension` and `extension_any`.
+/// The routes of a [`CallbackLayer`](super::CallbackLayer): which commands it intercepts, where their
+/// events go, and what request body the inner service receives. Sealed: built with `on`, `on_any`,
+/// `extension` and `extension_any`.
 pub trait Routes: sealed::Sealed + Send + Sync + 'static {
-    /// The commands intercepted.
+    /// The body of the requests the inner service receives, for an incoming body `B`: `B` itself, as
+    /// it came, when every route has a handler (the inner service then only sees requests the layer
+    /// passes through), or [`RequestBody<B>`](crate::RequestBody) once an extension route is registered
+    /// (the original body for a passed-through request, the bytes the layer read for a forwarded one).
+    type Body<B>;
+
+    #[doc(hidden)]
+    type Future: Future<Output = Result<(), HandlerError>> + Send + 'static;
+
+    #[doc(hidden)]
     fn commands(&self) -> CommandSet;
 
-    /// The commands delivered in request extensions to the inner service (the others go to handlers).
+    #[doc(hidden)]
     fn forwarded(&self) -> CommandSet;
-}
 
-/// How [`Routes`] deliver an event that came with a request body of type `B`.
-pub trait Deliver<B>: Routes {
-    /// The future of the handlers in the chain.
-    type Future: Future<Output = Result<(), HandlerError>> + Send;
-
-    /// Decodes the body for `meta.command` and delivers the event.
-    ///
-    /// # Errors
-    /// A [`Rejection`] when the body does not decode.
+    #[doc(hidden)]
     fn deliver(
         &self,
         meta: CallbackMeta,
-        parts: Parts,
-        body: Bytes,
-    ) -> Result<Delivery<Self::Future, B>, Rejection>;
+        body: &Bytes,
+        extensions: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection>;
+
+    #[doc(hidden)]
+    fn pass<B>(body: B) -> Self::Body<B>;
+
+    #[doc(hidden)]
+    fn forward<B>(body: Bytes) -> Option<Self::Body<B>>;
 }
 
-/// Where an intercepted event went: to a handler (its future) or to the inner service (the request,
-/// with the event in its extensions). Built by the crate's routes only.
-pub struct Delivery<F, B> {
-    pub(crate) to: To<F, B>,
+/// Where an intercepted event went: to a handler (its future), or into the request's extensions for the
+/// inner service.
+pub struct Delivery<F> {
+    pub(crate) to: To<F>,
     pub(crate) room: Room,
 }
 
-// Short-lived (moved out at once): boxing the request to even out the sizes would cost an allocation.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum To<F, B> {
+pub(crate) enum To<F> {
     Handler(F),
-    Inner(Request<B>),
+    Inner,
+}
+
+impl<F> fmt::Debug for Delivery<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.to {
+            To::Handler(_) => "Delivery::Handler",
+            To::Inner => "Delivery::Inner",
+        })
+    }
 }
 
 /// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
@@ -85,42 +103,38 @@ fn room(_: Option<&str>) -> Room {
     Room
 }
 
-impl<F, B> Delivery<F, B> {
-    fn map_future<G>(self, f: impl FnOnce(F) -> G) -> Delivery<G, B> {
+impl<F> Delivery<F> {
+    fn map_future<G>(self, f: impl FnOnce(F) -> G) -> Delivery<G> {
         let to = match self.to {
             To::Handler(fut) => To::Handler(f(fut)),
-            To::Inner(req) => To::Inner(req),
+            To::Inner => To::Inner,
         };
         Delivery {
             to,
             room: self.room,
         }
     }
-}
 
-/// Puts an event and its metadata into the request's extensions, for the inner service.
-fn forward<F, B: From<Bytes>, T: Clone + Send + Sync + 'static>(
-    event: T,
-    room: Room,
-    meta: CallbackMeta,
-    parts: Parts,
-    body: Bytes,
-) -> Delivery<F, B> {
-    let mut req = Request::from_parts(parts, B::from(body));
-    req.extensions_mut().insert(event);
-    req.extensions_mut().insert(meta);
-    Delivery {
-        to: To::Inner(req),
-        room,
+    fn handler(fut: F, room: Room) -> Self {
+        Delivery {
+            to: To::Handler(fut),
+            room,
+        }
     }
 }
 
-impl<F, B> fmt::Debug for Delivery<F, B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.to {
-            To::Handler(_) => "Delivery::Handler",
-            To::Inner(_) => "Delivery::Inner",
-        })
+/// Puts an event and its metadata into the request's extensions, for the inner service.
+fn forward<F, T: Clone + Send + Sync + 'static>(
+    event: T,
+    room: Room,
+    meta: CallbackMeta,
+    extensions: &mut Extensions,
+) -> Delivery<F> {
+    extensions.insert(event);
+    extensions.insert(meta);
+    Delivery {
+        to: To::Inner,
+        room,
     }
 }
 
@@ -131,6 +145,9 @@ pub struct NoRoutes;
 impl sealed::Sealed for NoRoutes {}
 
 impl Routes for NoRoutes {
+    type Body<B> = B;
+    type Future = std::future::Ready<Result<(), HandlerError>>;
+
     fn commands(&self) -> CommandSet {
         CommandSet::EMPTY
     }
@@ -138,30 +155,38 @@ impl Routes for NoRoutes {
     fn forwarded(&self) -> CommandSet {
         CommandSet::EMPTY
     }
-}
-
-impl<B> Deliver<B> for NoRoutes {
-    type Future = std::future::Ready<Result<(), HandlerError>>;
 
     fn deliver(
         &self,
         _: CallbackMeta,
-        _: Parts,
-        _: Bytes,
-    ) -> Result<Delivery<Self::Future, B>, Rejection> {
+        _: &Bytes,
+        _: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection> {
         Err(Rejection::new(RejectionKind::UnknownCommand))
     }
+
+    #[inline]
+    fn pass<B>(body: B) -> B {
+        body
+    }
+
+    fn forward<B>(_: Bytes) -> Option<B> {
+        None
+    }
 }
+
+/// The rest of a chain: the routes the layer held before a link was added.
+type Rest<R> = Arc<R>;
 
 /// A handler for event `E`, in front of the rest of the chain.
 pub struct On<E, H, R> {
     handler: H,
-    rest: R,
+    rest: Rest<R>,
     _event: PhantomData<fn() -> E>,
 }
 
 impl<E, H, R> On<E, H, R> {
-    pub(crate) fn new(handler: H, rest: R) -> Self {
+    pub(crate) fn new(handler: H, rest: Rest<R>) -> Self {
         On {
             handler,
             rest,
@@ -170,17 +195,11 @@ impl<E, H, R> On<E, H, R> {
     }
 }
 
-impl<E, H: Clone, R: Clone> Clone for On<E, H, R> {
-    fn clone(&self) -> Self {
-        On::new(self.handler.clone(), self.rest.clone())
-    }
-}
-
 impl<E: Event, H, R: fmt::Debug> fmt::Debug for On<E, H, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("On")
             .field("command", &E::COMMAND)
-            .field("rest", &self.rest)
+            .field("rest", &*self.rest)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +212,9 @@ where
     H: Handler<E>,
     R: Routes,
 {
+    type Body<B> = R::Body<B>;
+    type Future = RouteFuture<H::Future, R::Future>;
+
     fn commands(&self) -> CommandSet {
         self.rest.commands().with(E::COMMAND)
     }
@@ -202,46 +224,46 @@ where
         let rest = self.rest.forwarded();
         rest.iter().filter(|c| *c != E::COMMAND).collect()
     }
-}
-
-impl<B, E, H, R> Deliver<B> for On<E, H, R>
-where
-    E: Event,
-    H: Handler<E>,
-    R: Deliver<B>,
-{
-    type Future = Either<H::Future, R::Future>;
 
     fn deliver(
         &self,
         meta: CallbackMeta,
-        parts: Parts,
-        body: Bytes,
-    ) -> Result<Delivery<Self::Future, B>, Rejection> {
+        body: &Bytes,
+        extensions: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection> {
         if meta.command != E::COMMAND {
             return Ok(self
                 .rest
-                .deliver(meta, parts, body)?
-                .map_future(Either::Right));
+                .deliver(meta, body, extensions)?
+                .map_future(RouteFuture::rest));
         }
-        let event = E::from_json(&body)?;
+        let event = E::from_json(body)?;
         let room = room(event.room_id());
-        Ok(Delivery {
-            to: To::Handler(Either::Left(self.handler.call(event, meta))),
+        Ok(Delivery::handler(
+            RouteFuture::this(self.handler.call(event, meta)),
             room,
-        })
+        ))
+    }
+
+    #[inline]
+    fn pass<B>(body: B) -> Self::Body<B> {
+        R::pass(body)
+    }
+
+    fn forward<B>(body: Bytes) -> Option<Self::Body<B>> {
+        R::forward(body)
     }
 }
 
 /// Delivery of event `E` in the request's extensions (with its [`CallbackMeta`]), in front of the rest of
 /// the chain.
 pub struct Extension<E, R> {
-    rest: R,
+    rest: Rest<R>,
     _event: PhantomData<fn() -> E>,
 }
 
 impl<E, R> Extension<E, R> {
-    pub(crate) fn new(rest: R) -> Self {
+    pub(crate) fn new(rest: Rest<R>) -> Self {
         Extension {
             rest,
             _event: PhantomData,
@@ -249,17 +271,11 @@ impl<E, R> Extension<E, R> {
     }
 }
 
-impl<E, R: Clone> Clone for Extension<E, R> {
-    fn clone(&self) -> Self {
-        Extension::new(self.rest.clone())
-    }
-}
-
 impl<E: Event, R: fmt::Debug> fmt::Debug for Extension<E, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Extension")
             .field("command", &E::COMMAND)
-            .field("rest", &self.rest)
+            .field("rest", &*self.rest)
             .finish()
     }
 }
@@ -267,6 +283,9 @@ impl<E: Event, R: fmt::Debug> fmt::Debug for Extension<E, R> {
 impl<E, R> sealed::Sealed for Extension<E, R> {}
 
 impl<E: Event, R: Routes> Routes for Extension<E, R> {
+    type Body<B> = RequestBody<B>;
+    type Future = R::Future;
+
     fn commands(&self) -> CommandSet {
         self.rest.commands().with(E::COMMAND)
     }
@@ -274,28 +293,28 @@ impl<E: Event, R: Routes> Routes for Extension<E, R> {
     fn forwarded(&self) -> CommandSet {
         self.rest.forwarded().with(E::COMMAND)
     }
-}
-
-impl<B, E, R> Deliver<B> for Extension<E, R>
-where
-    B: From<Bytes>,
-    E: Event,
-    R: Deliver<B>,
-{
-    type Future = R::Future;
 
     fn deliver(
         &self,
         meta: CallbackMeta,
-        parts: Parts,
-        body: Bytes,
-    ) -> Result<Delivery<Self::Future, B>, Rejection> {
+        body: &Bytes,
+        extensions: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection> {
         if meta.command != E::COMMAND {
-            return self.rest.deliver(meta, parts, body);
+            return self.rest.deliver(meta, body, extensions);
         }
-        let event = E::from_json(&body)?;
+        let event = E::from_json(body)?;
         let room = room(event.room_id());
-        Ok(forward(event, room, meta, parts, body))
+        Ok(forward(event, room, meta, extensions))
+    }
+
+    #[inline]
+    fn pass<B>(body: B) -> RequestBody<B> {
+        RequestBody::original(body)
+    }
+
+    fn forward<B>(body: Bytes) -> Option<RequestBody<B>> {
+        Some(RequestBody::buffered(body))
     }
 }
 
@@ -303,11 +322,11 @@ where
 pub struct OnAny<H, R> {
     commands: CommandSet,
     handler: H,
-    rest: R,
+    rest: Rest<R>,
 }
 
 impl<H, R> OnAny<H, R> {
-    pub(crate) fn new(commands: CommandSet, handler: H, rest: R) -> Self {
+    pub(crate) fn new(commands: CommandSet, handler: H, rest: Rest<R>) -> Self {
         OnAny {
             commands,
             handler,
@@ -316,17 +335,11 @@ impl<H, R> OnAny<H, R> {
     }
 }
 
-impl<H: Clone, R: Clone> Clone for OnAny<H, R> {
-    fn clone(&self) -> Self {
-        OnAny::new(self.commands, self.handler.clone(), self.rest.clone())
-    }
-}
-
 impl<H, R: fmt::Debug> fmt::Debug for OnAny<H, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OnAny")
             .field("commands", &self.commands)
-            .field("rest", &self.rest)
+            .field("rest", &*self.rest)
             .finish_non_exhaustive()
     }
 }
@@ -338,6 +351,9 @@ where
     H: Handler<RoomEvent>,
     R: Routes,
 {
+    type Body<B> = R::Body<B>;
+    type Future = RouteFuture<H::Future, R::Future>;
+
     fn commands(&self) -> CommandSet {
         self.rest.commands().union(self.commands)
     }
@@ -348,53 +364,65 @@ where
             .filter(|c| !self.commands.contains(*c))
             .collect()
     }
-}
-
-impl<B, H, R> Deliver<B> for OnAny<H, R>
-where
-    H: Handler<RoomEvent>,
-    R: Deliver<B>,
-{
-    type Future = Either<H::Future, R::Future>;
 
     fn deliver(
         &self,
         meta: CallbackMeta,
-        parts: Parts,
-        body: Bytes,
-    ) -> Result<Delivery<Self::Future, B>, Rejection> {
+        body: &Bytes,
+        extensions: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection> {
         if !self.commands.contains(meta.command) {
             return Ok(self
                 .rest
-                .deliver(meta, parts, body)?
-                .map_future(Either::Right));
+                .deliver(meta, body, extensions)?
+                .map_future(RouteFuture::rest));
         }
-        let event = RoomEvent::from_json(meta.command, &body)?;
+        let event = RoomEvent::from_json(meta.command, body)?;
         let room = room(event.room_id());
-        Ok(Delivery {
-            to: To::Handler(Either::Left(self.handler.call(event, meta))),
+        Ok(Delivery::handler(
+            RouteFuture::this(self.handler.call(event, meta)),
             room,
-        })
+        ))
+    }
+
+    #[inline]
+    fn pass<B>(body: B) -> Self::Body<B> {
+        R::pass(body)
+    }
+
+    fn forward<B>(body: Bytes) -> Option<Self::Body<B>> {
+        R::forward(body)
     }
 }
 
 /// Delivery of [`RoomEvent`] in the request's extensions for a set of commands, in front of the rest of
 /// the chain.
-#[derive(Clone, Debug)]
 pub struct ExtensionAny<R> {
     commands: CommandSet,
-    rest: R,
+    rest: Rest<R>,
 }
 
 impl<R> ExtensionAny<R> {
-    pub(crate) fn new(commands: CommandSet, rest: R) -> Self {
+    pub(crate) fn new(commands: CommandSet, rest: Rest<R>) -> Self {
         ExtensionAny { commands, rest }
+    }
+}
+
+impl<R: fmt::Debug> fmt::Debug for ExtensionAny<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExtensionAny")
+            .field("commands", &self.commands)
+            .field("rest", &*self.rest)
+            .finish()
     }
 }
 
 impl<R> sealed::Sealed for ExtensionAny<R> {}
 
 impl<R: Routes> Routes for ExtensionAny<R> {
+    type Body<B> = RequestBody<B>;
+    type Future = R::Future;
+
     fn commands(&self) -> CommandSet {
         self.rest.commands().union(self.commands)
     }
@@ -402,73 +430,73 @@ impl<R: Routes> Routes for ExtensionAny<R> {
     fn forwarded(&self) -> CommandSet {
         self.rest.forwarded().union(self.commands)
     }
-}
-
-impl<B, R> Deliver<B> for ExtensionAny<R>
-where
-    B: From<Bytes>,
-    R: Deliver<B>,
-{
-    type Future = R::Future;
 
     fn deliver(
         &self,
         meta: CallbackMeta,
-        parts: Parts,
-        body: Bytes,
-    ) -> Result<Delivery<Self::Future, B>, Rejection> {
+        body: &Bytes,
+        extensions: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection> {
         if !self.commands.contains(meta.command) {
-            return self.rest.deliver(meta, parts, body);
+            return self.rest.deliver(meta, body, extensions);
         }
-        let event = RoomEvent::from_json(meta.command, &body)?;
+        let event = RoomEvent::from_json(meta.command, body)?;
         let room = room(event.room_id());
-        Ok(forward(event, room, meta, parts, body))
+        Ok(forward(event, room, meta, extensions))
+    }
+
+    #[inline]
+    fn pass<B>(body: B) -> RequestBody<B> {
+        RequestBody::original(body)
+    }
+
+    fn forward<B>(body: Bytes) -> Option<RequestBody<B>> {
+        Some(RequestBody::buffered(body))
     }
 }
 
 pin_project! {
-    /// The future of one of two handlers in a chain.
+    /// The future of a route's handler or of the rest of the chain's.
     #[derive(Debug)]
-    pub struct Either<L, R> {
+    pub struct RouteFuture<T, R> {
         #[pin]
-        inner: EitherInner<L, R>,
+        inner: Which<T, R>,
     }
 }
 
 pin_project! {
-    #[project = EitherProj]
+    #[project = WhichProj]
     #[derive(Debug)]
-    enum EitherInner<L, R> {
-        Left { #[pin] fut: L },
-        Right { #[pin] fut: R },
+    enum Which<T, R> {
+        This { #[pin] fut: T },
+        Rest { #[pin] fut: R },
     }
 }
 
-#[allow(non_snake_case)]
-impl<L, R> Either<L, R> {
-    fn Left(fut: L) -> Self {
-        Either {
-            inner: EitherInner::Left { fut },
+impl<T, R> RouteFuture<T, R> {
+    fn this(fut: T) -> Self {
+        RouteFuture {
+            inner: Which::This { fut },
         }
     }
-    fn Right(fut: R) -> Self {
-        Either {
-            inner: EitherInner::Right { fut },
+    fn rest(fut: R) -> Self {
+        RouteFuture {
+            inner: Which::Rest { fut },
         }
     }
 }
 
-impl<L, R, T> Future for Either<L, R>
+impl<T, R, O> Future for RouteFuture<T, R>
 where
-    L: Future<Output = T>,
-    R: Future<Output = T>,
+    T: Future<Output = O>,
+    R: Future<Output = O>,
 {
-    type Output = T;
+    type Output = O;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
         match self.project().inner.project() {
-            EitherProj::Left { fut } => fut.poll(cx),
-            EitherProj::Right { fut } => fut.poll(cx),
+            WhichProj::This { fut } => fut.poll(cx),
+            WhichProj::Rest { fut } => fut.poll(cx),
         }
     }
 }

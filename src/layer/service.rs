@@ -4,20 +4,24 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{header, Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
+use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use super::handler::BoxError;
-use super::routes::Deliver;
+use super::routes::Routes;
 use super::Shared;
-use crate::query::{conflicting_command, may_name_a_command, verify, Routing, Scan};
+use crate::query::{may_name_a_command, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
+use crate::verify::{conflicting_command, verify};
 
 /// The service made by [`CallbackLayer`](super::CallbackLayer): intercepts the callbacks it handles,
 /// passes everything else to `inner` untouched.
+///
+/// Its responses carry a [`ResponseBody`] (the inner service's body or the layer's acknowledgment);
+/// its inner service receives the requests with the body type [`Routes::Body`] names.
 pub struct Callback<S, R> {
     pub(crate) inner: S,
     pub(crate) shared: Arc<Shared<R>>,
@@ -61,13 +65,12 @@ impl<S: fmt::Debug, R: fmt::Debug> fmt::Debug for Callback<S, R> {
 
 impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Callback<S, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    R: Deliver<ReqBody>,
+    R: Routes,
+    S: Service<Request<R::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
     ReqBody: Body,
     ReqBody::Error: Into<BoxError>,
-    ResBody: From<Bytes>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, R, ReqBody>;
 
@@ -78,10 +81,11 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        // Most requests are passed through after one look: this much is small enough to inline into the
-        // caller, so that the inner future is not wrapped in a function call of its own.
-        if !may_name_a_command(req.uri().query()) {
-            return ResponseFuture::inner(self.inner.call(req));
+        // Most requests are passed through after one look (at the path when paths are set, at the query
+        // otherwise): this much is small enough to inline into the caller, so that the inner future is
+        // not wrapped in a function call of its own.
+        if !self.shared.serves(req.uri().path()) || !may_name_a_command(req.uri().query()) {
+            return ResponseFuture::inner(self.inner.call(req.map(R::pass)));
         }
         self.route(req)
     }
@@ -91,16 +95,15 @@ impl<S, R> Callback<S, R> {
     /// Routes a request whose query may name a command: passed through, rejected, or collected.
     fn route<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, R, ReqBody>
     where
-        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-        R: Deliver<ReqBody>,
+        R: Routes,
+        S: Service<Request<R::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
         ReqBody: Body,
         ReqBody::Error: Into<BoxError>,
-        ResBody: From<Bytes>,
     {
         let shared = &self.shared;
         let scan = Scan::new(req.uri().query());
         let command = match scan.route(shared.commands) {
-            Routing::Pass => return ResponseFuture::inner(self.inner.call(req)),
+            Routing::Pass => return ResponseFuture::inner(self.inner.call(req.map(R::pass))),
             Routing::Handle(command) => command,
             Routing::Conflict => return ResponseFuture::reject(None, conflicting_command()),
         };

@@ -55,7 +55,7 @@ pub fn event(command: Command) -> RoomEvent {
 
 /// Every sample, decoded, in [`Command::ALL`] order.
 pub fn all() -> Vec<RoomEvent> {
-    Command::ALL.into_iter().map(event).collect()
+    Command::ALL.iter().copied().map(event).collect()
 }
 
 fn decode<E: Event>(json: &str) -> E {

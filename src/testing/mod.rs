@@ -60,12 +60,26 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request};
 
-use crate::{signature, Command, RoomEvent};
+use crate::{Command, RoomEvent};
 
 pub mod fixtures;
 
 /// The SDKAppID a [`CallbackRequest`] carries unless told otherwise (and the example receiver's default).
 pub const DEFAULT_SDK_APP_ID: u64 = 1_400_000_000;
+
+/// The `Sign` Tencent sends for `token` and `request_time` (the decimal seconds string, as in the
+/// query): lowercase hex of SHA-256 over the token followed by the time, no separator. For building
+/// requests in tests; a receiver never compares signatures itself (the layer does, in constant time).
+///
+/// ```
+/// assert_eq!(
+///     tencent_room_callback::testing::signature("xxxxyyyy", "1669872112"),
+///     "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061",
+/// );
+/// ```
+pub fn signature(token: &str, request_time: &str) -> String {
+    crate::sign::signature(token, request_time)
+}
 
 /// The `RequestTime` of the protocol's signature test vector: with token `xxxxyyyy` it signs as
 /// `17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061`. Use it with
