@@ -68,6 +68,10 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+#[path = "bench.rs"]
+pub mod __bench;
 mod ack;
 mod command;
 mod config;

@@ -4,10 +4,32 @@
 
 #![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 
+use std::fmt::Display;
+
 use crate::command::Command;
-use crate::layer::HandlerError;
-use crate::layer::Room;
 use crate::reject::Rejection;
+
+/// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
+#[cfg(feature = "tracing")]
+pub(crate) type Room = Option<String>;
+/// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
+#[cfg(not(feature = "tracing"))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Room;
+
+#[cfg(feature = "tracing")]
+pub(crate) fn room(id: Option<&str>) -> Room {
+    // Copied only when a subscriber may record it: `ERROR` is the least any of its events needs.
+    if tracing::enabled!(target: "tencent_room_callback", tracing::Level::ERROR) {
+        id.map(str::to_owned)
+    } else {
+        None
+    }
+}
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn room(_: Option<&str>) -> Room {
+    Room
+}
 
 #[cfg(feature = "tracing")]
 fn room_str(room: Option<&Room>) -> &str {
@@ -64,7 +86,8 @@ pub(crate) fn handler_failed(
     command: Command,
     room: &Room,
     rejection: &Rejection,
-    error: &HandlerError,
+    error: &dyn Display,
+    unavailable: bool,
 ) {
     #[cfg(feature = "tracing")]
     {
@@ -83,7 +106,7 @@ pub(crate) fn handler_failed(
                 )
             };
         }
-        if error.is_unavailable() {
+        if unavailable {
             failed!(warn, "unavailable");
         } else {
             failed!(error, "handler_error");

@@ -17,13 +17,13 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::handler::BoxError;
-use super::routes::{Room, Routes, To};
+use super::routes::{Routes, To};
 use super::Shared;
 use crate::ack::Ack;
 use crate::command::Command;
 use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
-use crate::trace;
+use crate::trace::{self, Room};
 
 pin_project! {
     /// The response future of [`Callback`](super::Callback).
@@ -284,7 +284,13 @@ where
                                 RejectionKind::HandlerFailed
                             };
                             let rejection = Rejection::new(kind);
-                            trace::handler_failed(command, room, &rejection, &e);
+                            trace::handler_failed(
+                                command,
+                                room,
+                                &rejection,
+                                &e,
+                                e.is_unavailable(),
+                            );
                             Err(rejection)
                         }
                         Err(panic) => Err(panicked(command, Some(room), &*panic)),
@@ -328,6 +334,19 @@ where
             }
         }
     }
+}
+
+/// The whole body, at most `limit` bytes, as an intercepted callback reads it (for the benches).
+#[cfg(feature = "testing")]
+pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = Collected::Empty;
+    std::future::poll_fn(|cx| read(body.as_mut(), &mut buf, limit, cx)).await?;
+    Ok(buf.take())
 }
 
 /// The rejection for a body that failed to arrive: 413 when a body limit of another layer cut it off

@@ -22,9 +22,11 @@ pub use future::ResponseFuture;
 #[cfg(test)]
 use handler::BoxError;
 pub use handler::{Handler, HandlerError, ServiceFuture, ServiceHandler};
-pub(crate) use routes::Room;
 pub use routes::{Extension, ExtensionAny, NoRoutes, On, OnAny, Routes};
 pub use service::Callback;
+
+#[cfg(feature = "testing")]
+pub(crate) use future::read_body;
 
 /// What every service made by one layer shares, behind one `Arc`: the configuration, the paths and the
 /// routes, with the command sets worked out once.

@@ -21,6 +21,7 @@ use crate::command::CommandSet;
 use crate::event::{Event, RoomEvent};
 use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
+use crate::trace::{room, Room};
 
 mod sealed {
     pub trait Sealed {}
@@ -79,28 +80,6 @@ impl<F> fmt::Debug for Delivery<F> {
             To::Inner => "Delivery::Inner",
         })
     }
-}
-
-/// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
-#[cfg(feature = "tracing")]
-pub(crate) type Room = Option<String>;
-/// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
-#[cfg(not(feature = "tracing"))]
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Room;
-
-#[cfg(feature = "tracing")]
-fn room(id: Option<&str>) -> Room {
-    // Copied only when a subscriber may record it: `ERROR` is the least any of its events needs.
-    if tracing::enabled!(target: "tencent_room_callback", tracing::Level::ERROR) {
-        id.map(str::to_owned)
-    } else {
-        None
-    }
-}
-#[cfg(not(feature = "tracing"))]
-fn room(_: Option<&str>) -> Room {
-    Room
 }
 
 impl<F> Delivery<F> {

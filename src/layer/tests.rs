@@ -80,8 +80,10 @@ where
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
+type Seen = Arc<Mutex<Vec<String>>>;
+
 fn recorder() -> (
-    Arc<Mutex<Vec<String>>>,
+    Seen,
     impl Fn(MemberLeave, CallbackMeta) -> Ready<Result<(), HandlerError>>,
 ) {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -183,14 +185,12 @@ fn a_path_scoped_layer_passes_other_paths_through_whatever_their_query() {
 }
 
 /// A handler whose future holds 16 KiB.
-fn heavy(event: MemberLeave, _: CallbackMeta) -> impl Future<Output = Result<(), HandlerError>> {
-    async move {
-        let scratch = [0u8; 16 * 1024];
-        ready(()).await;
-        std::hint::black_box(&scratch);
-        drop(event);
-        Ok(())
-    }
+async fn heavy(event: MemberLeave, _: CallbackMeta) -> Result<(), HandlerError> {
+    let scratch = [0u8; 16 * 1024];
+    ready(()).await;
+    std::hint::black_box(&scratch);
+    drop(event);
+    Ok(())
 }
 
 #[test]

@@ -1,0 +1,39 @@
+//! Internals the crate's own benchmarks compare with well-kept crates (`dev/../benches/crates.rs`):
+//! hidden, not part of the API, and only built with the `testing` feature.
+
+use bytes::Bytes;
+use http_body::Body;
+
+use crate::command::{Command, CommandSet};
+use crate::query::{Routing, Scan};
+use crate::reject::Rejection;
+
+/// What the layer reads first from a query: the command it routes on and the raw `SdkAppid`, with
+/// conflicting repeats detected.
+pub fn scan_query(query: &str) -> (Option<Command>, Option<String>) {
+    let scan = Scan::new(Some(query));
+    let command = match scan.route(CommandSet::ALL) {
+        Routing::Handle(c) => Some(c),
+        Routing::Pass | Routing::Conflict => None,
+    };
+    let app = scan
+        .params()
+        .app
+        .get("SdkAppid")
+        .ok()
+        .flatten()
+        .map(|v| v.into_owned());
+    (command, app)
+}
+
+/// The layer's body reader: the whole body, at most `limit` bytes.
+///
+/// # Errors
+/// The rejection the layer would answer with.
+pub async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    crate::layer::read_body(body, limit).await
+}
