@@ -8,7 +8,8 @@
 //!
 //! - `layer`: [`CallbackLayer`] in handler mode around a `service_fn` (never reached), no token;
 //!   `layer_signed` is the same with a token, so `Sign` and `RequestTime` are checked too;
-//!   `layer_in_router` is the layer on an axum `Router` route, as in `examples/server.rs`.
+//!   `layer_in_router` is the layer on an axum `Router` route, scoped to `/callback`, as in
+//!   `examples/server.rs`.
 //! - `axum_handwritten`: an axum route with `Query<HashMap<String, String>>` and `Json<MemberLeave>`
 //!   extractors, the same SDKAppID check, answering the same JSON from a serde struct.
 //! - `floor`: a `service_fn` that collects the body, runs `serde_json::from_slice` into the same struct
@@ -22,6 +23,12 @@
 //! Groups: `leave_sample` (the documented leave sample), `passthrough` (a request the layer does not
 //! intercept, with and without the layer, in front of a bare function and of an axum app) and
 //! `body_size` (leave events of 1 to 5,000 members).
+//!
+//! In `passthrough`, besides `layer` (every path served, the query looked at), `layer_path` is the
+//! layer scoped to `/callback` (the request's path is compared, its query not looked at), and
+//! `layer_16k_handler` the `layer` contender with a handler whose future holds 16 KiB: the handler's
+//! future lives in the allocation made for an intercepted callback only, so a passed-through request
+//! costs the same whatever the handlers (the two response futures are checked to be the same size).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -40,8 +47,9 @@ use http::{Method, Request, Response, Uri};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use serde::Serialize;
+use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    signature, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
+    CallbackLayer, CallbackMeta, Config, Handler, HandlerError, MemberLeave, ResponseBody, OK_BODY,
 };
 use tokio::runtime::Runtime;
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -137,17 +145,45 @@ async fn on_leave(event: MemberLeave, _meta: CallbackMeta) -> Result<(), Handler
     Ok(())
 }
 
+/// A handler whose future holds 16 KiB: a buffer kept across an `.await`.
+async fn on_leave_16k(event: MemberLeave, _meta: CallbackMeta) -> Result<(), HandlerError> {
+    let scratch = [0u8; 16 * 1024];
+    tokio::task::yield_now().await;
+    black_box(&scratch);
+    black_box(&event);
+    Ok(())
+}
+
+/// The size of the futures a handler returns.
+fn handler_future_size<E, F, Fut>(_: &F) -> usize
+where
+    F: Fn(E, CallbackMeta) -> Fut,
+{
+    std::mem::size_of::<Fut>()
+}
+
+/// The size of a service's response future.
+fn response_future_size<S: Service<Req>>(_: &S) -> usize {
+    std::mem::size_of::<S::Future>()
+}
+
 /// What the layer's inner service answers (it is reached only by pass-through requests).
 async fn app_route(_req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from_static(b"app"))))
 }
 
-fn layer(
-    config: Config,
-) -> impl Service<Req, Response = Response<Full<Bytes>>, Error = Infallible> {
-    CallbackLayer::new(config)
-        .on(on_leave)
-        .layer(service_fn(app_route))
+/// The layer's answers: the inner service's body or the layer's own bytes.
+type LayerResponse = Response<ResponseBody<Full<Bytes>>>;
+
+fn layer(config: Config) -> impl Service<Req, Response = LayerResponse, Error = Infallible> {
+    layer_with(CallbackLayer::new(config), on_leave)
+}
+
+fn layer_with(
+    layer: CallbackLayer,
+    handler: impl Handler<MemberLeave>,
+) -> impl Service<Req, Response = LayerResponse, Error = Infallible> {
+    layer.on(handler).layer(service_fn(app_route))
 }
 
 /// An app's own routes, for requests the layer passes through.
@@ -163,7 +199,11 @@ fn layer_in_router() -> Router {
             "/callback",
             any(|| async { (StatusCode::NOT_FOUND, "app") }),
         )
-        .layer(CallbackLayer::new(Config::new(APP)).on(on_leave))
+        .layer(
+            CallbackLayer::new(Config::new(APP))
+                .path("/callback")
+                .on(on_leave),
+        )
 }
 
 /// The acknowledgment as a user would write it for the hand-written route.
@@ -261,6 +301,15 @@ fn leave_sample(c: &mut Criterion) {
 
 fn passthrough(c: &mut Criterion) {
     let rt = runtime();
+    // The handler's future is not part of a passed-through request's.
+    assert!(handler_future_size(&on_leave_16k) >= 16 * 1024);
+    assert_eq!(
+        response_future_size(&layer(Config::new(APP))),
+        response_future_size(&layer_with(
+            CallbackLayer::new(Config::new(APP)),
+            on_leave_16k
+        )),
+    );
     let mut g = c.benchmark_group("passthrough");
     for (name, uri) in [
         ("no_query", "/health"),
@@ -283,6 +332,27 @@ fn passthrough(c: &mut Criterion) {
             BenchmarkId::new("layer", name),
             rt,
             layer(Config::new(APP)),
+            make,
+            200,
+            app
+        );
+        contender!(
+            g,
+            BenchmarkId::new("layer_path", name),
+            rt,
+            layer_with(
+                CallbackLayer::new(Config::new(APP)).path("/callback"),
+                on_leave
+            ),
+            make,
+            200,
+            app
+        );
+        contender!(
+            g,
+            BenchmarkId::new("layer_16k_handler", name),
+            rt,
+            layer_with(CallbackLayer::new(Config::new(APP)), on_leave_16k),
             make,
             200,
             app

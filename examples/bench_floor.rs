@@ -7,8 +7,9 @@
 //! `BENCH_MODE` picks what the same server does before that answer, to split the costs apart:
 //! - `static` (default): nothing, the body is not even read;
 //! - `decode`: collects the body and decodes it into `MemberLeave` with `serde_json::from_slice`;
-//! - `layer`: [`CallbackLayer`] in front (handler mode, a handler that does nothing), nothing else
-//!   changed (no axum, no printing): the layer's own cost over loopback.
+//! - `layer`: [`CallbackLayer`] in front (handler mode, scoped to `/callback` as in
+//!   `examples/server.rs`, a handler that does nothing), nothing else changed (no axum, no printing):
+//!   the layer's own cost over loopback.
 //!
 //! `BENCH_ADDR` (default `127.0.0.1:3002`).
 
@@ -57,7 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("bare hyper ({mode}) on {}", listener.local_addr()?);
-    let layer = CallbackLayer::new(Config::new(1400000000)).on(on_leave);
+    let layer = CallbackLayer::new(Config::new(1400000000))
+        .path("/callback")
+        .on(on_leave);
     loop {
         let (stream, _) = listener.accept().await?;
         let io = TokioIo::new(stream);

@@ -3,7 +3,9 @@
 //! The layer verifies and decodes `Room.CallbackAfterMemberLeave` callbacks, then hands them to the app's
 //! own axum handler in the request's extensions: the event as `Extension<MemberLeave>`, the query's
 //! metadata as `Extension<CallbackMeta>`, the original body still readable. The handler answers with
-//! [`Ack`], which is the acknowledgment Tencent expects. Any other request reaches the router untouched.
+//! [`Ack`], which is the acknowledgment Tencent expects. The layer is scoped to `/callback`
+//! (`CallbackLayer::path`): any other request, and any request to another path whatever its query,
+//! reaches the router untouched.
 //!
 //! Environment:
 //! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3003`)
@@ -81,7 +83,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/callback", post(on_leave))
         .fallback(not_handled)
-        .layer(CallbackLayer::new(config).extension::<MemberLeave>());
+        .layer(
+            CallbackLayer::new(config)
+                .path("/callback")
+                .extension::<MemberLeave>(),
+        );
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!(

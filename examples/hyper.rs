@@ -1,8 +1,15 @@
 //! A bare hyper 1 server, no framework: `cargo run --example hyper`.
 //!
-//! `CallbackLayer` in handler mode wraps a `tower::service_fn` and receives hyper's own
-//! `Request<Incoming>`: member leave and enter callbacks go to async handlers and are acknowledged by the
-//! layer; any other request reaches the inner service, which answers 404 with a FAIL acknowledgment.
+//! `CallbackLayer`, scoped to `/callback`, wraps a `tower::service_fn` and receives hyper's own
+//! `Request<Incoming>`. Its two modes, side by side:
+//!
+//! - handler mode: member leave callbacks go to an async handler and are acknowledged by the layer;
+//! - extensions mode: member enter callbacks are verified and decoded by the layer, then handed to the
+//!   inner service in the request's extensions; the inner service answers the acknowledgment itself.
+//!
+//! With an extensions route the inner service receives `Request<RequestBody<Incoming>>`: hyper's body,
+//! untouched, for a request the layer passes through, or the bytes the layer read for a forwarded
+//! callback. Any other request reaches the inner service, which answers 404 with a FAIL acknowledgment.
 //! Ctrl-C (or SIGTERM) stops accepting, lets the open connections finish their requests, then exits.
 //! The layer's trace events go to stderr (`RUST_LOG` filters them; default `info`).
 //!
@@ -14,15 +21,19 @@
 //! Try it:
 //!
 //! ```text
-//! curl -i -X POST 'http://127.0.0.1:3001/?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Web' \
+//! curl -i -X POST 'http://127.0.0.1:3001/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Web' \
 //!      -d '{"RoomId":"rid-123","MemberList_Account":["user1","user2"],"Type":"Kicked","EventTime":1670574414123}'
-//! # 200 {"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}
+//! # 200 {"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}, from the layer
 //!
-//! curl -i -X POST 'http://127.0.0.1:3001/?SdkAppid=42&CallbackCommand=Room.CallbackAfterMemberLeave' -d '{}'
+//! curl -i -X POST 'http://127.0.0.1:3001/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter' \
+//!      -d '{"RoomId":"rid-123","MemberList_Account":["user3"],"EventTime":1670574414123}'
+//! # 200 {"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}, from the inner service
+//!
+//! curl -i -X POST 'http://127.0.0.1:3001/callback?SdkAppid=42&CallbackCommand=Room.CallbackAfterMemberLeave' -d '{}'
 //! # 403 {"ActionStatus":"FAIL","ErrorInfo":"SdkAppid is not an app of this receiver: 42","ErrorCode":40301}
 //!
-//! curl -i http://127.0.0.1:3001/health
-//! # 404 from the inner service: not a callback
+//! curl -i 'http://127.0.0.1:3001/health?CallbackCommand=Room.CallbackAfterMemberLeave'
+//! # 404 from the inner service: not the callback path
 //! ```
 
 use std::convert::Infallible;
@@ -35,7 +46,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberEnter, MemberLeave,
+    Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberEnter, MemberLeave, RequestBody,
 };
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -51,18 +62,22 @@ async fn on_leave(event: MemberLeave, meta: CallbackMeta) -> Result<(), HandlerE
     Ok(())
 }
 
-async fn on_enter(event: MemberEnter, meta: CallbackMeta) -> Result<(), HandlerError> {
-    println!(
-        "app {}: {:?} entered room {}",
-        meta.sdk_app_id, event.members, event.room_id
-    );
-    Ok(())
-}
-
-/// The inner service: everything the layer did not intercept.
-async fn not_a_callback(_req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// The inner service: member enter callbacks, verified and decoded by the layer, in the extensions; and
+/// everything the layer did not intercept.
+async fn app(req: Request<RequestBody<Incoming>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let extensions = req.extensions();
+    if let (Some(event), Some(meta)) = (
+        extensions.get::<MemberEnter>(),
+        extensions.get::<CallbackMeta>(),
+    ) {
+        println!(
+            "app {}: {:?} entered room {}",
+            meta.sdk_app_id, event.members, event.room_id
+        );
+        return Ok(Ack::ok().http_response(StatusCode::OK));
+    }
     Ok(Ack::fail(40401, "not a callback this receiver handles")
-        .into_response(StatusCode::NOT_FOUND))
+        .http_response(StatusCode::NOT_FOUND))
 }
 
 #[tokio::main]
@@ -91,11 +106,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let svc = ServiceBuilder::new()
-        .layer(CallbackLayer::new(config).on(on_leave).on(on_enter))
-        .service(service_fn(not_a_callback));
+        .layer(
+            CallbackLayer::new(config)
+                .path("/callback")
+                .on(on_leave)
+                .extension::<MemberEnter>(),
+        )
+        .service(service_fn(app));
 
     let listener = TcpListener::bind(&addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, sdk_app_id = app_id, "listening; Ctrl-C to stop");
+    tracing::info!(addr = %listener.local_addr()?, sdk_app_id = app_id, "listening on /callback; Ctrl-C to stop");
 
     // Every connection watches this; Ctrl-C flips it.
     let (stop_tx, stop_rx) = watch::channel(false);

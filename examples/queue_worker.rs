@@ -3,7 +3,8 @@
 //! The layer's handler is a bounded [`queue`]: a callback is answered OK as soon as its event is *in the
 //! queue*, and 503 with a FAIL acknowledgment when the queue is full (backpressure: Tencent's retry,
 //! where enabled, delivers it again) — never OK for an event that was then dropped. A worker task takes
-//! the events one at a time and does the slow part (simulated here by a sleep).
+//! the events one at a time and does the slow part (simulated here by a sleep). The layer is scoped to
+//! `/callback`; everything else reaches the app, which answers 404 with a FAIL acknowledgment.
 //!
 //! On Ctrl-C or SIGTERM: the server stops accepting and finishes the requests in flight, then the worker
 //! closes the queue and drains it, so every event that was acknowledged is processed before the process
@@ -105,7 +106,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/callback", any(not_a_callback))
         .fallback(not_a_callback)
-        .layer(CallbackLayer::new(config).on_any(CommandSet::ALL, handler));
+        .layer(
+            CallbackLayer::new(config)
+                .path("/callback")
+                .on_any(CommandSet::ALL, handler),
+        );
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(

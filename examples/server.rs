@@ -1,9 +1,11 @@
 //! The receiver: `cargo run --example server`.
 //!
-//! An axum app whose `/callback` route sits behind the callback layer in handler mode, for all six Room
-//! commands. Each accepted event is printed on stdout as one line of JSON with Tencent's field names;
-//! logs go to stderr. Requests the layer does not intercept reach the app's own route, which answers
-//! 404 with a FAIL acknowledgment.
+//! An axum app behind the callback layer in handler mode, for all six Room commands, scoped to
+//! `/callback` with `CallbackLayer::path`. Each accepted event is printed on stdout as one line of JSON
+//! with Tencent's field names; logs go to stderr. Requests the layer does not intercept (another
+//! command, or any request to another path, whatever its query: `GET /healthz?CallbackCommand=..` is the
+//! app's own) reach the app's routes, which answer 404 with a FAIL acknowledgment. Ctrl-C or SIGTERM
+//! stops it cleanly.
 //!
 //! Environment:
 //! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3000`)
@@ -68,7 +70,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/callback", any(no_handler))
         .fallback(no_handler)
-        .layer(CallbackLayer::new(config).on_any(CommandSet::ALL, print_event));
+        .layer(
+            CallbackLayer::new(config)
+                .path("/callback")
+                .on_any(CommandSet::ALL, print_event),
+        );
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(

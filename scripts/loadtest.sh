@@ -6,15 +6,17 @@
 #   DURATION=10 ROUNDS=1 CONNECTIONS=32 scripts/loadtest.sh
 #
 # Servers (release builds, each on its own loopback port, run the same way):
-#   example      examples/server.rs: CallbackLayer in handler mode for all six commands, printing each
-#                event as one JSON line on stdout (sent to /dev/null), RUST_LOG=warn (no per-request log)
+#   example      examples/server.rs: CallbackLayer in handler mode for all six commands, scoped to
+#                /callback, printing each event as one JSON line on stdout (sent to /dev/null),
+#                RUST_LOG=warn (no per-request log)
 #   handwritten  examples/bench_handwritten.rs: axum Query<HashMap> + Json<MemberLeave>, the same
 #                SDKAppID check, the same JSON line on stdout, the same answer
 #   floor        examples/bench_floor.rs: bare hyper answering the static acknowledgment, body unread
 #   hyper_decode the floor server, BENCH_MODE=decode: reads the body, serde_json::from_slice into
 #                MemberLeave, then the same answer (what any receiver must at least do)
-#   layer_hyper  the floor server, BENCH_MODE=layer: CallbackLayer in front (handler mode, a handler
-#                that does nothing), so the only difference from the floor is the layer
+#   layer_hyper  the floor server, BENCH_MODE=layer: CallbackLayer in front (handler mode, scoped to
+#                /callback, a handler that does nothing), so the only difference from the floor is the
+#                layer
 #
 # The rounds interleave the servers, so that a change in the machine's load hits all of them.
 # Every server gets the documented Room.CallbackAfterMemberLeave sample as a POST with Tencent's query.
@@ -38,6 +40,7 @@ command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; ex
     || { echo "DURATION must be 1..60 and ROUNDS 1..10" >&2; exit 1; }
 
 echo "building the release examples..." >&2
+# The examples belong to the workspace member dev/ (a default member: no -p needed from the root).
 cargo build --release --quiet --example server --example bench_handwritten --example bench_floor
 
 BIN=target/release/examples

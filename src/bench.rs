@@ -37,3 +37,16 @@ where
 {
     crate::layer::read_body(body, limit).await
 }
+
+/// The body reader built from `http_body_util` instead: the body's errors marked (so that an outer
+/// limit is told from this one), `Limited`, `collect`, `Collected::to_bytes`.
+///
+/// # Errors
+/// The rejection the layer would answer with.
+pub async fn read_body_limited<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    crate::layer::read_body_limited(body, limit).await
+}

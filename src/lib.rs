@@ -18,7 +18,7 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/callback", post(|| async { "not a callback this app handles" }))
-//!     .layer(CallbackLayer::new(config).on(on_leave));
+//!     .layer(CallbackLayer::new(config).path("/callback").on(on_leave));
 //! # use tower::ServiceExt;
 //! # let req = http::Request::post("/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave")
 //! #     .body(axum::body::Body::from(r#"{"RoomId":"r","MemberList_Account":["u"],"EventTime":1}"#))?;
@@ -29,8 +29,9 @@
 //! ```
 //!
 //! Tencent POSTs each callback to the app's one URL with `?SdkAppid=..&CallbackCommand=..&contenttype=json
-//! &ClientIP=..&OptPlatform=..` (plus `Sign` and `RequestTime` with callback authentication). The layer
-//! intercepts the requests whose `CallbackCommand` it has a route for and:
+//! &ClientIP=..&OptPlatform=..` (plus `Sign` and `RequestTime` with callback authentication). On the
+//! paths it serves ([`CallbackLayer::path`]; every path without one), the layer intercepts the requests
+//! whose `CallbackCommand` it has a route for and:
 //!
 //! 1. answers 405 (with `Allow: POST`) to anything but a `POST`;
 //! 2. checks `SdkAppid` against the [`Config`] (400 when missing or malformed, 403 when another app's);
@@ -49,9 +50,14 @@
 //! - Several commands: chain [`CallbackLayer::on`] for each event type ([`MemberLeave`],
 //!   [`MemberEnter`], [`CreateRoom`], [`DestroyRoom`], [`UpdateRoomInfo`], [`SeatInfoChanged`]), or take
 //!   them all as a [`RoomEvent`] with [`CallbackLayer::on_any`].
+//! - Tower middleware around a handler: [`ServiceHandler`] makes any `tower::Service` a handler.
+//! - Anywhere in a stack: answers carry a [`ResponseBody`] (the inner body or the acknowledgment), so
+//!   the layer goes inside or outside tower-http's layers; in extensions mode the inner service receives
+//!   a [`RequestBody`] over any request body.
 //! - Without tower: [`decode`] and [`decode_any`] take the query string and the body bytes.
 //! - Features: `axum` (`IntoResponse` for [`Ack`] and [`Rejection`]), `tracing` (one event per
-//!   intercepted request, never a secret), `testing` (build requests exactly as Tencent sends them).
+//!   intercepted request, never a secret), `testing` (build requests exactly as Tencent sends them,
+//!   sign them, and fix the clock).
 //!
 //! # Security
 //!
@@ -100,7 +106,7 @@ pub use event::{
 };
 pub use layer::{
     Callback, CallbackLayer, Handler, HandlerError, RequestBody, ResponseBody, ResponseFuture,
-    ServiceFuture, ServiceHandler,
+    ServiceHandler,
 };
 pub use meta::{CallbackMeta, ClientIp, OptPlatform};
 pub use queue::{queue, QueueError, QueueHandler, QueueReceiver};

@@ -1,13 +1,15 @@
-//! The whole service, in process: query, method, `Content-Length` and body all come from the input.
+//! The whole service, in process: path, query, method, `Content-Length` and body all come from the input.
 //!
-//! Input: one flags byte (method, authentication, `Content-Length` mode), then the raw query up to the
-//! first newline, then the body. The layer handles `MemberLeave` with a handler, the four room and seat
-//! commands with `on_any`, and forwards `MemberEnter` in extensions to the inner service, which also
-//! answers everything the layer passes through.
+//! Input: one flags byte (method, authentication, `Content-Length` mode, path), then the raw query up to
+//! the first newline, then the body. The layer handles `MemberLeave` with a handler, the four room and
+//! seat commands with `on_any`, and forwards `MemberEnter` in extensions to the inner service, which also
+//! answers everything the layer passes through. It serves every path, or `/cb` only.
 //!
 //! Checked: no panic; the future is ready at once (in-memory body); a pass-through request reaches the
-//! inner service untouched; otherwise the answer is the OK acknowledgment with 200 exactly when a handler
-//! was called, or a FAIL acknowledgment whose `ErrorCode` carries the status; no token in any answer.
+//! inner service untouched (its original body, no event); a request to a path the layer does not serve
+//! is passed through whatever its query; otherwise the answer is the OK acknowledgment with 200 exactly
+//! when a handler was called, or a FAIL acknowledgment whose `ErrorCode` carries the status; no token in
+//! any answer.
 
 #![no_main]
 
@@ -25,7 +27,7 @@ use http_body_util::{BodyExt, Full};
 use libfuzzer_sys::fuzz_target;
 use tencent_room_callback::{
     Ack, CallbackLayer, CallbackMeta, Command, Config, HandlerError, MemberEnter, MemberLeave,
-    RoomEvent,
+    RequestBody, RoomEvent,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -37,7 +39,7 @@ const PASSED: u16 = 299;
 #[derive(Clone)]
 struct Inner;
 
-impl Service<Request<Full<Bytes>>> for Inner {
+impl Service<Request<RequestBody<Full<Bytes>>>> for Inner {
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;
@@ -46,12 +48,17 @@ impl Service<Request<Full<Bytes>>> for Inner {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Full<Bytes>>) -> Self::Future {
+    fn call(&mut self, req: Request<RequestBody<Full<Bytes>>>) -> Self::Future {
         let event = req.extensions().get::<MemberEnter>().is_some();
         let meta = req.extensions().get::<CallbackMeta>().is_some();
         assert_eq!(event, meta, "an event comes with its metadata");
+        assert_eq!(
+            event,
+            req.body().is_buffered(),
+            "a forwarded event comes with the bytes read, a passed-through request with its own body"
+        );
         let res = if event {
-            Ack::ok().into_response(StatusCode::OK)
+            Ack::ok().http_response(StatusCode::OK)
         } else {
             let mut res = Response::new(Full::new(Bytes::from_static(b"inner")));
             *res.status_mut() = StatusCode::from_u16(PASSED).expect("a status");
@@ -69,13 +76,13 @@ fn now_ready<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// The raw query, as far as `http::Uri` takes it; other bytes percent-encoded.
-fn uri(query: &[u8]) -> Uri {
-    let raw = format!("/cb?{}", String::from_utf8_lossy(query));
+/// `path` and the raw query, as far as `http::Uri` takes it; other bytes percent-encoded.
+fn uri(path: &str, query: &[u8]) -> Uri {
+    let raw = format!("{path}?{}", String::from_utf8_lossy(query));
     if let Ok(u) = Uri::try_from(raw.as_str()) {
         return u;
     }
-    let mut enc = String::from("/cb?");
+    let mut enc = format!("{path}?");
     for &b in query {
         if b.is_ascii_alphanumeric() || b"&=%.-_+".contains(&b) {
             enc.push(char::from(b));
@@ -125,11 +132,16 @@ fuzz_target!(|data: &[u8]| {
             c2.fetch_add(1, Ordering::Relaxed);
             ready(Ok::<(), HandlerError>(()))
         });
+    // Bit 6: the request goes to `/other` rather than `/cb`; bit 7: the layer serves every path rather
+    // than `/cb` only.
+    let path = if flags & 0x40 != 0 { "/other" } else { "/cb" };
+    let scoped = flags & 0x80 == 0;
+    let layer = if scoped { layer.path("/cb") } else { layer };
     let mut svc = layer.layer(Inner);
 
     let mut req = Request::new(Full::new(Bytes::copy_from_slice(body)));
     *req.method_mut() = method;
-    *req.uri_mut() = uri(query);
+    *req.uri_mut() = uri(path, query);
     let declared = match (flags >> 3) & 0b111 {
         0 => None,
         1 => Some(body.len() as u64),
@@ -150,6 +162,12 @@ fuzz_target!(|data: &[u8]| {
         .expect("an in-memory body")
         .to_bytes();
     let calls = calls.load(Ordering::Relaxed);
+    if scoped && path != "/cb" {
+        assert_eq!(
+            status, PASSED,
+            "a request to a path the layer does not serve"
+        );
+    }
     if status == PASSED {
         assert_eq!(&bytes[..], b"inner");
         assert_eq!(calls, 0);

@@ -349,6 +349,37 @@ where
     Ok(buf.take())
 }
 
+/// The same with `http_body_util`: the body's own errors marked, under `Limited`, collected.
+#[cfg(feature = "testing")]
+pub(crate) async fn read_body_limited<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    use http_body_util::BodyExt;
+    #[derive(Debug)]
+    struct Inner(BoxError);
+    impl std::fmt::Display for Inner {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+    impl std::error::Error for Inner {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+    let marked = body.map_err((|e| Inner(e.into())) as fn(B::Error) -> Inner);
+    match http_body_util::Limited::new(marked, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Rejection::with_detail(
+            RejectionKind::BodyTooLarge,
+            format_args!("more than {limit} bytes"),
+        )),
+        Err(e) => Err(body_error(e)),
+    }
+}
+
 /// The rejection for a body that failed to arrive: 413 when a body limit of another layer cut it off
 /// (`http_body_util::LengthLimitError` anywhere in the error's sources, as `RequestBodyLimitLayer` and
 /// axum's `DefaultBodyLimit` report it), 400 otherwise.

@@ -182,8 +182,9 @@ impl From<HandlerError> for Box<dyn StdError + Send + Sync> {
 /// use tower::ServiceBuilder;
 ///
 /// let handler = ServiceBuilder::new()
-///     // Shed load beyond 64 events at a time, give each 1.5 s: refused or late events answer 503,
-///     // so that Tencent may retry them.
+///     // Shed load beyond 64 events at a time, give each 1.5 s. Every error of this stack answers
+///     // 503, so that Tencent may retry (refused, late, or the handler's own): to keep 500 for the
+///     // handler's own errors, map only tower's `Elapsed` and `Overloaded` (examples/tower_http.rs).
 ///     .map_err(HandlerError::unavailable)
 ///     .load_shed()
 ///     .concurrency_limit(64)
@@ -199,6 +200,10 @@ impl From<HandlerError> for Box<dyn StdError + Send + Sync> {
 /// does), so the service must be `Clone`; middleware state such as a concurrency limit is shared by the
 /// clones. An error answers 500 with a FAIL acknowledgment, or 503 when it is a
 /// [`HandlerError::unavailable`] (kept through the box tower's middleware puts errors in).
+///
+/// A timeout here bounds the handler only: the body is read before, within
+/// [`Config::body_timeout`](crate::Config::body_timeout). Keep the two together well inside Tencent's
+/// 2 s.
 #[derive(Clone, Debug)]
 pub struct ServiceHandler<S> {
     service: S,

@@ -21,12 +21,12 @@ pub use body::{RequestBody, ResponseBody};
 pub use future::ResponseFuture;
 #[cfg(test)]
 use handler::BoxError;
-pub use handler::{Handler, HandlerError, ServiceFuture, ServiceHandler};
+pub use handler::{Handler, HandlerError, ServiceHandler};
 pub use routes::{Extension, ExtensionAny, NoRoutes, On, OnAny, Routes};
 pub use service::Callback;
 
 #[cfg(feature = "testing")]
-pub(crate) use future::read_body;
+pub(crate) use future::{read_body, read_body_limited};
 
 /// What every service made by one layer shares, behind one `Arc`: the configuration, the paths and the
 /// routes, with the command sets worked out once.

@@ -58,6 +58,7 @@ impl<S: fmt::Debug, R: fmt::Debug> fmt::Debug for Callback<S, R> {
         f.debug_struct("Callback")
             .field("inner", &self.inner)
             .field("config", &self.shared.config)
+            .field("paths", &self.shared.paths)
             .field("routes", &self.shared.routes)
             .finish()
     }
