@@ -20,9 +20,9 @@ use axum::routing::any;
 use axum::Router;
 use http::StatusCode;
 use rawhttp::{exchange, post, Answer, Conn};
+use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    signature, Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
-    OK_BODY,
+    Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
 };
 
 const APP: u64 = 1400000000;

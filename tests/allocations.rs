@@ -17,8 +17,9 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    signature, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
+    CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
 };
 use tower::{service_fn, Layer, Service, ServiceExt};
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{Extensions, Method, Request, Response, StatusCode};
+use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use tencent_room_callback::testing::{fixtures, CallbackRequest};
 use tencent_room_callback::{
@@ -64,18 +65,24 @@ impl Log {
         }
     }
 
-    /// The app behind the layers: records what reaches it and answers `inner`.
-    fn inner(
+    /// The app behind the layers: records what reaches it and answers `inner`. Its request body is
+    /// `Full<Bytes>` behind handler routes only, `RequestBody<Full<Bytes>>` once a layer has an
+    /// extension route.
+    fn inner<B>(
         &self,
     ) -> impl Service<
-        Request<Full<Bytes>>,
+        Request<B>,
         Response = Response<Full<Bytes>>,
         Error = Infallible,
         Future = impl Send,
     > + Clone
-           + Send {
+           + Send
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Debug,
+    {
         let log = self.clone();
-        service_fn(move |req: Request<Full<Bytes>>| {
+        service_fn(move |req: Request<B>| {
             let log = log.clone();
             async move {
                 let (parts, body) = req.into_parts();
@@ -108,9 +115,11 @@ fn forwarded_event(ext: &Extensions) -> Option<RoomEvent> {
 }
 
 /// Sends one request through a clone of `svc`: the status and the body.
-async fn send<S>(svc: &S, req: Request<Full<Bytes>>) -> (StatusCode, Bytes)
+async fn send<S, B>(svc: &S, req: Request<Full<Bytes>>) -> (StatusCode, Bytes)
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible> + Clone,
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
 {
     let res = svc.clone().oneshot(req).await.unwrap();
     let status = res.status();
@@ -129,11 +138,13 @@ enum To {
 }
 
 /// Sends the documented sample of every command and checks where each went.
-async fn expect_routes<S>(svc: &S, log: &Log, want: impl Fn(Command) -> To)
+async fn expect_routes<S, B>(svc: &S, log: &Log, want: impl Fn(Command) -> To)
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible> + Clone,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible> + Clone,
+    B: Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
 {
-    for command in Command::ALL {
+    for &command in Command::ALL {
         let req = CallbackRequest::sample(command);
         let (status, body) = send(svc, req.build()).await;
         let hits = log.take();
@@ -752,7 +763,7 @@ async fn seat_info_changed_sample_and_quirks() {
 
 #[tokio::test]
 async fn malformed_bodies_are_refused_for_every_command() {
-    for command in Command::ALL {
+    for &command in Command::ALL {
         let other = if command == Command::MemberLeave {
             Command::MemberEnter
         } else {
@@ -785,7 +796,7 @@ async fn idempotency_key_is_stable_across_retries() {
         )
         .service(log.inner());
     let mut keys = Vec::new();
-    for command in Command::ALL {
+    for &command in Command::ALL {
         let first = CallbackRequest::sample(command).token("t");
         // A retry: same event, another moment (another RequestTime and Sign), another client IP.
         let now = std::time::SystemTime::now()

@@ -46,8 +46,9 @@ fn example(name: &str) -> PathBuf {
 /// `cargo test --test end_to_end` alone does not rebuild the examples: say so when one is older than its
 /// source (a note, not a failure: sources may be edited while the tests run).
 fn warn_if_stale(binary: &std::path::Path, name: &str) {
+    // The examples are built by the `dev` workspace member, from the repository's `examples/`.
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
+        .join("../examples")
         .join(format!("{name}.rs"));
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     if let (Some(bin), Some(src)) = (modified(binary), modified(&source)) {

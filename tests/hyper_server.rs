@@ -2,9 +2,9 @@
 //!
 //! - Handler mode straight on `Request<hyper::body::Incoming>`, around a `tower::service_fn` inner
 //!   service, served with `hyper_util::server::conn::auto::Builder`.
-//! - Extensions mode, which needs a body rebuildable from bytes: the `Incoming` body mapped to
-//!   `axum::body::Body` with `ServiceBuilder::map_request` in front of an axum `Router`; and the same
-//!   router served by `axum::serve`.
+//! - Extensions mode: the `Incoming` body mapped to `axum::body::Body` with
+//!   `ServiceBuilder::map_request` in front of an axum `Router`; and the same router served by
+//!   `axum::serve`.
 //! - A body that stops arriving, sent over a raw TCP socket: 408.
 
 use std::convert::Infallible;
@@ -22,12 +22,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tencent_room_callback::{
-    Ack, ActionStatus, BoxError, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
-    OK_BODY,
+    Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 
 const APP: u64 = 1400000000;
 const QUERY: &str = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=10.1.2.3&OptPlatform=Android";
@@ -320,7 +319,9 @@ async fn read_response(stream: &mut TcpStream) -> (u16, String) {
     }
 }
 
-#[tokio::test]
+/// On tokio's paused clock: once the server has read what was sent and the runtime is idle, time
+/// jumps to the 50 ms body timeout (the 30 s bound against hanging is on the same clock, and later).
+#[tokio::test(start_paused = true)]
 async fn a_body_that_stops_arriving_is_408() {
     let layer = CallbackLayer::new(Config::new(APP).body_timeout(Some(Duration::from_millis(50))))
         .on(|_: MemberLeave, _: CallbackMeta| async { Ok::<(), HandlerError>(()) });
@@ -331,6 +332,7 @@ async fn a_body_that_stops_arriving_is_408() {
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
             }));
     let addr = serve(svc).await;
+    let start = tokio::time::Instant::now();
 
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let head = format!(
@@ -347,6 +349,7 @@ async fn a_body_that_stops_arriving_is_408() {
         .await
         .expect("the server answers once the body timeout passes");
     assert_eq!(status, 408);
+    assert!(start.elapsed() >= Duration::from_millis(50));
     let ack: Ack = serde_json::from_str(&body).unwrap();
     assert_eq!(ack.error_code(), 40801);
 }

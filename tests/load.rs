@@ -23,8 +23,9 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    signature, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
+    CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
 };
 
 const APP: u64 = 1400000000;

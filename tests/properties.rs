@@ -18,9 +18,10 @@ use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
+use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    signature, Ack, ActionStatus, CallbackLayer, CallbackMeta, Command, Config, CreateRoom,
-    DestroyRoom, EnterType, Event, EventTime, HandlerError, LeaveType, MemberEnter, MemberLeave,
+    Ack, ActionStatus, CallbackLayer, CallbackMeta, Command, Config, CreateRoom, DestroyRoom,
+    EnterType, Event, EventTime, HandlerError, LeaveType, MemberEnter, MemberLeave, ResponseBody,
     RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UnixSeconds,
     UpdateRoomInfo,
 };
@@ -70,7 +71,7 @@ fn service(
     seen: Seen,
 ) -> impl tower::Service<
     Request<Full<Bytes>>,
-    Response = Response<Full<Bytes>>,
+    Response = Response<ResponseBody<Full<Bytes>>>,
     Error = Infallible,
     Future = impl Send,
 > + Clone {

@@ -5,6 +5,7 @@
 //! errors, while every rejection is a response.
 
 use std::future::poll_fn;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -14,7 +15,7 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use tencent_room_callback::routes::{Extension, NoRoutes};
 use tencent_room_callback::{
-    Callback, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
+    Callback, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, RequestBody,
 };
 use tower::{Layer, Service, ServiceExt};
 
@@ -24,6 +25,8 @@ const BODY: &str =
     r#"{"RoomId":"rid-123","MemberList_Account":["user1"],"EventTime":1670574414123}"#;
 
 type Req = Request<Full<Bytes>>;
+/// The body the inner service receives behind an extension route.
+type Forwarded = RequestBody<Full<Bytes>>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ProbeError(&'static str);
@@ -54,15 +57,18 @@ struct Shared {
 }
 
 /// An inner service whose clones each carry an id and a `ready` flag: set by `poll_ready`, taken by
-/// `call`. Every answer says which instance answered and whether it had been readied.
-struct Probe {
+/// `call`. Every answer says which instance answered and whether it had been readied. It takes
+/// requests with body `B`: `Full<Bytes>` behind handler routes, [`Forwarded`] behind an extension
+/// route.
+struct Probe<B> {
     id: usize,
     ready: bool,
     shared: Arc<Shared>,
+    _body: PhantomData<fn(B)>,
 }
 
-impl Probe {
-    fn new() -> (Probe, Arc<Shared>) {
+impl<B> Probe<B> {
+    fn new() -> (Probe<B>, Arc<Shared>) {
         let shared = Arc::new(Shared::default());
         let id = shared.next_id.fetch_add(1, SeqCst);
         (
@@ -70,13 +76,14 @@ impl Probe {
                 id,
                 ready: false,
                 shared: shared.clone(),
+                _body: PhantomData,
             },
             shared,
         )
     }
 }
 
-impl Clone for Probe {
+impl<B> Clone for Probe<B> {
     fn clone(&self) -> Self {
         let id = self.shared.next_id.fetch_add(1, SeqCst);
         self.shared
@@ -89,11 +96,12 @@ impl Clone for Probe {
             id,
             ready: false,
             shared: self.shared.clone(),
+            _body: PhantomData,
         }
     }
 }
 
-impl Service<Req> for Probe {
+impl<B> Service<Request<B>> for Probe<B> {
     type Response = Response<Full<Bytes>>;
     type Error = ProbeError;
     type Future = std::future::Ready<Result<Self::Response, ProbeError>>;
@@ -116,7 +124,7 @@ impl Service<Req> for Probe {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Req) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let was_ready = std::mem::replace(&mut self.ready, false);
         self.shared
             .log
@@ -149,7 +157,7 @@ fn post(uri: &str, body: &'static str) -> Req {
 }
 
 /// `(x-instance, x-ready)` of an answer from the probe.
-fn answered_by(res: &Response<Full<Bytes>>) -> (usize, bool) {
+fn answered_by<B>(res: &Response<B>) -> (usize, bool) {
     let h = |name: &str| res.headers()[name].to_str().unwrap().to_owned();
     (h("x-instance").parse().unwrap(), h("x-ready") == "true")
 }
@@ -158,7 +166,9 @@ fn log(shared: &Shared) -> Vec<String> {
     std::mem::take(&mut *shared.log.lock().unwrap())
 }
 
-fn forwarding(probe: Probe) -> Callback<Probe, Extension<MemberLeave, NoRoutes>> {
+fn forwarding(
+    probe: Probe<Forwarded>,
+) -> Callback<Probe<Forwarded>, Extension<MemberLeave, NoRoutes>> {
     CallbackLayer::new(Config::new(APP))
         .extension::<MemberLeave>()
         .layer(probe)
@@ -282,7 +292,8 @@ async fn interleaved_forwarded_calls_each_use_their_own_readied_instance() {
 
 #[tokio::test]
 async fn handler_mode_never_touches_the_inner_service_for_its_command() {
-    let (probe, shared) = Probe::new();
+    // Handler routes only: the inner service gets the request body as it came.
+    let (probe, shared) = Probe::<Full<Bytes>>::new();
     let handled = Arc::new(AtomicUsize::new(0));
     let h = handled.clone();
     let mut svc = CallbackLayer::new(Config::new(APP))

@@ -10,9 +10,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    decode, signature, Ack, CallbackLayer, CallbackMeta, Config, ConfigError, HandlerError,
-    MemberLeave, Rejection, RejectionKind, Token,
+    decode, Ack, CallbackLayer, CallbackMeta, Config, ConfigError, HandlerError, MemberLeave,
+    Rejection, RejectionKind,
 };
 use tower::{Layer, ServiceExt};
 
@@ -116,7 +117,15 @@ fn empty_token_is_refused_at_construction() {
         Config::new(APP).token("").unwrap_err(),
         ConfigError::EmptyToken
     );
-    assert_eq!(Token::new("").unwrap_err(), ConfigError::EmptyToken);
+    // `Token` is no longer public: the same refusal, through the one public way to make a token.
+    assert_eq!(
+        Config::new(APP)
+            .token(TOKEN)
+            .unwrap()
+            .token("")
+            .unwrap_err(),
+        ConfigError::EmptyToken
+    );
     let text = ConfigError::EmptyToken.to_string();
     assert!(text.contains("empty"), "{text}");
     // A refused token leaves no authentication half-configured: the result is an error, not a config.
@@ -127,9 +136,12 @@ fn empty_token_is_refused_at_construction() {
 fn debug_of_config_token_layer_and_service_shows_no_token() {
     let config = config();
     assert_clean("Config Debug", &format!("{config:?} {config:#?}"));
-    let token = Token::new(TOKEN).unwrap();
-    assert_clean("Token Debug", &format!("{token:?} {token:#?}"));
-    assert_eq!(format!("{token:?}"), "Token(<redacted>)");
+    // `Token` is no longer public: its `Debug`, exactly, as the configuration shows each token.
+    let text = format!("{config:?}");
+    assert!(
+        text.contains("tokens: [Token(<redacted>), Token(<redacted>)]"),
+        "{text}"
+    );
 
     let layer = CallbackLayer::new(config)
         .on(|_: MemberLeave, _: CallbackMeta| async { Ok::<(), HandlerError>(()) });

@@ -4,7 +4,12 @@
 //! not queue (503 when full), and every acknowledged event reaches the worker.
 //!
 //! Durations appear only as the body timeout under test and as generous bounds against hanging; the
-//! assertions are about order and outcome.
+//! assertions are about order and outcome. The tests about the body timeout run on tokio's paused clock
+//! (a current-thread runtime): time moves only when every task waits, and then jumps to the next timer,
+//! so a timeout passes without a real wait and no machine is too slow for the order they check. Before
+//! time may move, they wait until the layer has the requests in question (see [`Recording::heads`]);
+//! after that, tokio looks at the sockets (without blocking) before it moves the clock, and a loopback
+//! write is there to be read at once. The other tests are not about a timeout and keep real time.
 
 mod rawhttp;
 
@@ -22,6 +27,9 @@ use tencent_room_callback::{
     queue, Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
     DEFAULT_BODY_TIMEOUT, OK_BODY,
 };
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tower::util::MapRequestLayer;
 
 const APP: u64 = 1400000000;
 const PATH: &str = "/cb?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=1.2.3.4&OptPlatform=Web";
@@ -47,6 +55,31 @@ async fn serve(app: Router) -> SocketAddr {
 
 /// A server whose `MemberLeave` handler records room IDs, and panics for the room `"panic"`.
 async fn recording_server(config: Config) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let r = recording(config).await;
+    (r.addr, r.rooms)
+}
+
+/// A [`recording_server`], and how many request heads it has taken in.
+struct Recording {
+    addr: SocketAddr,
+    rooms: Arc<Mutex<Vec<String>>>,
+    /// Counts the requests that reached the layer: counted just before the layer's service is called,
+    /// whose future is polled in the same turn, so once a count is seen the layer has looked at that
+    /// request's body (and started its timer if the body is not all there).
+    heads: watch::Receiver<usize>,
+}
+
+impl Recording {
+    /// Waits (boundedly) until the server has taken in `n` request heads.
+    async fn heads(&mut self, n: usize) {
+        tokio::time::timeout(rawhttp::ANSWER_WITHIN, self.heads.wait_for(|h| *h >= n))
+            .await
+            .unwrap_or_else(|_| panic!("the server did not take in {n} heads"))
+            .expect("the server runs");
+    }
+}
+
+async fn recording(config: Config) -> Recording {
     let rooms = Arc::new(Mutex::new(Vec::new()));
     let r = rooms.clone();
     let layer = CallbackLayer::new(config).on(move |e: MemberLeave, _: CallbackMeta| {
@@ -63,10 +96,19 @@ async fn recording_server(config: Config) -> (SocketAddr, Arc<Mutex<Vec<String>>
             Ok::<(), HandlerError>(())
         }
     });
+    let (heads_tx, heads) = watch::channel(0);
     let app = Router::new()
         .route("/cb", any(|| async { "inner" }))
-        .layer(layer);
-    (serve(app).await, rooms)
+        .layer(layer)
+        .layer(MapRequestLayer::new(move |req| {
+            heads_tx.send_modify(|n| *n += 1);
+            req
+        }));
+    Recording {
+        addr: serve(app).await,
+        rooms,
+        heads,
+    }
 }
 
 async fn valid(addr: SocketAddr, room: &str) -> Answer {
@@ -88,10 +130,18 @@ fn partial(room: &str) -> (Vec<u8>, Vec<u8>) {
 
 /// Others are served while stallers wait: on a server whose body timeout (60 s) is far longer than the
 /// test, no staller can have been answered yet when the others are, whatever the machine's speed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///
+/// On the paused clock: the stallers are inside the layer, waiting on their bodies, before the others
+/// are sent; the others are all served before the clock has reached the stallers' timeout (a server
+/// that made them wait behind the stallers would let the clock jump to their 10 s bound, or to the 60 s
+/// timeout, first); and then, once the clock passes it, every staller gets its 408.
+#[tokio::test(start_paused = true)]
 async fn others_are_served_while_stallers_wait() {
-    let config = Config::new(APP).body_timeout(Some(Duration::from_secs(60)));
-    let (addr, rooms) = recording_server(config).await;
+    const TIMEOUT: Duration = Duration::from_secs(60);
+    let start = Instant::now();
+    let config = Config::new(APP).body_timeout(Some(TIMEOUT));
+    let mut server = recording(config).await;
+    let addr = server.addr;
 
     // Five stallers: the head and 10 bytes, then nothing.
     let mut stallers = Vec::new();
@@ -101,6 +151,7 @@ async fn others_are_served_while_stallers_wait() {
         assert!(c.send(&head).await && c.send(&b[..10]).await);
         stallers.push(c);
     }
+    server.heads(5).await;
 
     // Meanwhile, twenty valid callbacks from other clients, concurrently.
     let served =
@@ -109,6 +160,10 @@ async fn others_are_served_while_stallers_wait() {
         assert_eq!(a.status, 200);
         assert_eq!(a.body, OK_BODY);
     }
+    assert!(
+        start.elapsed() < TIMEOUT,
+        "the others were served only after the stallers' timeout"
+    );
     // They were all served while every staller was still waiting for its answer.
     for c in stallers.iter_mut() {
         assert!(
@@ -116,23 +171,38 @@ async fn others_are_served_while_stallers_wait() {
             "a staller was answered before its 60 s body timeout"
         );
     }
-    let mut rooms = rooms.lock().unwrap().clone();
+    let mut rooms = server.rooms.lock().unwrap().clone();
     rooms.sort();
     let mut expected: Vec<String> = (0..20).map(|i| format!("ok-{i}")).collect();
     expected.sort();
     assert_eq!(rooms, expected);
+
+    // The stallers were waiting on their timeout: past it, each gets its 408.
+    tokio::time::sleep_until(start + TIMEOUT + Duration::from_secs(1)).await;
+    for mut c in stallers {
+        let a = c.answer().await.expect("a staller gets an answer");
+        assert_eq!((a.status, fail_code(&a)), (408, 40801));
+    }
+    assert_eq!(server.rooms.lock().unwrap().len(), 20);
 }
 
 /// Stalled and trickling bodies get 408 on a server with a short body timeout. The tricklers send the
 /// WHOLE body, a few bytes at a time, each gap (200 ms) shorter than the timeout (500 ms) but the whole
 /// body arriving only after it: a timer that restarted on every byte would let them through (200).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+///
+/// On the paused clock the gaps are exact: the tricklers' sleeps and the server's timers are on the one
+/// clock, which moves only when everyone waits. Every head is in before the first piece is sent.
+#[tokio::test(start_paused = true)]
 async fn stalled_and_trickling_bodies_get_408() {
     const GAP: Duration = Duration::from_millis(200);
     const PIECES: usize = 10;
-    let config = Config::new(APP).body_timeout(Some(Duration::from_millis(500)));
-    assert!(GAP * (PIECES as u32 - 1) > Duration::from_millis(500) * 3);
-    let (addr, rooms) = recording_server(config).await;
+    const TIMEOUT: Duration = Duration::from_millis(500);
+    let config = Config::new(APP).body_timeout(Some(TIMEOUT));
+    assert!(GAP < TIMEOUT);
+    assert!(GAP * (PIECES as u32 - 1) > TIMEOUT * 3);
+    let mut server = recording(config).await;
+    let (addr, rooms) = (server.addr, server.rooms.clone());
+    let start = Instant::now();
 
     // Five stallers: the head and 10 bytes, then nothing.
     let mut stallers = Vec::new();
@@ -150,6 +220,7 @@ async fn stalled_and_trickling_bodies_get_408() {
         assert!(c.send(&head).await);
         tricklers.push((c, b));
     }
+    server.heads(10).await;
     let trickling = tokio::spawn(async move {
         let mut conns = tricklers;
         let len = conns[0].1.len();
@@ -173,10 +244,13 @@ async fn stalled_and_trickling_bodies_get_408() {
         assert_eq!(a.status, 408);
         assert_eq!(fail_code(&a), 40801);
     }
+    assert!(start.elapsed() >= TIMEOUT, "answered before the timeout");
     let tricklers = tokio::time::timeout(rawhttp::ANSWER_WITHIN, trickling)
         .await
         .expect("the tricklers finish sending")
         .unwrap();
+    // The last piece went out after the timeout.
+    assert!(start.elapsed() >= GAP * (PIECES as u32 - 1));
     for mut c in tricklers {
         let a = c.answer().await.expect("a trickler gets an answer");
         assert_eq!(a.status, 408, "a whole body trickled past the timeout");
@@ -194,17 +268,20 @@ async fn stalled_and_trickling_bodies_get_408() {
     assert_eq!(*rooms.lock().unwrap(), ["after"]);
 }
 
-/// The default body timeout applies without any configuration, and fits Tencent's 2 s budget.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The default body timeout applies without any configuration, and fits Tencent's 2 s budget. On the
+/// paused clock: the 408 comes once the clock has passed it.
+#[tokio::test(start_paused = true)]
 async fn the_default_body_timeout_answers_a_stall_with_408() {
     assert_eq!(DEFAULT_BODY_TIMEOUT, Duration::from_secs(1));
     assert!(DEFAULT_BODY_TIMEOUT < Duration::from_secs(2));
     let (addr, rooms) = recording_server(Config::new(APP)).await;
+    let start = Instant::now();
     let (head, b) = partial("stalled");
     let mut c = Conn::open(addr).await;
     assert!(c.send(&head).await && c.send(&b[..b.len() - 1]).await);
     let a = c.answer().await.expect("an answer");
     assert_eq!((a.status, fail_code(&a)), (408, 40801));
+    assert!(start.elapsed() >= DEFAULT_BODY_TIMEOUT);
     assert!(rooms.lock().unwrap().is_empty());
     assert_eq!(valid(addr, "after").await.status, 200);
 }
@@ -212,6 +289,7 @@ async fn the_default_body_timeout_answers_a_stall_with_408() {
 /// The body timeout starts once the head is in: a peer that trickles its *head* is the HTTP server's
 /// business. `axum::serve` sets no timer, so hyper's header-read timeout is off there; served with
 /// hyper-util and a timer, a stalled head is cut off while others are served.
+// Real time: the timeout under test is hyper's own, on a real server as deployed, not the layer's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_head_is_cut_off_by_hyper_when_it_has_a_timer() {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -254,19 +332,23 @@ async fn a_stalled_head_is_cut_off_by_hyper_when_it_has_a_timer() {
     assert_eq!(valid(addr, "after").await.status, 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On the paused clock: the pieces come 20 ms apart, and the body is whole well within the default 1 s.
+#[tokio::test(start_paused = true)]
 async fn a_body_that_arrives_in_pieces_within_the_timeout_is_accepted() {
-    let (addr, rooms) = recording_server(Config::new(APP)).await;
+    let mut server = recording(Config::new(APP)).await;
+    let start = Instant::now();
     let (head, b) = partial("pieces");
-    let mut c = Conn::open(addr).await;
+    let mut c = Conn::open(server.addr).await;
     assert!(c.send(&head).await);
+    server.heads(1).await;
     for piece in b.chunks(b.len() / 3 + 1) {
         assert!(c.send(piece).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let a = c.answer().await.expect("an answer");
     assert_eq!(a.status, 200);
-    assert_eq!(*rooms.lock().unwrap(), vec!["pieces".to_string()]);
+    assert!(start.elapsed() < DEFAULT_BODY_TIMEOUT);
+    assert_eq!(*server.rooms.lock().unwrap(), vec!["pieces".to_string()]);
 }
 
 /// Captures every tracing event of the process (the subscriber is global: servers run on several
@@ -473,6 +555,7 @@ mod futures_like {
 /// What happens to a handler slower than the sender's patience: when the peer gives up and closes the
 /// connection, hyper drops the request's future, so the handler is cancelled at its next `.await`. Work
 /// that must complete belongs in a queue (or a spawned task), not in the handler's future.
+// Real time: about cancellation, not a timeout; the handler's 30 s sleep only has to outlast the test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_handler_is_cancelled_when_the_sender_gives_up() {
     struct Guard(Arc<Mutex<Vec<&'static str>>>);
@@ -521,13 +604,15 @@ async fn a_slow_handler_is_cancelled_when_the_sender_gives_up() {
 }
 
 /// `.body_timeout(None)`: no timer at all, so a body that arrives later than the default 1 s is still
-/// read and accepted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// read and accepted. On the paused clock, once the layer has the head and is waiting on the body: a
+/// timer of the layer's would fire on the way to the end of the sleep, and its 408 would be there.
+#[tokio::test(start_paused = true)]
 async fn without_a_body_timeout_a_late_body_is_accepted() {
-    let (addr, rooms) = recording_server(Config::new(APP).body_timeout(None)).await;
+    let mut server = recording(Config::new(APP).body_timeout(None)).await;
     let (head, b) = partial("late");
-    let mut c = Conn::open(addr).await;
+    let mut c = Conn::open(server.addr).await;
     assert!(c.send(&head).await && c.send(&b[..10]).await);
+    server.heads(1).await;
     // Longer than the default body timeout (the sleep lasts at least this long).
     tokio::time::sleep(DEFAULT_BODY_TIMEOUT + Duration::from_millis(200)).await;
     assert!(c.nothing_yet().await, "answered before the body was in");
@@ -535,7 +620,7 @@ async fn without_a_body_timeout_a_late_body_is_accepted() {
     let a = c.answer().await.expect("an answer");
     assert_eq!(a.status, 200);
     assert_eq!(a.body, OK_BODY);
-    assert_eq!(*rooms.lock().unwrap(), ["late"]);
+    assert_eq!(*server.rooms.lock().unwrap(), ["late"]);
 }
 
 /// The timer starts only when a body is incomplete: a complete in-memory body is served on a Tokio

@@ -14,7 +14,9 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
+use tencent_room_callback::{
+    CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, RequestBody,
+};
 use tower::{service_fn, Layer, ServiceExt};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::fmt::MakeWriter;
@@ -124,7 +126,13 @@ fn leave_in(room: &str) -> String {
     format!(r#"{{"RoomId":"{room}","MemberList_Account":["user1"],"EventTime":1670574414123}}"#)
 }
 
-async fn inner(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// The inner service: `Full<Bytes>` behind handler routes, `RequestBody<Full<Bytes>>` behind an
+/// extension route.
+async fn inner<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: fmt::Debug,
+{
     let body = req.into_body().collect().await.unwrap().to_bytes();
     Ok(Response::new(Full::new(body)))
 }
@@ -161,10 +169,10 @@ async fn one_event_per_intercepted_request_and_no_secret() {
 
     let handler_svc = CallbackLayer::new(config())
         .on(on_leave)
-        .layer(service_fn(inner));
+        .layer(service_fn(inner::<Full<Bytes>>));
     let forward_svc = CallbackLayer::new(config())
         .extension::<MemberLeave>()
-        .layer(service_fn(inner));
+        .layer(service_fn(inner::<RequestBody<Full<Bytes>>>));
     let signed = format!("&Sign={SIGN}&RequestTime={TIME}");
 
     // Handled: OK.
@@ -289,14 +297,14 @@ async fn a_panicking_handler_is_one_event_with_its_message() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let in_future = CallbackLayer::new(Config::new(1400000000))
         .on(panicking)
-        .layer(service_fn(inner));
+        .layer(service_fn(inner::<Full<Bytes>>));
     let before_future = CallbackLayer::new(Config::new(1400000000))
         .on(
             |e: MemberLeave, _: CallbackMeta| -> std::future::Ready<Result<(), HandlerError>> {
                 panic!("boom before the future, room {}", e.room_id)
             },
         )
-        .layer(service_fn(inner));
+        .layer(service_fn(inner::<Full<Bytes>>));
 
     for (room, message) in [
         ("str", "boom in the handler"),
