@@ -97,6 +97,35 @@ fn collect(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    // All three read the same bytes, in one chunk and in eight.
+    let parts = chunks(8);
+    for read in [
+        rt.block_on(tencent_room_callback::__bench::read_body(
+            Full::new(Bytes::from_static(SAMPLE.as_bytes())),
+            LIMIT,
+        ))
+        .unwrap(),
+        rt.block_on(tencent_room_callback::__bench::read_body_limited(
+            Full::new(Bytes::from_static(SAMPLE.as_bytes())),
+            LIMIT,
+        ))
+        .unwrap(),
+        rt.block_on(tencent_room_callback::__bench::read_body(
+            chunked(&parts),
+            LIMIT,
+        ))
+        .unwrap(),
+        rt.block_on(tencent_room_callback::__bench::read_body_limited(
+            chunked(&parts),
+            LIMIT,
+        ))
+        .unwrap(),
+        rt.block_on(Limited::new(chunked(&parts), LIMIT).collect())
+            .unwrap()
+            .to_bytes(),
+    ] {
+        assert_eq!(read, SAMPLE.as_bytes());
+    }
     let mut g = c.benchmark_group("collect_one_chunk");
     g.bench_function("reader", |b| {
         b.iter(|| {
@@ -116,8 +145,16 @@ fn collect(c: &mut Criterion) {
             .to_bytes()
         })
     });
+    g.bench_function("limited_collect_marked", |b| {
+        b.iter(|| {
+            rt.block_on(tencent_room_callback::__bench::read_body_limited(
+                Full::new(Bytes::from_static(SAMPLE.as_bytes())),
+                LIMIT,
+            ))
+            .unwrap()
+        })
+    });
     g.finish();
-    let parts = chunks(8);
     let mut g = c.benchmark_group("collect_eight_chunks");
     g.bench_function("reader", |b| {
         b.iter(|| {
@@ -133,6 +170,15 @@ fn collect(c: &mut Criterion) {
             rt.block_on(Limited::new(chunked(&parts), LIMIT).collect())
                 .unwrap()
                 .to_bytes()
+        })
+    });
+    g.bench_function("limited_collect_marked", |b| {
+        b.iter(|| {
+            rt.block_on(tencent_room_callback::__bench::read_body_limited(
+                chunked(&parts),
+                LIMIT,
+            ))
+            .unwrap()
         })
     });
     g.finish();

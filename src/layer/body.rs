@@ -48,6 +48,14 @@ impl<B> ResponseBody<B> {
     }
 }
 
+/// An empty body, whatever `B` is: tower-http's `Timeout` and `Cors` answer with one, so the layer
+/// can sit inside them in a `ServiceBuilder`.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        ResponseBody::bytes(Bytes::new())
+    }
+}
+
 /// The layer's own answers are built from bytes.
 impl<B> From<Bytes> for ResponseBody<B> {
     fn from(bytes: Bytes) -> Self {
@@ -210,6 +218,11 @@ mod tests {
         assert_eq!(now(theirs.collect()).unwrap().to_bytes(), "app");
         let empty = ResponseBody::<Empty<Bytes>>::from(Bytes::new());
         assert!(empty.is_end_stream());
+        // `Default` needs nothing of the inner body type.
+        struct NotDefault;
+        let default = ResponseBody::<NotDefault>::default();
+        assert!(default.is_end_stream());
+        assert_eq!(format!("{default:?}"), "ResponseBody::Bytes { len: 0 }");
 
         let read = RequestBody::<Empty<Bytes>>::buffered(Bytes::from_static(b"{}"));
         assert!(read.is_buffered());
