@@ -221,8 +221,8 @@ mod tests {
         // `Default` needs nothing of the inner body type.
         struct NotDefault;
         let default = ResponseBody::<NotDefault>::default();
-        assert!(default.is_end_stream());
         assert_eq!(format!("{default:?}"), "ResponseBody::Bytes { len: 0 }");
+        assert!(ResponseBody::<Empty<Bytes>>::default().is_end_stream());
 
         let read = RequestBody::<Empty<Bytes>>::buffered(Bytes::from_static(b"{}"));
         assert!(read.is_buffered());
