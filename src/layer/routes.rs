@@ -57,6 +57,13 @@ pub trait Routes: sealed::Sealed + Send + Sync + 'static {
     #[doc(hidden)]
     fn pass<B>(body: B) -> Self::Body<B>;
 
+    /// A passed-through request: as it came when `Self::Body<B>` is `B` (no move of its head).
+    #[doc(hidden)]
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<Self::Body<B>> {
+        req.map(Self::pass)
+    }
+
     #[doc(hidden)]
     fn forward<B>(body: Bytes) -> Option<Self::Body<B>>;
 }
@@ -149,6 +156,11 @@ impl Routes for NoRoutes {
         body
     }
 
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<B> {
+        req
+    }
+
     fn forward<B>(_: Bytes) -> Option<B> {
         None
     }
@@ -227,6 +239,11 @@ where
     #[inline]
     fn pass<B>(body: B) -> Self::Body<B> {
         R::pass(body)
+    }
+
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<Self::Body<B>> {
+        R::pass_request(req)
     }
 
     fn forward<B>(body: Bytes) -> Option<Self::Body<B>> {
@@ -367,6 +384,11 @@ where
     #[inline]
     fn pass<B>(body: B) -> Self::Body<B> {
         R::pass(body)
+    }
+
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<Self::Body<B>> {
+        R::pass_request(req)
     }
 
     fn forward<B>(body: Bytes) -> Option<Self::Body<B>> {

@@ -86,7 +86,7 @@ where
         // otherwise): this much is small enough to inline into the caller, so that the inner future is
         // not wrapped in a function call of its own.
         if !self.shared.serves(req.uri().path()) || !may_name_a_command(req.uri().query()) {
-            return ResponseFuture::inner(self.inner.call(req.map(R::pass)));
+            return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
         }
         self.route(req)
     }
@@ -104,7 +104,7 @@ impl<S, R> Callback<S, R> {
         let shared = &self.shared;
         let scan = Scan::new(req.uri().query());
         let command = match scan.route(shared.commands) {
-            Routing::Pass => return ResponseFuture::inner(self.inner.call(req.map(R::pass))),
+            Routing::Pass => return ResponseFuture::inner(self.inner.call(R::pass_request(req))),
             Routing::Handle(command) => command,
             Routing::Conflict => return ResponseFuture::reject(None, conflicting_command()),
         };
