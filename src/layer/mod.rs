@@ -51,10 +51,10 @@ impl<R: Routes> Shared<R> {
         })
     }
 
-    /// Whether the layer serves `path`.
+    /// Whether the layer serves the path of `uri` (the path is only looked at when paths are set).
     #[inline]
-    pub(crate) fn serves(&self, path: &str) -> bool {
-        self.paths.is_empty() || self.paths.iter().any(|p| **p == *path)
+    pub(crate) fn serves(&self, uri: &http::Uri) -> bool {
+        self.paths.is_empty() || self.paths.iter().any(|p| **p == *uri.path())
     }
 }
 

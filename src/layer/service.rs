@@ -85,7 +85,7 @@ where
         // Most requests are passed through after one look (at the path when paths are set, at the query
         // otherwise): this much is small enough to inline into the caller, so that the inner future is
         // not wrapped in a function call of its own.
-        if !self.shared.serves(req.uri().path()) || !may_name_a_command(req.uri().query()) {
+        if !self.shared.serves(req.uri()) || !may_name_a_command(req.uri().query()) {
             return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
         }
         self.route(req)
