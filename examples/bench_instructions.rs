@@ -73,7 +73,11 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let contender = args.next().unwrap_or_default();
     let n: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
-    let health = || Request::get("/health").body(Full::new(Bytes::new())).unwrap();
+    let health = || {
+        Request::get("/health")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
     let leave = || {
         Request::post(LEAVE_URI)
             .header("content-length", SAMPLE.len())
@@ -83,7 +87,9 @@ fn main() {
     match contender.as_str() {
         "no_layer" => run(service_fn(app), n, health),
         "layer" => run(
-            CallbackLayer::new(config()).on(on_leave).layer(service_fn(app)),
+            CallbackLayer::new(config())
+                .on(on_leave)
+                .layer(service_fn(app)),
             n,
             health,
         ),
@@ -102,7 +108,9 @@ fn main() {
             health,
         ),
         "leave_layer" => run(
-            CallbackLayer::new(config()).on(on_leave).layer(service_fn(app)),
+            CallbackLayer::new(config())
+                .on(on_leave)
+                .layer(service_fn(app)),
             n,
             leave,
         ),

@@ -79,6 +79,9 @@
 #[path = "bench.rs"]
 pub mod __bench;
 mod ack;
+#[cfg(feature = "chat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chat")))]
+pub mod chat;
 mod command;
 mod config;
 mod decode;
