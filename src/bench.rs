@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body::Body;
 
-use crate::command::{Command, CommandSet};
+use crate::command::Command;
 use crate::query::{Routing, Scan};
 use crate::reject::Rejection;
 
@@ -12,8 +12,8 @@ use crate::reject::Rejection;
 /// conflicting repeats detected.
 pub fn scan_query(query: &str) -> (Option<Command>, Option<String>) {
     let scan = Scan::new(Some(query));
-    let command = match scan.route(CommandSet::ALL) {
-        Routing::Handle(c) => Some(c),
+    let command = match scan.route() {
+        Routing::Callback(name) => Command::from_name(&name),
         Routing::Pass | Routing::Conflict => None,
     };
     let app = scan

@@ -62,19 +62,6 @@ impl Command {
             .find(|c| c.names().contains(&name))
     }
 
-    /// Like [`Command::from_name`] for a raw query value that may still be percent-encoded.
-    /// Never allocates.
-    pub(crate) fn from_raw_query_value(raw: &str) -> Option<Command> {
-        if memchr::memchr(b'%', raw.as_bytes()).is_none() {
-            return Command::from_name(raw);
-        }
-        Command::ALL.iter().copied().find(|c| {
-            c.names()
-                .iter()
-                .any(|n| percent_encoding::percent_decode_str(raw).eq(n.bytes()))
-        })
-    }
-
     const fn bit(self) -> u32 {
         1 << (self as u32)
     }
@@ -83,6 +70,78 @@ impl Command {
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The `CallbackCommand` of a callback: any command Tencent sends on the callback URL (Room, Chat,
+/// Live...), typed as a [`Command`] when it is one of the Room commands this crate decodes.
+///
+/// Compares equal to the [`Command`] it names (`meta.command == Command::MemberLeave`). A Room command
+/// takes no allocation; another command keeps its name.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CallbackCommand(Name);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Name {
+    Typed(Command),
+    Other(Box<str>),
+}
+
+impl CallbackCommand {
+    /// The command with this wire name (case-sensitive, already decoded).
+    pub fn new(name: impl AsRef<str>) -> Self {
+        let name = name.as_ref();
+        match Command::from_name(name) {
+            Some(c) => CallbackCommand(Name::Typed(c)),
+            None => CallbackCommand(Name::Other(name.into())),
+        }
+    }
+
+    /// The wire name: a Room command's canonical name (`Room.CallbackAfterUpdateRoomInfo` for either
+    /// spelling), any other command's name as it came.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Name::Typed(c) => c.name(),
+            Name::Other(name) => name,
+        }
+    }
+
+    /// The Room command, when it is one.
+    pub fn typed(&self) -> Option<Command> {
+        match self.0 {
+            Name::Typed(c) => Some(c),
+            Name::Other(_) => None,
+        }
+    }
+}
+
+impl From<Command> for CallbackCommand {
+    fn from(command: Command) -> Self {
+        CallbackCommand(Name::Typed(command))
+    }
+}
+
+impl PartialEq<Command> for CallbackCommand {
+    fn eq(&self, other: &Command) -> bool {
+        self.typed() == Some(*other)
+    }
+}
+
+impl PartialEq<CallbackCommand> for Command {
+    fn eq(&self, other: &CallbackCommand) -> bool {
+        other == self
+    }
+}
+
+impl fmt::Display for CallbackCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for CallbackCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
@@ -179,20 +238,25 @@ mod tests {
     }
 
     #[test]
-    fn raw_values_are_percent_decoded() {
+    fn callback_commands_of_any_name() {
+        let leave = CallbackCommand::new("Room.CallbackAfterMemberLeave");
+        assert_eq!(leave, Command::MemberLeave);
+        assert_eq!(Command::MemberLeave, leave);
+        assert_eq!(leave.typed(), Some(Command::MemberLeave));
+        let alias = CallbackCommand::new("Room.CallbackUpdateRoomInfo");
+        assert_eq!(alias.as_str(), "Room.CallbackAfterUpdateRoomInfo");
+        let chat = CallbackCommand::new("C2C.CallbackBeforeSendMsg");
+        assert_eq!(chat.typed(), None);
+        assert_eq!(chat.as_str(), "C2C.CallbackBeforeSendMsg");
+        assert_ne!(chat, Command::MemberLeave);
         assert_eq!(
-            Command::from_raw_query_value("Room%2ECallbackAfterMemberLeave"),
-            Some(Command::MemberLeave)
+            format!("{chat} {chat:?}"),
+            "C2C.CallbackBeforeSendMsg \"C2C.CallbackBeforeSendMsg\""
         );
         assert_eq!(
-            Command::from_raw_query_value("Room%2eCallbackAfterMemberLeave"),
-            Some(Command::MemberLeave)
+            CallbackCommand::from(Command::CreateRoom),
+            CallbackCommand::new("Room.CallbackAfterCreateRoom")
         );
-        assert_eq!(
-            Command::from_raw_query_value("Room.CallbackAfterMemberLeave%00"),
-            None
-        );
-        assert_eq!(Command::from_raw_query_value("%"), None);
     }
 
     #[test]

@@ -1,8 +1,18 @@
-//! What a receiver checks: its SDKAppIDs, its tokens, the time window and the body bounds.
+//! What a receiver checks: its SDKAppIDs, their tokens and signature policies, the time window and the
+//! body bounds.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+mod policy;
+mod tokens;
+
+pub use policy::SignPolicy;
+pub use tokens::TokenSets;
+
+use policy::Policies;
+use tokens::Table;
 
 /// A callback-authentication token. Never printed: `Debug` shows `Token(<redacted>)`. Deliberately not
 /// comparable with `==` (which would not be constant-time).
@@ -46,6 +56,12 @@ pub enum ConfigError {
     EmptyToken,
     /// A token with leading or trailing white space.
     TokenWhitespace,
+    /// An empty token set given to [`TokenSets::set_app`] or [`TokenSets::set_default`] (it would turn
+    /// the signature check off, or make it refuse everything).
+    NoTokens,
+    /// [`TokenSets::set_app`] for an SDKAppID that is not configured (the handle changes tokens, not
+    /// the configured apps).
+    UnknownApp(u64),
 }
 
 impl fmt::Display for ConfigError {
@@ -55,6 +71,10 @@ impl fmt::Display for ConfigError {
             ConfigError::TokenWhitespace => {
                 f.write_str("a callback token must not start or end with white space")
             }
+            ConfigError::NoTokens => {
+                f.write_str("a callback token set must hold at least one token")
+            }
+            ConfigError::UnknownApp(id) => write!(f, "SDKAppID {id} is not configured"),
         }
     }
 }
@@ -75,34 +95,72 @@ type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tencent_room_callback::Config;
+/// use tencent_room_callback::{Config, SignPolicy};
 ///
 /// let config = Config::new(1400000000)
 ///     .app_id(1400000001)            // a second app sharing the receiver
 ///     .token("new-token")?           // callback authentication: Sign and RequestTime required
 ///     .token("old-token")?           // rotation: either token is accepted
+///     .app_token(1400000002, "app-2-token")? // a third app, with a token of its own
+///     .command_sign_policy("Room.", SignPolicy::Optional) // Room callbacks may come unsigned
 ///     .window(Duration::from_secs(30))
 ///     .body_limit(64 * 1024);
 /// # Ok::<(), tencent_room_callback::ConfigError>(())
 /// ```
+///
+/// # Tokens
+///
+/// Tencent sets callback tokens per SDKAppID. Each configured app is checked against one token set:
+/// its own ([`app_token`](Config::app_token)) when it has one, else the default set
+/// ([`token`](Config::token)); an app with a set of its own never accepts a token of the default
+/// set or of another app. Any token of the set matches, so a set can hold the old and the new token
+/// while you rotate. The sets can be replaced while the receiver runs, through the handle
+/// [`tokens`](Config::tokens) returns.
+///
+/// # Signature policy
+///
+/// Whether a callback's `Sign` is checked ([`SignPolicy`]) is, for a configured app and a command
+/// name, the first of:
+/// 1. the policy of the longest command name prefix matching the command
+///    ([`command_sign_policy`](Config::command_sign_policy));
+/// 2. the app's policy ([`app_sign_policy`](Config::app_sign_policy));
+/// 3. the default policy ([`sign_policy`](Config::sign_policy));
+/// 4. [`SignPolicy::Required`] when the app's token set (its own, else the default set) holds a token
+///    at the time of the callback, [`SignPolicy::Off`] when it holds none.
+///
+/// Without any policy set, a configuration behaves as in 0.1: with a token, every callback must be
+/// signed with it; without one, nothing is checked.
+///
+/// `Debug` shows the apps, how many tokens each set holds and the policies; never a token.
 #[derive(Clone)]
 pub struct Config {
     pub(crate) app_ids: Vec<u64>,
-    pub(crate) tokens: Vec<Token>,
+    tokens: TokenSets,
+    policies: Policies,
     pub(crate) window: Duration,
     clock: Option<Arc<ClockFn>>,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Option<Duration>,
 }
 
+/// What a callback of one app and command is checked against: its policy and, at this moment, its
+/// token set (one snapshot, never a mix of two sets).
+#[derive(Debug, Clone)]
+pub(crate) struct Auth {
+    pub(crate) policy: SignPolicy,
+    pub(crate) tokens: Arc<[Token]>,
+}
+
 impl Config {
-    /// A configuration for one SDKAppID, no token, and the defaults: a 60 s window, a 1 MiB body limit
-    /// and a 1 s body-read timeout. The timeout uses Tokio's timer: serve from a Tokio runtime with time
-    /// enabled (as axum and hyper-util servers do), or turn it off with `body_timeout(None)`.
+    /// A configuration for one SDKAppID, no token, no signature policy, and the defaults: a 60 s window,
+    /// a 1 MiB body limit and a 1 s body-read timeout. The timeout uses Tokio's timer: serve from a Tokio
+    /// runtime with time enabled (as axum and hyper-util servers do), or turn it off with
+    /// `body_timeout(None)`.
     pub fn new(sdk_app_id: u64) -> Config {
         Config {
             app_ids: vec![sdk_app_id],
-            tokens: Vec::new(),
+            tokens: TokenSets::new(&[sdk_app_id], Table::default()),
+            policies: Policies::default(),
             window: DEFAULT_WINDOW,
             clock: None,
             body_limit: DEFAULT_BODY_LIMIT,
@@ -110,25 +168,96 @@ impl Config {
         }
     }
 
-    /// Also accepts callbacks for `sdk_app_id`.
+    /// Gives this configuration token sets of its own: the current ones, changed by `change`. Clones
+    /// made before, and handles taken before with [`tokens`](Config::tokens), keep the old sets.
+    fn change_tokens(&mut self, change: impl FnOnce(&mut Table)) {
+        let mut table = Table::clone(&self.tokens.snapshot());
+        change(&mut table);
+        self.tokens = TokenSets::new(&self.app_ids, table);
+    }
+
+    /// Also accepts callbacks for `sdk_app_id`, checked against the default token set unless it gets a
+    /// set of its own.
     #[must_use]
     pub fn app_id(mut self, sdk_app_id: u64) -> Config {
         if !self.app_ids.contains(&sdk_app_id) {
             self.app_ids.push(sdk_app_id);
+            self.change_tokens(|_| {});
         }
         self
     }
 
-    /// Turns on callback authentication with `token`, or adds it as another accepted token (rotation).
-    /// With at least one token, `Sign` and `RequestTime` are required.
+    /// Adds `token` to the default token set: the set of every configured app without a set of its own
+    /// ([`app_token`](Config::app_token)). Call again to accept another token (rotation). Unless a
+    /// [`SignPolicy`] says otherwise, those apps' callbacks must then carry `Sign` and `RequestTime`.
     ///
     /// # Errors
     /// [`ConfigError::EmptyToken`] when the token is empty (it would make every signature trivial);
     /// [`ConfigError::TokenWhitespace`] when it starts or ends with white space (typically a newline
     /// read from a file or an environment variable, which would fail every signature).
     pub fn token(mut self, token: impl AsRef<str>) -> Result<Config, ConfigError> {
-        self.tokens.push(Token::new(token)?);
+        let token = Token::new(token)?;
+        self.change_tokens(|t| t.default = append(&t.default, token));
         Ok(self)
+    }
+
+    /// Adds `token` to app `sdk_app_id`'s own token set, and the app to the configured ones when it is
+    /// not yet. An app with a set of its own is checked against that set only, never the default set
+    /// ([`token`](Config::token)). Call again to accept another token for the app (rotation). Unless a
+    /// [`SignPolicy`] says otherwise, the app's callbacks must then carry `Sign` and `RequestTime`.
+    ///
+    /// # Errors
+    /// As [`token`](Config::token); nothing changes on error.
+    pub fn app_token(
+        mut self,
+        sdk_app_id: u64,
+        token: impl AsRef<str>,
+    ) -> Result<Config, ConfigError> {
+        let token = Token::new(token)?;
+        if !self.app_ids.contains(&sdk_app_id) {
+            self.app_ids.push(sdk_app_id);
+        }
+        self.change_tokens(|t| {
+            let own = t.apps.entry(sdk_app_id).or_insert_with(|| Arc::from([]));
+            *own = append(own, token);
+        });
+        Ok(self)
+    }
+
+    /// The default signature policy, for every app and command that no command prefix policy
+    /// ([`command_sign_policy`](Config::command_sign_policy)) and no app policy
+    /// ([`app_sign_policy`](Config::app_sign_policy)) covers. Without it, such callbacks are
+    /// [`SignPolicy::Required`] when their app has a token, [`SignPolicy::Off`] otherwise. See
+    /// [the resolution order](Config#signature-policy).
+    #[must_use]
+    pub fn sign_policy(mut self, policy: SignPolicy) -> Config {
+        self.policies.set_default(policy);
+        self
+    }
+
+    /// The signature policy of app `sdk_app_id`, for the commands no command prefix policy
+    /// ([`command_sign_policy`](Config::command_sign_policy)) covers; it takes precedence over the
+    /// default policy ([`sign_policy`](Config::sign_policy)). Setting it again replaces it. It does not
+    /// add the app to the configured ones (use [`app_id`](Config::app_id) or
+    /// [`app_token`](Config::app_token)). See [the resolution order](Config#signature-policy).
+    #[must_use]
+    pub fn app_sign_policy(mut self, sdk_app_id: u64, policy: SignPolicy) -> Config {
+        self.policies.set_app(sdk_app_id, policy);
+        self
+    }
+
+    /// The signature policy of every command whose name starts with `prefix` (case-sensitive), for
+    /// every app: a family such as `"Room."` or `"C2C."`, or a full name such as
+    /// `"Room.CallbackAfterMemberLeave"`. When several prefixes match a command, the longest wins; a
+    /// matching prefix takes precedence over the app's policy ([`app_sign_policy`](Config::app_sign_policy))
+    /// and the default one ([`sign_policy`](Config::sign_policy)). The empty prefix matches every
+    /// command. Setting a prefix again replaces its policy. See
+    /// [the resolution order](Config#signature-policy).
+    #[must_use]
+    pub fn command_sign_policy(mut self, prefix: impl Into<String>, policy: SignPolicy) -> Config {
+        self.policies
+            .set_command(prefix.into().into_boxed_str(), policy);
+        self
     }
 
     /// How far `RequestTime` may be from now, either direction, in whole seconds (default 60 s; the
@@ -170,9 +299,48 @@ impl Config {
         &self.app_ids
     }
 
-    /// Whether callback authentication is on (at least one token).
+    /// The handle to this configuration's token sets, to replace them while the receiver runs
+    /// (rotation): shared with every clone of this `Config`, and so with every layer and service built
+    /// from it. Take it once the configuration is built: a later builder call that changes the tokens
+    /// or the apps ([`token`](Config::token), [`app_token`](Config::app_token),
+    /// [`app_id`](Config::app_id)) gives the configuration new sets, which an earlier handle does not
+    /// reach.
+    pub fn tokens(&self) -> TokenSets {
+        self.tokens.clone()
+    }
+
+    /// Whether any token is configured now, in the default set or an app's (callback authentication
+    /// is on for some app unless a [`SignPolicy`] turns it off).
     pub fn authenticates(&self) -> bool {
-        !self.tokens.is_empty()
+        self.tokens.any_token()
+    }
+
+    /// Whether `sdk_app_id` is one of the configured apps.
+    pub(crate) fn knows(&self, sdk_app_id: u64) -> bool {
+        self.app_ids.contains(&sdk_app_id)
+    }
+
+    /// How callbacks for `command` of the configured app `sdk_app_id` are checked right now: the policy
+    /// ([resolved](Config#signature-policy) against this snapshot of the tokens) and the app's token
+    /// set. For an app that is not configured, the default set is used.
+    pub(crate) fn auth(&self, sdk_app_id: u64, command: &str) -> Auth {
+        let tokens = self.tokens.effective(sdk_app_id);
+        let policy = self
+            .policies
+            .resolve(sdk_app_id, command, !tokens.is_empty());
+        Auth { policy, tokens }
+    }
+
+    /// Whether any token set (the default or an app's) holds a token right now; then unknown apps are
+    /// answered like bad signatures (no enumeration of the configured ones).
+    pub(crate) fn authenticates_any(&self) -> bool {
+        self.tokens.any_token()
+    }
+
+    /// The token set of `sdk_app_id` right now (its own, else the default), for the tests.
+    #[cfg(test)]
+    pub(crate) fn tokens_for(&self, sdk_app_id: u64) -> Arc<[Token]> {
+        self.tokens.effective(sdk_app_id)
     }
 
     pub(crate) fn now(&self) -> SystemTime {
@@ -183,11 +351,17 @@ impl Config {
     }
 }
 
+/// `set` followed by `token`, as a new set.
+fn append(set: &[Token], token: Token) -> Arc<[Token]> {
+    set.iter().cloned().chain([token]).collect()
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("app_ids", &self.app_ids)
             .field("tokens", &self.tokens)
+            .field("sign_policies", &self.policies)
             .field("window", &self.window)
             .field(
                 "clock",
@@ -210,7 +384,7 @@ mod tests {
     #[test]
     fn tokens_are_never_printed() {
         let c = Config::new(1).token("s3cr3t-token").unwrap();
-        let dbg = format!("{c:?} {:?}", c.tokens[0]);
+        let dbg = format!("{c:?} {:?}", c.tokens_for(1)[0]);
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
         assert!(dbg.contains("redacted"));
     }
@@ -241,5 +415,265 @@ mod tests {
         let c = Config::new(1).app_id(2).app_id(1);
         assert_eq!(c.app_ids(), &[1, 2]);
         assert!(!c.authenticates());
+        assert_eq!(c.tokens().app_ids(), &[1, 2]);
+    }
+
+    use std::time::Instant;
+    use SignPolicy::{Off, Optional, Required};
+
+    /// A set as token texts (for tests only: real code never exposes a token).
+    fn texts(set: &[Token]) -> Vec<String> {
+        set.iter()
+            .map(|t| String::from_utf8(t.expose().to_vec()).unwrap())
+            .collect()
+    }
+
+    fn auth(c: &Config, app: u64, command: &str) -> (SignPolicy, Vec<String>) {
+        let a = c.auth(app, command);
+        (a.policy, texts(&a.tokens))
+    }
+
+    const LEAVE: &str = "Room.CallbackAfterMemberLeave";
+
+    #[test]
+    fn each_app_has_its_own_set_or_the_default() -> Result<(), ConfigError> {
+        let c = Config::new(1)
+            .app_id(2)
+            .token("d1")?
+            .app_token(3, "c1")?
+            .app_token(2, "b1")?
+            .token("d2")?
+            .app_token(3, "c2")?
+            .app_id(4);
+        assert_eq!(c.app_ids(), &[1, 2, 3, 4]);
+        assert!((1..=4).all(|id| c.knows(id)) && !c.knows(5));
+        assert_eq!(texts(&c.tokens_for(1)), ["d1", "d2"]);
+        assert_eq!(texts(&c.tokens_for(4)), ["d1", "d2"]);
+        // An app with its own set gets neither the default set nor another app's.
+        assert_eq!(texts(&c.tokens_for(2)), ["b1"]);
+        assert_eq!(texts(&c.tokens_for(3)), ["c1", "c2"]);
+        assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b1".into()]));
+        // 0.1's meaning: one token makes every app's callbacks require it.
+        let c = Config::new(1).app_id(2).token("t")?;
+        for app in [1, 2] {
+            assert_eq!(auth(&c, app, LEAVE), (Required, vec!["t".into()]));
+        }
+        let open = Config::new(1).app_id(2);
+        assert_eq!(auth(&open, 2, LEAVE), (Off, vec![]));
+        Ok(())
+    }
+
+    #[test]
+    fn an_app_with_its_own_set_only_needs_no_default() -> Result<(), ConfigError> {
+        let c = Config::new(1).app_token(2, "b")?;
+        assert_eq!(auth(&c, 1, LEAVE), (Off, vec![]));
+        assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
+        assert!(c.authenticates() && c.authenticates_any());
+        // `app_token` validates like `token`.
+        assert_eq!(
+            Config::new(1).app_token(2, "").unwrap_err(),
+            ConfigError::EmptyToken
+        );
+        assert_eq!(
+            Config::new(1).app_token(2, "b\n").unwrap_err(),
+            ConfigError::TokenWhitespace
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn policy_resolution_order() -> Result<(), ConfigError> {
+        let c = Config::new(1)
+            .app_id(2)
+            .app_token(3, "c")?
+            .command_sign_policy("C2C.", Optional);
+        // No app or default policy: Required with tokens, Off without; prefixes apply either way.
+        assert_eq!(c.auth(1, LEAVE).policy, Off);
+        assert_eq!(c.auth(3, LEAVE).policy, Required);
+        assert_eq!(c.auth(1, "C2C.CallbackAfterSendMsg").policy, Optional);
+        assert_eq!(c.auth(3, "C2C.CallbackAfterSendMsg").policy, Optional);
+        // The default beats the tokens rule.
+        let c = c.sign_policy(Required);
+        assert_eq!(c.auth(1, LEAVE).policy, Required);
+        assert_eq!(c.auth(3, LEAVE).policy, Required);
+        // The app's beats the default.
+        let c = c.app_sign_policy(3, Off).app_sign_policy(2, Optional);
+        assert_eq!(c.auth(3, LEAVE).policy, Off);
+        assert_eq!(c.auth(2, LEAVE).policy, Optional);
+        assert_eq!(c.auth(1, LEAVE).policy, Required);
+        // A prefix beats the app's; the longest prefix wins.
+        let c = c
+            .command_sign_policy("Room.CallbackAfterMemberLeave", Off)
+            .command_sign_policy("Room.", Required);
+        assert_eq!(c.auth(3, "Room.CallbackAfterMemberEnter").policy, Required);
+        assert_eq!(c.auth(3, LEAVE).policy, Off);
+        assert_eq!(c.auth(1, LEAVE).policy, Off);
+        assert_eq!(c.auth(3, "Group.CallbackAfterSendMsg").policy, Off);
+        // A policy for an app that is not configured does not configure it.
+        let c = Config::new(1).app_sign_policy(9, Off);
+        assert!(!c.knows(9));
+        assert_eq!(c.app_ids(), &[1]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_tokens_rule_follows_the_sets_at_run_time() -> Result<(), ConfigError> {
+        let c = Config::new(1).app_id(2);
+        let sets = c.tokens();
+        assert_eq!(c.auth(2, LEAVE).policy, Off);
+        assert!(!c.authenticates_any());
+        sets.set_app(2, ["b"])?;
+        assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
+        assert_eq!(auth(&c, 1, LEAVE), (Off, vec![]));
+        assert!(c.authenticates_any() && c.authenticates());
+        sets.set_default(["d"])?;
+        assert_eq!(auth(&c, 1, LEAVE), (Required, vec!["d".into()]));
+        assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
+        assert!(sets.remove_app(2));
+        assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["d".into()]));
+        Ok(())
+    }
+
+    #[test]
+    fn the_handle_is_shared_with_clones_and_builders_detach() -> Result<(), ConfigError> {
+        let built = Config::new(1).app_id(2).token("d")?;
+        let early = built.clone();
+        let layer_copy = built.clone();
+        let handle = built.tokens();
+        handle.set_app(2, ["new"])?;
+        // Every clone (a layer's copy) sees the change.
+        for c in [&built, &early, &layer_copy] {
+            assert_eq!(texts(&c.tokens_for(2)), ["new"]);
+        }
+        // A builder call gives the configuration sets of its own; the others are untouched.
+        let more = built.clone().token("d2")?;
+        assert_eq!(texts(&more.tokens_for(1)), ["d", "d2"]);
+        assert_eq!(texts(&more.tokens_for(2)), ["new"]);
+        assert_eq!(texts(&built.tokens_for(1)), ["d"]);
+        more.tokens().set_app(2, ["other"])?;
+        assert_eq!(texts(&built.tokens_for(2)), ["new"]);
+        // `app_id` too (the handle knows the apps it may change).
+        let wider = built.clone().app_id(3);
+        wider.tokens().set_app(3, ["c"])?;
+        assert_eq!(
+            built.tokens().set_app(3, ["c"]),
+            Err(ConfigError::UnknownApp(3))
+        );
+        assert_eq!(texts(&built.tokens_for(3)), ["d"]);
+        Ok(())
+    }
+
+    #[test]
+    fn refused_changes_change_nothing() -> Result<(), ConfigError> {
+        let c = Config::new(1).app_id(2).token("d")?.app_token(2, "b")?;
+        let sets = c.tokens();
+        let before = format!("{c:?}");
+        assert_eq!(sets.set_app(2, ["ok", ""]), Err(ConfigError::EmptyToken));
+        assert_eq!(
+            sets.set_app(2, ["ok", "x "]),
+            Err(ConfigError::TokenWhitespace)
+        );
+        assert_eq!(sets.set_app(2, [""; 0]), Err(ConfigError::NoTokens));
+        assert_eq!(sets.set_app(3, ["ok"]), Err(ConfigError::UnknownApp(3)));
+        assert_eq!(
+            sets.set_default(["ok", "\tx"]),
+            Err(ConfigError::TokenWhitespace)
+        );
+        assert_eq!(
+            sets.set_default(Vec::<&str>::new()),
+            Err(ConfigError::NoTokens)
+        );
+        assert_eq!(auth(&c, 1, LEAVE), (Required, vec!["d".into()]));
+        assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
+        assert_eq!(format!("{c:?}"), before);
+        for e in [ConfigError::NoTokens, ConfigError::UnknownApp(3)] {
+            assert!(!e.to_string().is_empty());
+        }
+        Ok(())
+    }
+
+    /// One thread rotates an app's set and the default set between two complete sets; readers take
+    /// `auth` snapshots and must always see exactly one of them.
+    #[test]
+    fn rotation_is_atomic_for_readers() -> Result<(), ConfigError> {
+        const A: [&str; 3] = ["a-1", "a-2", "a-3"];
+        const B: [&str; 2] = ["b-1", "b-2"];
+        let c = Config::new(1).app_id(2).app_token(2, "x")?;
+        let sets = c.tokens();
+        sets.set_app(2, A)?;
+        sets.set_default(A)?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| {
+                let mut n = 0u32;
+                while n < 20_000 && Instant::now() < deadline {
+                    let set: &[&str] = if n % 2 == 0 { &B } else { &A };
+                    sets.set_app(2, set).unwrap();
+                    sets.set_default(set).unwrap();
+                    n += 1;
+                }
+                n
+            });
+            let readers: Vec<_> = (0..3)
+                .map(|_| {
+                    let c = c.clone();
+                    scope.spawn(move || {
+                        let mut seen = [0u32; 2];
+                        for _ in 0..20_000 {
+                            if Instant::now() >= deadline {
+                                break;
+                            }
+                            for app in [1, 2] {
+                                let a = c.auth(app, LEAVE);
+                                assert_eq!(a.policy, Required);
+                                let got = texts(&a.tokens);
+                                if got == A {
+                                    seen[0] += 1;
+                                } else if got == B {
+                                    seen[1] += 1;
+                                } else {
+                                    panic!("a mixed set: {got:?}");
+                                }
+                            }
+                        }
+                        seen
+                    })
+                })
+                .collect();
+            assert!(writer.join().unwrap() > 0);
+            for r in readers {
+                let [a, b] = r.join().unwrap();
+                assert!(a + b > 0);
+            }
+        });
+        Ok(())
+    }
+
+    #[test]
+    fn debug_shows_counts_and_policies_never_tokens() -> Result<(), ConfigError> {
+        let c = Config::new(1400000000)
+            .token("s3cr3t-default-1")?
+            .token("s3cr3t-default-2")?
+            .app_token(1400000001, "s3cr3t-app")?
+            .sign_policy(Required)
+            .app_sign_policy(1400000001, Optional)
+            .command_sign_policy("Room.", Off);
+        let sets = c.tokens();
+        assert_eq!(
+            format!("{sets:?}"),
+            "TokenSets { default: 2 tokens, apps: {1400000001: 1 token} }"
+        );
+        sets.set_app(1400000001, ["s3cr3t-rotated", "s3cr3t-app"])?;
+        let dbg = format!(
+            "{c:?} {c:#?} {sets:?} {sets:#?} {:?} {:?}",
+            c.auth(1400000001, LEAVE),
+            c.auth(1400000000, "C2C.X"),
+        );
+        assert!(!dbg.contains("s3cr3t"), "{dbg}");
+        assert!(dbg.contains("apps: {1400000001: 2 tokens}"), "{dbg}");
+        assert!(dbg.contains("default: Some(Required)"), "{dbg}");
+        assert!(dbg.contains("apps: {1400000001: Optional}"), "{dbg}");
+        assert!(dbg.contains("commands: {\"Room.\": Off}"), "{dbg}");
+        Ok(())
     }
 }

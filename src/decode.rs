@@ -1,6 +1,6 @@
 //! Verification and decoding without HTTP: a query string and body bytes in, an event out.
 
-use crate::command::CommandSet;
+use crate::command::{CallbackCommand, CommandSet};
 use crate::config::Config;
 use crate::meta::CallbackMeta;
 use crate::query::{Routing, Scan};
@@ -46,7 +46,11 @@ pub fn decode_any(
     body: &[u8],
 ) -> Result<(crate::RoomEvent, CallbackMeta), Rejection> {
     let meta = verify_for(config, CommandSet::ALL, query)?;
-    Ok((crate::RoomEvent::from_json(meta.command, body)?, meta))
+    let command = meta
+        .command
+        .typed()
+        .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
+    Ok((crate::RoomEvent::from_json(command, body)?, meta))
 }
 
 fn verify_for(
@@ -55,10 +59,14 @@ fn verify_for(
     query: &str,
 ) -> Result<CallbackMeta, Rejection> {
     let scan = Scan::new(Some(query));
-    match scan.route(handled) {
-        Routing::Handle(command) => verify(config, command, scan),
-        Routing::Conflict => Err(conflicting_command()),
-        Routing::Pass => Err(Rejection::new(RejectionKind::UnknownCommand)),
+    let command = match scan.route() {
+        Routing::Callback(name) => CallbackCommand::new(name),
+        Routing::Conflict => return Err(conflicting_command()),
+        Routing::Pass => return Err(Rejection::new(RejectionKind::UnknownCommand)),
+    };
+    match command.typed() {
+        Some(typed) if handled.contains(typed) => verify(config, &command, scan),
+        _ => Err(Rejection::new(RejectionKind::UnknownCommand)),
     }
 }
 
@@ -73,7 +81,8 @@ mod tests {
         let body = br#"{"RoomId":"r","MemberList_Account":["a"],"EventTime":1}"#;
         let q = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave";
         let (e, m) = decode::<crate::MemberLeave>(&c, q, body).unwrap();
-        assert_eq!((e.room_id.as_str(), m.command), ("r", Command::MemberLeave));
+        assert_eq!(e.room_id, "r");
+        assert_eq!(m.command, Command::MemberLeave);
         let err = decode::<crate::MemberEnter>(&c, q, body).unwrap_err();
         assert_eq!(err.kind(), RejectionKind::UnknownCommand);
         let (any, _) = decode_any(&c, q, body).unwrap();

@@ -29,15 +29,23 @@
 //! ```
 //!
 //! Tencent POSTs each callback to the app's one URL with `?SdkAppid=..&CallbackCommand=..&contenttype=json
-//! &ClientIP=..&OptPlatform=..` (plus `Sign` and `RequestTime` with callback authentication). On the
-//! paths it serves ([`CallbackLayer::path`]; every path without one), the layer intercepts the requests
-//! whose `CallbackCommand` it has a route for and:
+//! &ClientIP=..&OptPlatform=..` (plus `Sign` and `RequestTime` with callback authentication); Chat,
+//! Room and Live callbacks all come to the same URL. On the paths it serves ([`CallbackLayer::path`];
+//! every path without one), the layer verifies every request that carries a `CallbackCommand`, whatever
+//! the command:
 //!
 //! 1. answers 405 (with `Allow: POST`) to anything but a `POST`;
-//! 2. checks `SdkAppid` against the [`Config`] (400 when missing or malformed, 403 when another app's);
-//! 3. with a token configured, checks `RequestTime` (±60 s) and `Sign` in constant time (401);
+//! 2. checks `SdkAppid` against the [`Config`] (400 when missing or malformed; another app's: 403, or
+//!    with tokens configured the same 401 as a bad signature, so that answers do not list your apps);
+//! 3. checks `RequestTime` (±60 s) and `Sign` in constant time against the app's own token set, as its
+//!    [`SignPolicy`] says (401);
+//!
+//! A verified callback that no route takes reaches the inner service untouched, with its
+//! [`CallbackMeta`] in the extensions. One that a route takes is intercepted: the layer
+//!
 //! 4. reads the body up to a limit (413) and a timeout (408), decodes the event (400 when malformed);
-//! 5. hands the event to your [`Handler`] and answers `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`
+//! 5. hands the event to your [`Handler`] (or the raw callback to a [`RawHandler`], whose [`Ack`] may
+//!    carry a before-callback's decision) and answers `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`
 //!    (500 or 503 with a FAIL acknowledgment when the handler fails, 500 when it panics), or puts it in
 //!    the request's extensions for the inner service ([`CallbackLayer::extension`]).
 //!
@@ -50,6 +58,9 @@
 //! - Several commands: chain [`CallbackLayer::on`] for each event type ([`MemberLeave`],
 //!   [`MemberEnter`], [`CreateRoom`], [`DestroyRoom`], [`UpdateRoomInfo`], [`SeatInfoChanged`]), or take
 //!   them all as a [`RoomEvent`] with [`CallbackLayer::on_any`].
+//! - Any command, by name or prefix (Chat, Live...): [`CallbackLayer::on_command`],
+//!   [`CallbackLayer::on_prefix`]; tokens per app and their rotation at run time: [`Config::app_token`],
+//!   [`Config::tokens`]; whether `Sign` is required: [`SignPolicy`].
 //! - Tower middleware around a handler: [`ServiceHandler`] makes any `tower::Service` a handler.
 //! - Anywhere in a stack: answers carry a [`ResponseBody`] (the inner body or the acknowledgment), so
 //!   the layer goes inside or outside tower-http's layers; in extensions mode the inner service receives
@@ -100,16 +111,19 @@ mod value;
 mod verify;
 
 pub use ack::{Ack, ActionStatus, OK_BODY};
-pub use command::{Command, CommandSet};
-pub use config::{Config, ConfigError, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT, DEFAULT_WINDOW};
+pub use command::{CallbackCommand, Command, CommandSet};
+pub use config::{
+    Config, ConfigError, SignPolicy, TokenSets, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
+    DEFAULT_WINDOW,
+};
 pub use decode::{decode, decode_any};
 pub use event::{
     CreateRoom, DestroyRoom, EnterType, Event, IdempotencyKey, LeaveType, MemberEnter, MemberLeave,
     RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UpdateRoomInfo,
 };
 pub use layer::{
-    Callback, CallbackLayer, Handler, HandlerError, RequestBody, ResponseBody, ResponseFuture,
-    ServiceHandler,
+    Callback, CallbackLayer, Handler, HandlerError, RawCallback, RawHandler, RequestBody,
+    ResponseBody, ResponseFuture, ServiceHandler,
 };
 pub use meta::{CallbackMeta, ClientIp, OptPlatform};
 pub use queue::{queue, QueueError, QueueHandler, QueueReceiver};
@@ -118,12 +132,13 @@ pub use value::{AccountId, EventTime, UnixSeconds};
 
 /// The route chain types behind [`CallbackLayer`]: named in its type, built by its methods.
 pub mod routes {
-    pub use crate::layer::{Extension, ExtensionAny, NoRoutes, On, OnAny, Routes};
+    pub use crate::layer::{Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand, Routes};
 }
 
-/// The README's `rust` code blocks as doc tests: the axum quick start is compiled (`no_run`); the
-/// fragments marked `ignore` are not, and have complete, tested counterparts in `examples/` and in the
-/// `testing` module's docs.
-#[cfg(doctest)]
+/// The README's `rust` code blocks as doc tests: the axum quick start and the other `no_run` blocks are
+/// compiled; the fragments marked `ignore` are not, and have complete, tested counterparts in
+/// `examples/` and in the `testing` module's docs. Compiled with the `chat` feature on, as `cargo test`
+/// from the workspace has it (one block uses it).
+#[cfg(all(doctest, feature = "chat"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

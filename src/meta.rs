@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::command::Command;
+use crate::command::CallbackCommand;
 use crate::value::{string_enum, UnixSeconds};
 
 string_enum!(
@@ -61,7 +61,7 @@ pub struct CallbackMeta {
     /// `SdkAppid`: the app (one of the configured ones).
     pub sdk_app_id: u64,
     /// `CallbackCommand`.
-    pub command: Command,
+    pub command: CallbackCommand,
     /// `ClientIP`, when present and not empty.
     pub client_ip: Option<ClientIp>,
     /// `OptPlatform`, when present and not empty.
@@ -73,10 +73,10 @@ pub struct CallbackMeta {
 impl CallbackMeta {
     /// Metadata with only the app and the command, the optional parts `None`: for calling a handler
     /// directly in a unit test.
-    pub fn new(sdk_app_id: u64, command: Command) -> Self {
+    pub fn new(sdk_app_id: u64, command: impl Into<CallbackCommand>) -> Self {
         CallbackMeta {
             sdk_app_id,
-            command,
+            command: command.into(),
             client_ip: None,
             platform: None,
             request_time: None,

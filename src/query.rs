@@ -14,7 +14,6 @@ use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
 
-use crate::command::{Command, CommandSet};
 use crate::reject::{Rejection, RejectionKind};
 
 /// A parameter the layer reads: `CallbackCommand`, or one of [`PARAMS`] (its index).
@@ -88,39 +87,34 @@ fn decode_value(raw: &str) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// How a layer should treat a request, from its query alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Routing {
-    /// Not for this layer: pass it on untouched.
+/// What a query says about the command, from its `CallbackCommand` parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Routing<'a> {
+    /// No `CallbackCommand` (or an empty one): not a callback, pass it on untouched.
     Pass,
-    /// A callback for `Command`, which this layer handles.
-    Handle(Command),
-    /// `CallbackCommand` given more than once with different values, one of them handled here.
+    /// A callback for the command of this (decoded) name.
+    Callback(Cow<'a, str>),
+    /// `CallbackCommand` given more than once with different values.
     Conflict,
 }
 
-/// Whether a raw query may name a command at all: every command's wire name has a `.` (`Room.…`,
-/// `Mic.…`), so a query with neither `.` nor `%` names none. One vectorised look, for the requests a
-/// layer passes through without scanning their query.
+/// Whether a raw query may carry a `CallbackCommand` parameter at all: its name has an `m` in either
+/// case, or is percent-encoded, so a query with none of `m`, `M` and `%` carries none. One vectorised
+/// look, for the requests a layer passes through without scanning their query.
 #[inline]
-pub(crate) fn may_name_a_command(query: Option<&str>) -> bool {
-    query.is_some_and(|q| memchr::memchr2(b'.', b'%', q.as_bytes()).is_some())
+pub(crate) fn may_carry_a_command(query: Option<&str>) -> bool {
+    query.is_some_and(|q| memchr::memchr3(b'm', b'M', b'%', q.as_bytes()).is_some())
 }
 
 /// The parameters a verification reads, in the order of [`Scan`]'s slots.
 const PARAMS: [&str; 5] = ["sdkappid", "sign", "requesttime", "clientip", "optplatform"];
 
-/// What one pass over a raw query finds: the commands `CallbackCommand` names, for [`Scan::route`],
-/// and the raw values of the parameters a verification reads. Nothing is decoded, nothing allocated.
+/// What one pass over a raw query finds: the raw `CallbackCommand`, for [`Scan::route`], and the raw
+/// values of the parameters a verification reads. Nothing is decoded, nothing allocated.
 ///
 /// Parameter names match case-insensitively and percent-decoded; values are decoded when read.
 pub(crate) struct Scan<'a> {
-    /// Every command named.
-    named: CommandSet,
-    /// The first command named.
-    first: Option<Command>,
-    /// Whether `CallbackCommand` came with another value than the first (or an unknown one).
-    mixed: bool,
+    command: Slot<'a>,
     slots: [Slot<'a>; PARAMS.len()],
 }
 
@@ -136,21 +130,12 @@ pub(crate) struct Params<'a> {
 impl<'a> Scan<'a> {
     pub(crate) fn new(query: Option<&'a str>) -> Scan<'a> {
         let mut scan = Scan {
-            named: CommandSet::EMPTY,
-            first: None,
-            mixed: false,
+            command: Slot::Absent,
             slots: [const { Slot::Absent }; PARAMS.len()],
         };
         for (key, value) in pairs(query.unwrap_or_default()) {
             match param(key) {
-                Some(Param::Command) => match Command::from_raw_query_value(value) {
-                    Some(c) => {
-                        scan.named = scan.named.with(c);
-                        scan.mixed |= scan.first.is_some_and(|f| f != c);
-                        scan.first.get_or_insert(c);
-                    }
-                    None => scan.mixed = true,
-                },
+                Some(Param::Command) => scan.command.put(value),
                 Some(Param::Slot(i)) => scan.slots[i].put(value),
                 None => {}
             }
@@ -158,12 +143,12 @@ impl<'a> Scan<'a> {
         scan
     }
 
-    /// How a layer handling the `handled` commands treats the request.
-    pub(crate) fn route(&self, handled: CommandSet) -> Routing {
-        match self.first {
-            Some(c) if !self.mixed && handled.contains(c) => Routing::Handle(c),
-            _ if self.named.iter().any(|c| handled.contains(c)) => Routing::Conflict,
-            _ => Routing::Pass,
+    /// The command the query names, if any (decoded; allocated only when it was escaped).
+    pub(crate) fn route(&self) -> Routing<'a> {
+        match self.command {
+            Slot::Absent | Slot::One("") => Routing::Pass,
+            Slot::One(raw) => Routing::Callback(decode_value(raw)),
+            Slot::Conflict => Routing::Conflict,
         }
     }
 
@@ -218,36 +203,43 @@ impl<'a> Slot<'a> {
 mod tests {
     use super::*;
 
-    const LEAVE: CommandSet = CommandSet::EMPTY.with(Command::MemberLeave);
-
-    fn route(query: Option<&str>, handled: CommandSet) -> Routing {
-        Scan::new(query).route(handled)
+    fn route(query: Option<&str>) -> Routing<'_> {
+        Scan::new(query).route()
     }
 
     #[test]
     fn routing() {
         use Routing::*;
+        let leave = || Callback(Cow::Borrowed("Room.CallbackAfterMemberLeave"));
         let cases = [
             (None, Pass),
             (Some(""), Pass),
             (Some("a=b"), Pass),
-            (Some("CallbackCommand=Room.CallbackAfterMemberLeave"), Handle(Command::MemberLeave)),
-            (Some("callbackcommand=Room.CallbackAfterMemberLeave"), Handle(Command::MemberLeave)),
-            (Some("CALLBACKCOMMAND=Room%2ECallbackAfterMemberLeave"), Handle(Command::MemberLeave)),
-            (Some("Callback%43ommand=Room.CallbackAfterMemberLeave"), Handle(Command::MemberLeave)),
-            (Some("CallbackCommand=Room.CallbackAfterMemberEnter"), Pass),
-            (Some("CallbackCommand=room.callbackaftermemberleave"), Pass),
-            (Some("CallbackCommand=Room.CallbackAfterMemberLeave&CallbackCommand=Room.CallbackAfterMemberLeave"), Handle(Command::MemberLeave)),
+            (Some("CallbackCommand="), Pass),
+            (Some("CallbackCommand=Room.CallbackAfterMemberLeave"), leave()),
+            (Some("callbackcommand=Room.CallbackAfterMemberLeave"), leave()),
+            (Some("CALLBACKCOMMAND=Room%2ECallbackAfterMemberLeave"), leave()),
+            (Some("Callback%43ommand=Room.CallbackAfterMemberLeave"), leave()),
+            (Some("CallbackCommand=Room.CallbackAfterMemberEnter"), Callback("Room.CallbackAfterMemberEnter".into())),
+            (Some("CallbackCommand=room.callbackaftermemberleave"), Callback("room.callbackaftermemberleave".into())),
+            (Some("CallbackCommand=C2C.CallbackBeforeSendMsg"), Callback("C2C.CallbackBeforeSendMsg".into())),
+            (Some("CallbackCommand=foo"), Callback("foo".into())),
+            (Some("CallbackCommand=Room.CallbackAfterMemberLeave&CallbackCommand=Room.CallbackAfterMemberLeave"), leave()),
+            (Some("CallbackCommand=Room.CallbackAfterMemberLeave&CallbackCommand=Room%2ECallbackAfterMemberLeave"), leave()),
             (Some("CallbackCommand=Room.CallbackAfterMemberLeave&CallbackCommand=Room.CallbackAfterMemberEnter"), Conflict),
             (Some("CallbackCommand=Room.CallbackAfterMemberLeave&CallbackCommand="), Conflict),
             (Some("CallbackCommand=Other&CallbackCommand=Room.CallbackAfterMemberLeave"), Conflict),
-            (Some("CallbackCommand=Room.CallbackAfterMemberEnter&CallbackCommand=Other"), Pass),
             (Some("CallbackCommand%=Room.CallbackAfterMemberLeave"), Pass),
             (Some("CallbackCommandX=Room.CallbackAfterMemberLeave"), Pass),
         ];
         for (q, want) in cases {
-            assert_eq!(route(q, LEAVE), want, "{q:?}");
+            assert_eq!(route(q), want, "{q:?}");
         }
+        // A plain name is borrowed, not copied.
+        assert!(matches!(
+            route(Some("CallbackCommand=Room.CallbackAfterMemberLeave")),
+            Callback(Cow::Borrowed(_))
+        ));
     }
 
     #[test]
@@ -264,20 +256,22 @@ mod tests {
     }
 
     #[test]
-    fn every_command_name_has_a_dot() {
-        // The layer passes a query with neither `.` nor `%` through unscanned: it cannot name one.
-        for &c in Command::ALL {
-            for name in c.names() {
-                assert!(name.contains('.'), "{name}");
-                assert!(may_name_a_command(Some(&format!("CallbackCommand={name}"))));
-            }
+    fn a_query_without_m_or_escapes_carries_no_command() {
+        // The layer passes a query with none of `m`, `M`, `%` through unscanned: it cannot carry the
+        // parameter `CallbackCommand`, in whatever case.
+        for q in [
+            "CallbackCommand=x",
+            "callbackcommand=x",
+            "CALLBACKCOMMAND=x",
+            "Callback%43ommand=x",
+        ] {
+            assert!(may_carry_a_command(Some(q)), "{q}");
         }
-        assert!(may_name_a_command(Some(
-            "CallbackCommand=Room%2ECallbackAfterMemberLeave"
-        )));
-        assert!(!may_name_a_command(Some("page=2&sort=name")));
-        assert!(!may_name_a_command(Some("")));
-        assert!(!may_name_a_command(None));
+        assert!(!may_carry_a_command(Some("page=2&sort=size&q=a.b")));
+        assert!(!may_carry_a_command(Some("")));
+        assert!(!may_carry_a_command(None));
+        assert!(may_carry_a_command(Some("sort=name")));
+        assert_eq!(route(Some("sort=name")), Routing::Pass);
     }
 
     #[test]

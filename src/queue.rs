@@ -231,7 +231,7 @@ mod tests {
     fn meta() -> CallbackMeta {
         CallbackMeta {
             sdk_app_id: 1,
-            command: Command::MemberLeave,
+            command: Command::MemberLeave.into(),
             client_ip: None,
             platform: None,
             request_time: None,

@@ -162,12 +162,18 @@ const MAX_DETAIL: usize = 200;
 pub struct Rejection {
     kind: RejectionKind,
     detail: Option<Box<str>>,
+    // For the trace only, never the answer: why, when the answer must not say (an unknown app).
+    note: Option<Box<str>>,
 }
 
 impl Rejection {
     /// A rejection of `kind` with its fixed description.
     pub const fn new(kind: RejectionKind) -> Self {
-        Rejection { kind, detail: None }
+        Rejection {
+            kind,
+            detail: None,
+            note: None,
+        }
     }
 
     /// A rejection of `kind` with a detail (cut to 200 bytes).
@@ -184,7 +190,20 @@ impl Rejection {
         Rejection {
             kind,
             detail: Some(detail.into_boxed_str()),
+            note: None,
         }
+    }
+
+    /// This rejection with a note for the trace, which its answer and its `Display` never show.
+    pub(crate) fn noted(mut self, note: impl fmt::Display) -> Self {
+        self.note = Some(note.to_string().into_boxed_str());
+        self
+    }
+
+    /// The note for the trace, if any.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn note(&self) -> Option<&str> {
+        self.note.as_deref()
     }
 
     /// The kind.

@@ -6,7 +6,6 @@
 
 use std::fmt::Display;
 
-use crate::command::Command;
 use crate::reject::Rejection;
 
 /// The room of a delivered event, kept for the trace only when the `tracing` feature is on.
@@ -36,44 +35,52 @@ fn room_str(room: Option<&Room>) -> &str {
     room.and_then(|r| r.as_deref()).unwrap_or("")
 }
 
-#[cfg(feature = "tracing")]
-fn command_str(command: Option<Command>) -> &'static str {
-    command.map_or("", Command::name)
-}
-
 /// The request was refused before its event reached anyone (so there is no room to report).
-pub(crate) fn rejected(command: Option<Command>, rejection: &Rejection) {
+pub(crate) fn rejected(command: Option<&str>, rejection: &Rejection) {
     #[cfg(feature = "tracing")]
     tracing::warn!(
         target: "tencent_room_callback",
-        command = command_str(command),
+        command = command.unwrap_or(""),
         room = "",
         outcome = "rejected",
         status = rejection.status().as_u16(),
         code = rejection.kind().error_code(),
         reason = %rejection,
+        note = rejection.note().unwrap_or(""),
         "room callback rejected"
     );
 }
 
 /// A handler took the event: answered OK.
-pub(crate) fn handled(command: Command, room: &Room) {
+pub(crate) fn handled(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
     tracing::info!(
         target: "tencent_room_callback",
-        command = command.name(),
+        command,
         room = room_str(Some(room)),
         outcome = "ok",
         "room callback handled"
     );
 }
 
+/// A callback no route takes was verified and passed to the inner service, with its metadata.
+pub(crate) fn verified(command: &str) {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(
+        target: "tencent_room_callback",
+        command,
+        room = "",
+        outcome = "verified",
+        "callback verified, passed to the inner service"
+    );
+}
+
 /// The event went to the inner service in the request's extensions.
-pub(crate) fn forwarded(command: Command, room: &Room) {
+pub(crate) fn forwarded(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
     tracing::info!(
         target: "tencent_room_callback",
-        command = command.name(),
+        command,
         room = room_str(Some(room)),
         outcome = "forwarded",
         "room callback forwarded to the inner service"
@@ -83,7 +90,7 @@ pub(crate) fn forwarded(command: Command, room: &Room) {
 /// The handler returned an error: an ERROR event, or a WARN one for `HandlerError::unavailable` (a full
 /// queue is backpressure, not a fault).
 pub(crate) fn handler_failed(
-    command: Command,
+    command: &str,
     room: &Room,
     rejection: &Rejection,
     error: &dyn Display,
@@ -95,7 +102,7 @@ pub(crate) fn handler_failed(
             ($level:ident, $outcome:literal) => {
                 tracing::$level!(
                     target: "tencent_room_callback",
-                    command = command.name(),
+                    command,
                     room = room_str(Some(room)),
                     outcome = $outcome,
                     status = rejection.status().as_u16(),
@@ -115,16 +122,11 @@ pub(crate) fn handler_failed(
 }
 
 /// The handler panicked: answered 500, reported with the panic's message.
-pub(crate) fn panicked(
-    command: Command,
-    room: Option<&Room>,
-    rejection: &Rejection,
-    message: &str,
-) {
+pub(crate) fn panicked(command: &str, room: Option<&Room>, rejection: &Rejection, message: &str) {
     #[cfg(feature = "tracing")]
     tracing::error!(
         target: "tencent_room_callback",
-        command = command.name(),
+        command,
         room = room_str(room),
         outcome = "handler_panic",
         status = rejection.status().as_u16(),

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::command::Command;
-use crate::config::Config;
+use crate::command::CallbackCommand;
+use crate::config::{Config, SignPolicy, Token};
 use crate::meta::{CallbackMeta, ClientIp, OptPlatform};
 use crate::query::Scan;
 use crate::reject::{Rejection, RejectionKind};
@@ -16,12 +16,16 @@ pub(crate) fn conflicting_command() -> Rejection {
 
 /// Checks the query of a callback for `command` against `config`, and returns its metadata.
 ///
-/// In order: `SdkAppid` (present, decimal, not conflicting, one of the configured apps), conflicts in
-/// the other parameters read, then with a token configured `RequestTime` (decimal, inside the window)
-/// and `Sign`.
+/// In order: `SdkAppid` (present, decimal, not conflicting), conflicts in the other parameters read,
+/// then the app and the signature. A configured app's callback is checked as its [`SignPolicy`] says,
+/// against its token set: `RequestTime` (decimal, inside the window) and `Sign`. An app that is not
+/// configured is refused: with 403 when no token is configured anywhere (there is no secret to keep);
+/// otherwise exactly as a configured app's unsigned or wrongly signed callback would be (401, its
+/// `ErrorCode`), so that answers do not tell which apps a receiver serves; the precise reason goes to
+/// the trace only.
 pub(crate) fn verify(
     config: &Config,
-    command: Command,
+    command: &CallbackCommand,
     scan: Scan<'_>,
 ) -> Result<CallbackMeta, Rejection> {
     let crate::query::Params {
@@ -41,42 +45,73 @@ pub(crate) fn verify(
             format_args!("{:?}", &*app),
         )
     })?;
-    if !config.app_ids.contains(&sdk_app_id) {
-        return Err(Rejection::with_detail(
-            RejectionKind::UnknownSdkAppId,
-            format_args!("{sdk_app_id}"),
-        ));
-    }
     let sign = sign.get("Sign")?;
     let time = time.get("RequestTime")?;
     let client_ip = ip.get("ClientIP")?.map(|v| ClientIp::parse(&v));
     let platform = platform.get("OptPlatform")?.map(|v| OptPlatform::parse(&v));
 
-    let request_time = if config.tokens.is_empty() {
-        // Nothing to verify against: RequestTime is informational (and ignored when malformed).
+    if !config.knows(sdk_app_id) {
+        let unknown = format_args!("SdkAppid {sdk_app_id} is not an app of this receiver");
+        if !config.authenticates_any() {
+            return Err(Rejection::with_detail(
+                RejectionKind::UnknownSdkAppId,
+                format_args!("{sdk_app_id}"),
+            ));
+        }
+        // Checked as a configured app's callback whose token set nobody knows: it fails where a
+        // configured app's unsigned or wrongly signed callback fails, with the same answer.
+        let rejection = match signed(config, &[], sign.as_deref(), time.as_deref()) {
+            Err(rejection) => rejection,
+            Ok(_) => Rejection::new(RejectionKind::BadSignature),
+        };
+        return Err(rejection.noted(unknown));
+    }
+
+    let auth = config.auth(sdk_app_id, command.as_str());
+    let informational = || {
+        // Not verified: RequestTime is informational (and ignored when malformed).
         time.as_deref()
             .and_then(parse_digits)
             .map(UnixSeconds::from_secs)
-    } else {
-        let (Some(sign), Some(time)) = (sign, time) else {
-            return Err(Rejection::new(RejectionKind::MissingSignature));
-        };
-        let secs =
-            parse_digits(&time).ok_or(Rejection::new(RejectionKind::MalformedRequestTime))?;
-        check_window(config, secs)?;
-        if !crate::sign::verify(&config.tokens, &time, &sign) {
-            return Err(Rejection::new(RejectionKind::BadSignature));
-        }
-        Some(UnixSeconds::from_secs(secs))
+    };
+    let request_time = match auth.policy {
+        SignPolicy::Off => informational(),
+        SignPolicy::Optional if sign.is_none() => informational(),
+        _ => Some(signed(
+            config,
+            &auth.tokens,
+            sign.as_deref(),
+            time.as_deref(),
+        )?),
     };
 
     Ok(CallbackMeta {
         sdk_app_id,
-        command,
+        command: command.clone(),
         client_ip,
         platform,
         request_time,
     })
+}
+
+/// Checks `Sign` and `RequestTime` against `tokens`: both present, the time decimal and inside the
+/// window, the signature one of the tokens' (in constant time; an empty set matches nothing but is
+/// compared as long as a set of one).
+fn signed(
+    config: &Config,
+    tokens: &[Token],
+    sign: Option<&str>,
+    time: Option<&str>,
+) -> Result<UnixSeconds, Rejection> {
+    let (Some(sign), Some(time)) = (sign, time) else {
+        return Err(Rejection::new(RejectionKind::MissingSignature));
+    };
+    let secs = parse_digits(time).ok_or(Rejection::new(RejectionKind::MalformedRequestTime))?;
+    check_window(config, secs)?;
+    if !crate::sign::verify(tokens, time, sign) {
+        return Err(Rejection::new(RejectionKind::BadSignature));
+    }
+    Ok(UnixSeconds::from_secs(secs))
 }
 
 /// `RequestTime` must be within the window of now, either direction; the edges are allowed.
@@ -103,8 +138,10 @@ fn check_window(config: &Config, secs: u64) -> Result<(), Rejection> {
 mod tests {
     use super::*;
 
+    use crate::command::Command;
+
     fn verify(config: &Config, command: Command, query: &str) -> Result<CallbackMeta, Rejection> {
-        super::verify(config, command, Scan::new(Some(query)))
+        super::verify(config, &command.into(), Scan::new(Some(query)))
     }
 
     fn at(secs: u64) -> Config {
@@ -269,5 +306,146 @@ mod tests {
         let r = verify(&c, Command::MemberLeave, &q("1669872112", &"0".repeat(64))).unwrap_err();
         let text = format!("{r} {r:?} {}", String::from_utf8_lossy(&r.ack().to_bytes()));
         assert!(!text.contains(SIGN) && !text.contains("xxxxyyyy"), "{text}");
+    }
+
+    /// `Sign` for `token` at the fixed time the tests' clock reads.
+    fn signed_query(app: u64, token: &str) -> String {
+        let time = "1669872112";
+        format!(
+            "SdkAppid={app}&RequestTime={time}&Sign={}",
+            crate::sign::signature(token, time)
+        )
+    }
+
+    fn kind(c: &Config, command: &str, q: &str) -> Result<(), RejectionKind> {
+        super::verify(c, &CallbackCommand::new(command), Scan::new(Some(q)))
+            .map(|_| ())
+            .map_err(|r| r.kind())
+    }
+
+    const LEAVE: &str = "Room.CallbackAfterMemberLeave";
+    const C2C: &str = "C2C.CallbackBeforeSendMsg";
+
+    #[test]
+    fn each_app_is_checked_against_its_own_tokens() {
+        let c = Config::new(1)
+            .app_token(1, "token-of-one")
+            .unwrap()
+            .app_token(2, "token-of-two")
+            .unwrap()
+            .clock(|| UNIX_EPOCH + Duration::from_secs(1669872112));
+        assert_eq!(kind(&c, LEAVE, &signed_query(1, "token-of-one")), Ok(()));
+        assert_eq!(kind(&c, LEAVE, &signed_query(2, "token-of-two")), Ok(()));
+        // App one's token never validates app two's callbacks, nor the other way round.
+        assert_eq!(
+            kind(&c, LEAVE, &signed_query(2, "token-of-one")),
+            Err(RejectionKind::BadSignature)
+        );
+        assert_eq!(
+            kind(&c, C2C, &signed_query(1, "token-of-two")),
+            Err(RejectionKind::BadSignature)
+        );
+        // Any command, not only Room's.
+        assert_eq!(
+            kind(&c, C2C, "SdkAppid=1"),
+            Err(RejectionKind::MissingSignature)
+        );
+        // Rotation: the new set applies to the next callback.
+        c.tokens().set_app(2, ["rotated"]).unwrap();
+        assert_eq!(
+            kind(&c, LEAVE, &signed_query(2, "token-of-two")),
+            Err(RejectionKind::BadSignature)
+        );
+        assert_eq!(kind(&c, LEAVE, &signed_query(2, "rotated")), Ok(()));
+    }
+
+    #[test]
+    fn unknown_apps_are_answered_like_bad_signatures() {
+        let c = at(1669872112).app_id(1400000001);
+        for (query_of, unknown) in [(1400000000, 1400000009), (1400000001, 99)] {
+            let cases = [
+                String::new(),
+                "&RequestTime=1669872112".to_string(),
+                "&RequestTime=x&Sign=00".to_string(),
+                format!("&RequestTime=1&Sign={}", "0".repeat(64)),
+                format!("&RequestTime=1669872112&Sign={}", "0".repeat(64)),
+                format!(
+                    "&RequestTime=1669872112&Sign={}",
+                    crate::sign::signature("wrong", "1669872112")
+                ),
+            ];
+            for rest in &cases {
+                let known = kind(&c, LEAVE, &format!("SdkAppid={query_of}{rest}"));
+                let stranger = super::verify(
+                    &c,
+                    &CallbackCommand::new(LEAVE),
+                    Scan::new(Some(&format!("SdkAppid={unknown}{rest}"))),
+                )
+                .unwrap_err();
+                assert!(known.is_err(), "{rest}");
+                assert_eq!(Err(stranger.kind()), known, "{rest}");
+                // The answer never says why; the trace does.
+                let answer = String::from_utf8_lossy(&stranger.ack().to_bytes()).into_owned();
+                assert!(!answer.contains(&unknown.to_string()), "{answer}");
+                assert!(stranger
+                    .note()
+                    .unwrap()
+                    .contains("not an app of this receiver"));
+            }
+            // Even the default token does not open an unknown app.
+            assert_eq!(
+                kind(&c, LEAVE, &signed_query(unknown, "xxxxyyyy")),
+                Err(RejectionKind::BadSignature)
+            );
+        }
+        // Without any token there is nothing to hide: 403, as in 0.1.
+        assert_eq!(
+            kind(&Config::new(1), LEAVE, "SdkAppid=2"),
+            Err(RejectionKind::UnknownSdkAppId)
+        );
+    }
+
+    #[test]
+    fn the_policy_decides_whether_sign_is_checked() {
+        let c = at(1669872112)
+            .command_sign_policy("Room.", crate::config::SignPolicy::Optional)
+            .command_sign_policy("State.", crate::config::SignPolicy::Off);
+        // Optional: accepted unsigned, verified when signed.
+        assert_eq!(kind(&c, LEAVE, "SdkAppid=1400000000"), Ok(()));
+        assert_eq!(
+            kind(
+                &c,
+                LEAVE,
+                &format!(
+                    "SdkAppid=1400000000&RequestTime=1669872112&Sign={}",
+                    "0".repeat(64)
+                )
+            ),
+            Err(RejectionKind::BadSignature)
+        );
+        assert_eq!(
+            kind(&c, LEAVE, &signed_query(1400000000, "xxxxyyyy")),
+            Ok(())
+        );
+        // Off: not even a wrong Sign is looked at.
+        assert_eq!(
+            kind(
+                &c,
+                "State.StateChange",
+                &format!("SdkAppid=1400000000&Sign={}", "0".repeat(64))
+            ),
+            Ok(())
+        );
+        // Required (a token, no policy for the prefix): as in 0.1.
+        assert_eq!(
+            kind(&c, C2C, "SdkAppid=1400000000"),
+            Err(RejectionKind::MissingSignature)
+        );
+        // Required without any token: nothing can sign, nothing passes.
+        let closed = Config::new(5).sign_policy(crate::config::SignPolicy::Required);
+        assert_eq!(
+            kind(&closed, C2C, "SdkAppid=5"),
+            Err(RejectionKind::MissingSignature)
+        );
     }
 }

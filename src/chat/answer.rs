@@ -222,6 +222,28 @@ impl Serialize for SendMsgAnswer {
     }
 }
 
+/// The same answer as an [`Ack`](crate::Ack), as a route's handler returns it: the same bytes.
+impl From<SendMsgAnswer> for crate::Ack {
+    fn from(answer: SendMsgAnswer) -> crate::Ack {
+        let mut ack = crate::Ack::decision(
+            answer.decision.error_code(),
+            answer.decision.error_info().to_owned(),
+        );
+        // Strings and JSON values with string keys: serializing cannot fail (the field would be
+        // left out if it did).
+        if let Some(body) = &answer.msg_body {
+            ack = ack.clone().with_field("MsgBody", body).unwrap_or(ack);
+        }
+        if let Some(data) = &answer.cloud_custom_data {
+            ack = ack
+                .clone()
+                .with_field("CloudCustomData", data)
+                .unwrap_or(ack);
+        }
+        ack
+    }
+}
+
 #[cfg(feature = "axum")]
 impl axum_core::response::IntoResponse for SendMsgAnswer {
     fn into_response(self) -> axum_core::response::Response {

@@ -723,7 +723,10 @@ fn answer_bytes_for_each_decision() {
     for (answer, want) in cases {
         assert_eq!(std::str::from_utf8(&answer.to_bytes()).unwrap(), want);
         assert_eq!(serde_json::to_string(&answer).unwrap(), want);
+        // As the `Ack` a route's handler returns: the same bytes.
+        assert_eq!(crate::Ack::from(answer).to_bytes(), want.as_bytes());
     }
+    assert!(crate::Ack::from(SendMsgAnswer::allow()).is_ok());
     assert_eq!(&SendMsgAnswer::allow().to_bytes()[..], crate::OK_BODY);
     assert_eq!(SendMsgAnswer::default(), SendMsgAnswer::allow());
     assert_eq!(SendDecision::Drop.error_code(), 2);
@@ -764,6 +767,13 @@ fn answer_with_replacements_keeps_the_documented_order() {
     assert_eq!(
         &answer.to_bytes()[..],
         br#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":2,"MsgBody":[]}"#
+    );
+    let answer = SendMsgAnswer::allow()
+        .with_msg_body(vec![MsgElement::from_text("***")])
+        .with_cloud_custom_data("x");
+    assert_eq!(
+        crate::Ack::from(answer.clone()).to_bytes(),
+        answer.to_bytes()
     );
 }
 

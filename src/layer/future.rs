@@ -20,7 +20,7 @@ use super::handler::BoxError;
 use super::routes::{Routes, To};
 use super::Shared;
 use crate::ack::Ack;
-use crate::command::Command;
+use crate::command::CallbackCommand;
 use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{self, Room};
@@ -69,7 +69,7 @@ where
         }
     }
 
-    pub(crate) fn reject(command: Option<Command>, rejection: Rejection) -> Self {
+    pub(crate) fn reject(command: Option<&str>, rejection: Rejection) -> Self {
         trace::rejected(command, &rejection);
         ResponseFuture {
             state: State::Refused {
@@ -81,6 +81,7 @@ where
     pub(crate) fn collect(
         req: Request<B>,
         meta: CallbackMeta,
+        at: u16,
         shared: Arc<Shared<R>>,
         inner: Option<S>,
     ) -> Self {
@@ -88,7 +89,8 @@ where
         ResponseFuture {
             state: State::Intercepted {
                 callback: Box::pin(Intercept {
-                    command: meta.command,
+                    command: meta.command.clone(),
+                    at,
                     head: Some((parts, meta)),
                     shared,
                     inner,
@@ -147,9 +149,7 @@ where
                 return Poll::Ready(Ok(rejection.http_response()));
             }
             StateProj::Intercepted { callback } => match ready!(callback.as_mut().poll_step(cx)) {
-                Step::Answer(Ok(())) => {
-                    return Poll::Ready(Ok(Ack::ok().http_response(StatusCode::OK)))
-                }
+                Step::Answer(Ok(ack)) => return Poll::Ready(Ok(ack.http_response(StatusCode::OK))),
                 Step::Answer(Err(rejection)) => return Poll::Ready(Ok(rejection.http_response())),
                 Step::Forward(fut) => state.set(State::Inner { fut }),
             },
@@ -159,7 +159,7 @@ where
 
 /// What an intercepted callback comes to: an answer of the layer's, or the inner service's future.
 enum Step<F> {
-    Answer(Result<(), Rejection>),
+    Answer(Result<Ack, Rejection>),
     Forward(F),
 }
 
@@ -169,7 +169,9 @@ pin_project! {
     where
         R: Routes,
     {
-        command: Command,
+        command: CallbackCommand,
+        // The route that takes it: its place in the chain.
+        at: u16,
         // Taken when the body is all there: the head is large, and every move copies it.
         head: Option<(Parts, CallbackMeta)>,
         shared: Arc<Shared<R>>,
@@ -204,7 +206,8 @@ where
 {
     fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Step<S::Future>> {
         let mut this = self.project();
-        let command = *this.command;
+        let command = this.command.as_str();
+        let at = *this.at;
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Reading { body, buf } => {
@@ -235,7 +238,7 @@ where
                         catch_unwind(AssertUnwindSafe(|| {
                             this.shared
                                 .routes
-                                .deliver(meta, &bytes, &mut parts.extensions)
+                                .deliver(at, meta, &bytes, &mut parts.extensions)
                         }))
                         .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                     });
@@ -273,25 +276,32 @@ where
                 PhaseProj::Handling { fut, room } => {
                     let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
                         Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(Ok(()))) => {
+                        Ok(Poll::Ready(Ok(ack))) => {
                             trace::handled(command, room);
-                            Ok(())
+                            Ok(ack)
                         }
                         Ok(Poll::Ready(Err(e))) => {
-                            let kind = if e.is_unavailable() {
-                                RejectionKind::Unavailable
+                            if let Some(rejection) = e.get_ref().downcast_ref::<Rejection>() {
+                                // The handler's own verdict on the callback (a body that does not
+                                // decode, say): answered as the layer would have.
+                                trace::rejected(Some(command), rejection);
+                                Err(rejection.clone())
                             } else {
-                                RejectionKind::HandlerFailed
-                            };
-                            let rejection = Rejection::new(kind);
-                            trace::handler_failed(
-                                command,
-                                room,
-                                &rejection,
-                                &e,
-                                e.is_unavailable(),
-                            );
-                            Err(rejection)
+                                let kind = if e.is_unavailable() {
+                                    RejectionKind::Unavailable
+                                } else {
+                                    RejectionKind::HandlerFailed
+                                };
+                                let rejection = Rejection::new(kind);
+                                trace::handler_failed(
+                                    command,
+                                    room,
+                                    &rejection,
+                                    &e,
+                                    e.is_unavailable(),
+                                );
+                                Err(rejection)
+                            }
                         }
                         Err(panic) => Err(panicked(command, Some(room), &*panic)),
                     };
@@ -399,11 +409,7 @@ pub(super) fn body_error(error: BoxError) -> Rejection {
 
 /// The answer to a panicking handler; the panic is reported (with its message, when it has one) in the
 /// request's one trace event. The message is not sent to Tencent.
-fn panicked(
-    command: Command,
-    room: Option<&Room>,
-    panic: &(dyn std::any::Any + Send),
-) -> Rejection {
+fn panicked(command: &str, room: Option<&Room>, panic: &(dyn std::any::Any + Send)) -> Rejection {
     let message = panic
         .downcast_ref::<&str>()
         .copied()

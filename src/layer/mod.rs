@@ -22,31 +22,32 @@ pub use future::ResponseFuture;
 #[cfg(test)]
 use handler::BoxError;
 pub use handler::{Handler, HandlerError, ServiceHandler};
-pub use routes::{Extension, ExtensionAny, NoRoutes, On, OnAny, Routes};
+pub use routes::{
+    Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand, RawCallback, RawHandler, Routes,
+};
 pub use service::Callback;
 
 #[cfg(feature = "testing")]
 pub(crate) use future::{read_body, read_body_limited};
 
 /// What every service made by one layer shares, behind one `Arc`: the configuration, the paths and the
-/// routes, with the command sets worked out once.
+/// routes.
 pub(crate) struct Shared<R> {
     pub(crate) config: Config,
     /// The paths served, matched exactly; empty for every path.
     pub(crate) paths: Box<[Box<str>]>,
+    /// Whether a callback no route takes is verified before it reaches the inner service.
+    pub(crate) verify_unrouted: bool,
     /// Behind an `Arc` of their own too: the next link of a chain holds it.
     pub(crate) routes: Arc<R>,
-    pub(crate) commands: CommandSet,
-    pub(crate) forwarded: CommandSet,
 }
 
-impl<R: Routes> Shared<R> {
-    fn new(config: Config, paths: Box<[Box<str>]>, routes: Arc<R>) -> Arc<Self> {
+impl<R> Shared<R> {
+    fn with_routes<R2>(&self, routes: Arc<R2>) -> Arc<Shared<R2>> {
         Arc::new(Shared {
-            config,
-            paths,
-            commands: routes.commands(),
-            forwarded: routes.forwarded(),
+            config: self.config.clone(),
+            paths: self.paths.clone(),
+            verify_unrouted: self.verify_unrouted,
             routes,
         })
     }
@@ -79,7 +80,12 @@ impl CallbackLayer<NoRoutes> {
     /// A layer checking callbacks against `config`, serving every path, with no routes yet.
     pub fn new(config: Config) -> Self {
         CallbackLayer {
-            shared: Shared::new(config, Box::default(), Arc::new(NoRoutes)),
+            shared: Arc::new(Shared {
+                config,
+                paths: Box::default(),
+                verify_unrouted: true,
+                routes: Arc::new(NoRoutes),
+            }),
         }
     }
 }
@@ -87,18 +93,9 @@ impl CallbackLayer<NoRoutes> {
 impl<R: Routes> CallbackLayer<R> {
     /// A layer with the same configuration and paths, and `routes` in front of these.
     fn link<R2: Routes>(self, routes: impl FnOnce(Arc<R>) -> R2) -> CallbackLayer<R2> {
-        let Shared {
-            config,
-            paths,
-            routes: rest,
-            ..
-        } = &*self.shared;
+        let rest = self.shared.routes.clone();
         CallbackLayer {
-            shared: Shared::new(
-                config.clone(),
-                paths.clone(),
-                Arc::new(routes(rest.clone())),
-            ),
+            shared: self.shared.with_routes(Arc::new(routes(rest))),
         }
     }
 
@@ -117,19 +114,30 @@ impl<R: Routes> CallbackLayer<R> {
     /// ```
     pub fn path(self, path: impl Into<String>) -> CallbackLayer<R> {
         let path: Box<str> = path.into().into_boxed_str();
-        let Shared {
-            config,
-            paths,
-            routes,
-            ..
-        } = &*self.shared;
-        let mut paths = paths.to_vec();
-        if !paths.contains(&path) {
-            paths.push(path);
+        let mut shared = self.shared.with_routes(self.shared.routes.clone());
+        // Just made: this layer holds the only reference.
+        if let Some(s) = Arc::get_mut(&mut shared) {
+            let mut paths = s.paths.to_vec();
+            if !paths.contains(&path) {
+                paths.push(path);
+            }
+            s.paths = paths.into();
         }
-        CallbackLayer {
-            shared: Shared::new(config.clone(), paths.into(), routes.clone()),
+        CallbackLayer { shared }
+    }
+
+    /// Whether a callback that no route takes is verified (the default) before it reaches the inner
+    /// service: with `true`, every request that carries a `CallbackCommand` gets the same `SdkAppid` and
+    /// `Sign`/`RequestTime` checks, and one that passes reaches the inner service with its verified
+    /// [`CallbackMeta`](crate::CallbackMeta) in the extensions (its body untouched), while one that fails
+    /// is answered 4xx with a FAIL acknowledgment. With `false`, such requests pass through unverified,
+    /// as in 0.1.
+    pub fn verify_unrouted(self, verify: bool) -> CallbackLayer<R> {
+        let mut shared = self.shared.with_routes(self.shared.routes.clone());
+        if let Some(s) = Arc::get_mut(&mut shared) {
+            s.verify_unrouted = verify;
         }
+        CallbackLayer { shared }
     }
 
     /// Handles events `E` with `handler`: the layer answers OK when it returns `Ok(())`, and the inner
@@ -164,6 +172,47 @@ impl<R: Routes> CallbackLayer<R> {
     {
         let commands = commands.into();
         self.link(|rest| OnAny::new(commands, handler, rest))
+    }
+
+    /// Handles the command `name` (any command, such as `C2C.CallbackBeforeSendMsg`) with `handler`,
+    /// which receives the verified metadata and the raw body ([`RawCallback`]) and answers with an
+    /// [`Ack`](crate::Ack): the plain OK, or a before-callback's decision with extra fields. A typed route
+    /// ([`on`](Self::on), [`extension`](Self::extension)...) for the same command wins over it.
+    ///
+    /// ```
+    /// use tencent_room_callback::{Ack, CallbackLayer, Config, HandlerError, RawCallback};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct BeforeSend {
+    ///     #[serde(rename = "From_Account")]
+    ///     from: String,
+    /// }
+    ///
+    /// let layer = CallbackLayer::new(Config::new(1400000000))
+    ///     .path("/callback")
+    ///     .on_command("C2C.CallbackBeforeSendMsg", |cb: RawCallback| async move {
+    ///         let msg: BeforeSend = cb.json()?;
+    ///         // Refuse what the blocked sender sends (ErrorCode 1), let the rest through.
+    ///         Ok::<_, HandlerError>(if msg.from == "blocked" { Ack::decision(1, "") } else { Ack::ok() })
+    ///     });
+    /// ```
+    pub fn on_command<H: RawHandler>(
+        self,
+        name: impl Into<String>,
+        handler: H,
+    ) -> CallbackLayer<OnCommand<H, R>> {
+        self.link(|rest| OnCommand::exact(name, handler, rest))
+    }
+
+    /// Handles every command whose name starts with `prefix` (`"Group."`, `"C2C.Callback"`...) with
+    /// `handler`, as [`on_command`](Self::on_command) does. A typed route or an exact name wins over a
+    /// prefix; of two prefixes, the longer.
+    pub fn on_prefix<H: RawHandler>(
+        self,
+        prefix: impl Into<String>,
+        handler: H,
+    ) -> CallbackLayer<OnCommand<H, R>> {
+        self.link(|rest| OnCommand::prefix(prefix, handler, rest))
     }
 
     /// Delivers events `E` to the inner service, in the request's extensions: the event as `E`, its
@@ -205,6 +254,7 @@ impl<R: fmt::Debug> fmt::Debug for CallbackLayer<R> {
         f.debug_struct("CallbackLayer")
             .field("config", &self.shared.config)
             .field("paths", &self.shared.paths)
+            .field("verify_unrouted", &self.shared.verify_unrouted)
             .field("routes", &self.shared.routes)
             .finish()
     }

@@ -17,8 +17,9 @@ use pin_project_lite::pin_project;
 
 use super::body::RequestBody;
 use super::handler::{Handler, HandlerError};
-use crate::command::CommandSet;
-use crate::event::{Event, RoomEvent};
+use crate::ack::Ack;
+use crate::command::{CallbackCommand, CommandSet};
+use crate::event::{decode_json, Event, RoomEvent};
 use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{room, Room};
@@ -38,17 +39,21 @@ pub trait Routes: sealed::Sealed + Send + Sync + 'static {
     type Body<B>;
 
     #[doc(hidden)]
-    type Future: Future<Output = Result<(), HandlerError>> + Send + 'static;
+    type Future: Future<Output = Result<Ack, HandlerError>> + Send + 'static;
 
+    /// How many links the chain has: a link's place in it.
     #[doc(hidden)]
-    fn commands(&self) -> CommandSet;
+    fn depth(&self) -> u16;
 
+    /// The route that takes `command`, if any: a typed route wins over an exact name, an exact name
+    /// over a prefix, a longer prefix over a shorter one, a later registration over an earlier one.
     #[doc(hidden)]
-    fn forwarded(&self) -> CommandSet;
+    fn select(&self, command: &CallbackCommand) -> Option<Selected>;
 
     #[doc(hidden)]
     fn deliver(
         &self,
+        at: u16,
         meta: CallbackMeta,
         body: &Bytes,
         extensions: &mut Extensions,
@@ -66,6 +71,32 @@ pub trait Routes: sealed::Sealed + Send + Sync + 'static {
 
     #[doc(hidden)]
     fn forward<B>(body: Bytes) -> Option<Self::Body<B>>;
+}
+
+/// The route a chain picked for a command: where it is in the chain, how well it matched, and whether
+/// it forwards the event to the inner service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    pub(crate) at: u16,
+    pub(crate) rank: Rank,
+    pub(crate) forward: bool,
+}
+
+/// How well a route matched: a prefix (by its length), an exact name, a typed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Rank {
+    Prefix(usize),
+    Exact,
+    Typed,
+}
+
+/// The better of a link's own match and the rest's: the link's on a tie (it was registered later).
+fn better(mine: Option<Selected>, rest: Option<Selected>) -> Option<Selected> {
+    match (mine, rest) {
+        (Some(m), Some(r)) if r.rank > m.rank => Some(r),
+        (Some(m), _) => Some(m),
+        (None, r) => r,
+    }
 }
 
 /// Where an intercepted event went: to a handler (its future), or into the request's extensions for the
@@ -132,18 +163,19 @@ impl sealed::Sealed for NoRoutes {}
 
 impl Routes for NoRoutes {
     type Body<B> = B;
-    type Future = std::future::Ready<Result<(), HandlerError>>;
+    type Future = std::future::Ready<Result<Ack, HandlerError>>;
 
-    fn commands(&self) -> CommandSet {
-        CommandSet::EMPTY
+    fn depth(&self) -> u16 {
+        0
     }
 
-    fn forwarded(&self) -> CommandSet {
-        CommandSet::EMPTY
+    fn select(&self, _: &CallbackCommand) -> Option<Selected> {
+        None
     }
 
     fn deliver(
         &self,
+        _: u16,
         _: CallbackMeta,
         _: &Bytes,
         _: &mut Extensions,
@@ -169,17 +201,24 @@ impl Routes for NoRoutes {
 /// The rest of a chain: the routes the layer held before a link was added.
 type Rest<R> = Arc<R>;
 
+/// The place of a link in front of `rest`.
+fn depth_over<R: Routes>(rest: &R) -> u16 {
+    rest.depth().saturating_add(1)
+}
+
 /// A handler for event `E`, in front of the rest of the chain.
 pub struct On<E, H, R> {
     handler: H,
     rest: Rest<R>,
+    at: u16,
     _event: PhantomData<fn() -> E>,
 }
 
-impl<E, H, R> On<E, H, R> {
+impl<E, H, R: Routes> On<E, H, R> {
     pub(crate) fn new(handler: H, rest: Rest<R>) -> Self {
         On {
             handler,
+            at: depth_over(&*rest),
             rest,
             _event: PhantomData,
         }
@@ -204,34 +243,38 @@ where
     R: Routes,
 {
     type Body<B> = R::Body<B>;
-    type Future = RouteFuture<H::Future, R::Future>;
+    type Future = RouteFuture<Acked<H::Future>, R::Future>;
 
-    fn commands(&self) -> CommandSet {
-        self.rest.commands().with(E::COMMAND)
+    fn depth(&self) -> u16 {
+        self.at
     }
 
-    fn forwarded(&self) -> CommandSet {
-        // A later registration replaces an earlier one for the same command.
-        let rest = self.rest.forwarded();
-        rest.iter().filter(|c| *c != E::COMMAND).collect()
+    fn select(&self, command: &CallbackCommand) -> Option<Selected> {
+        let mine = (*command == E::COMMAND).then_some(Selected {
+            at: self.at,
+            rank: Rank::Typed,
+            forward: false,
+        });
+        better(mine, self.rest.select(command))
     }
 
     fn deliver(
         &self,
+        at: u16,
         meta: CallbackMeta,
         body: &Bytes,
         extensions: &mut Extensions,
     ) -> Result<Delivery<Self::Future>, Rejection> {
-        if meta.command != E::COMMAND {
+        if at != self.at {
             return Ok(self
                 .rest
-                .deliver(meta, body, extensions)?
+                .deliver(at, meta, body, extensions)?
                 .map_future(RouteFuture::rest));
         }
         let event = E::from_json(body)?;
         let room = room(event.room_id());
         Ok(Delivery::handler(
-            RouteFuture::this(self.handler.call(event, meta)),
+            RouteFuture::this(Acked::new(self.handler.call(event, meta))),
             room,
         ))
     }
@@ -255,12 +298,14 @@ where
 /// the chain.
 pub struct Extension<E, R> {
     rest: Rest<R>,
+    at: u16,
     _event: PhantomData<fn() -> E>,
 }
 
-impl<E, R> Extension<E, R> {
+impl<E, R: Routes> Extension<E, R> {
     pub(crate) fn new(rest: Rest<R>) -> Self {
         Extension {
+            at: depth_over(&*rest),
             rest,
             _event: PhantomData,
         }
@@ -282,22 +327,28 @@ impl<E: Event, R: Routes> Routes for Extension<E, R> {
     type Body<B> = RequestBody<B>;
     type Future = R::Future;
 
-    fn commands(&self) -> CommandSet {
-        self.rest.commands().with(E::COMMAND)
+    fn depth(&self) -> u16 {
+        self.at
     }
 
-    fn forwarded(&self) -> CommandSet {
-        self.rest.forwarded().with(E::COMMAND)
+    fn select(&self, command: &CallbackCommand) -> Option<Selected> {
+        let mine = (*command == E::COMMAND).then_some(Selected {
+            at: self.at,
+            rank: Rank::Typed,
+            forward: true,
+        });
+        better(mine, self.rest.select(command))
     }
 
     fn deliver(
         &self,
+        at: u16,
         meta: CallbackMeta,
         body: &Bytes,
         extensions: &mut Extensions,
     ) -> Result<Delivery<Self::Future>, Rejection> {
-        if meta.command != E::COMMAND {
-            return self.rest.deliver(meta, body, extensions);
+        if at != self.at {
+            return self.rest.deliver(at, meta, body, extensions);
         }
         let event = E::from_json(body)?;
         let room = room(event.room_id());
@@ -319,13 +370,15 @@ pub struct OnAny<H, R> {
     commands: CommandSet,
     handler: H,
     rest: Rest<R>,
+    at: u16,
 }
 
-impl<H, R> OnAny<H, R> {
+impl<H, R: Routes> OnAny<H, R> {
     pub(crate) fn new(commands: CommandSet, handler: H, rest: Rest<R>) -> Self {
         OnAny {
             commands,
             handler,
+            at: depth_over(&*rest),
             rest,
         }
     }
@@ -348,35 +401,44 @@ where
     R: Routes,
 {
     type Body<B> = R::Body<B>;
-    type Future = RouteFuture<H::Future, R::Future>;
+    type Future = RouteFuture<Acked<H::Future>, R::Future>;
 
-    fn commands(&self) -> CommandSet {
-        self.rest.commands().union(self.commands)
+    fn depth(&self) -> u16 {
+        self.at
     }
 
-    fn forwarded(&self) -> CommandSet {
-        let rest = self.rest.forwarded();
-        rest.iter()
-            .filter(|c| !self.commands.contains(*c))
-            .collect()
+    fn select(&self, command: &CallbackCommand) -> Option<Selected> {
+        let mine = command
+            .typed()
+            .filter(|c| self.commands.contains(*c))
+            .map(|_| Selected {
+                at: self.at,
+                rank: Rank::Typed,
+                forward: false,
+            });
+        better(mine, self.rest.select(command))
     }
 
     fn deliver(
         &self,
+        at: u16,
         meta: CallbackMeta,
         body: &Bytes,
         extensions: &mut Extensions,
     ) -> Result<Delivery<Self::Future>, Rejection> {
-        if !self.commands.contains(meta.command) {
-            return Ok(self
-                .rest
-                .deliver(meta, body, extensions)?
-                .map_future(RouteFuture::rest));
-        }
-        let event = RoomEvent::from_json(meta.command, body)?;
+        let command = match meta.command.typed() {
+            Some(c) if at == self.at => c,
+            _ => {
+                return Ok(self
+                    .rest
+                    .deliver(at, meta, body, extensions)?
+                    .map_future(RouteFuture::rest))
+            }
+        };
+        let event = RoomEvent::from_json(command, body)?;
         let room = room(event.room_id());
         Ok(Delivery::handler(
-            RouteFuture::this(self.handler.call(event, meta)),
+            RouteFuture::this(Acked::new(self.handler.call(event, meta))),
             room,
         ))
     }
@@ -401,11 +463,16 @@ where
 pub struct ExtensionAny<R> {
     commands: CommandSet,
     rest: Rest<R>,
+    at: u16,
 }
 
-impl<R> ExtensionAny<R> {
+impl<R: Routes> ExtensionAny<R> {
     pub(crate) fn new(commands: CommandSet, rest: Rest<R>) -> Self {
-        ExtensionAny { commands, rest }
+        ExtensionAny {
+            commands,
+            at: depth_over(&*rest),
+            rest,
+        }
     }
 }
 
@@ -424,24 +491,34 @@ impl<R: Routes> Routes for ExtensionAny<R> {
     type Body<B> = RequestBody<B>;
     type Future = R::Future;
 
-    fn commands(&self) -> CommandSet {
-        self.rest.commands().union(self.commands)
+    fn depth(&self) -> u16 {
+        self.at
     }
 
-    fn forwarded(&self) -> CommandSet {
-        self.rest.forwarded().union(self.commands)
+    fn select(&self, command: &CallbackCommand) -> Option<Selected> {
+        let mine = command
+            .typed()
+            .filter(|c| self.commands.contains(*c))
+            .map(|_| Selected {
+                at: self.at,
+                rank: Rank::Typed,
+                forward: true,
+            });
+        better(mine, self.rest.select(command))
     }
 
     fn deliver(
         &self,
+        at: u16,
         meta: CallbackMeta,
         body: &Bytes,
         extensions: &mut Extensions,
     ) -> Result<Delivery<Self::Future>, Rejection> {
-        if !self.commands.contains(meta.command) {
-            return self.rest.deliver(meta, body, extensions);
-        }
-        let event = RoomEvent::from_json(meta.command, body)?;
+        let command = match meta.command.typed() {
+            Some(c) if at == self.at => c,
+            _ => return self.rest.deliver(at, meta, body, extensions),
+        };
+        let event = RoomEvent::from_json(command, body)?;
         let room = room(event.room_id());
         Ok(forward(event, room, meta, extensions))
     }
@@ -453,6 +530,195 @@ impl<R: Routes> Routes for ExtensionAny<R> {
 
     fn forward<B>(body: Bytes) -> Option<RequestBody<B>> {
         Some(RequestBody::buffered(body))
+    }
+}
+
+/// Which commands a [`OnCommand`] route takes: one name, or every name with a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Exact(Box<str>),
+    Prefix(Box<str>),
+}
+
+/// A handler for a command by name or prefix, with the raw body ([`RawCallback`]), in front of the rest
+/// of the chain. Typed routes win over it for the commands they take.
+pub struct OnCommand<H, R> {
+    pattern: Pattern,
+    handler: H,
+    rest: Rest<R>,
+    at: u16,
+}
+
+impl<H, R: Routes> OnCommand<H, R> {
+    pub(crate) fn exact(name: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
+        OnCommand {
+            pattern: Pattern::Exact(name.into().into_boxed_str()),
+            handler,
+            at: depth_over(&*rest),
+            rest,
+        }
+    }
+
+    pub(crate) fn prefix(prefix: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
+        OnCommand {
+            pattern: Pattern::Prefix(prefix.into().into_boxed_str()),
+            handler,
+            at: depth_over(&*rest),
+            rest,
+        }
+    }
+}
+
+impl<H, R: fmt::Debug> fmt::Debug for OnCommand<H, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnCommand")
+            .field("pattern", &self.pattern)
+            .field("rest", &*self.rest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H, R> sealed::Sealed for OnCommand<H, R> {}
+
+impl<H, R> Routes for OnCommand<H, R>
+where
+    H: RawHandler,
+    R: Routes,
+{
+    type Body<B> = R::Body<B>;
+    type Future = RouteFuture<H::Future, R::Future>;
+
+    fn depth(&self) -> u16 {
+        self.at
+    }
+
+    fn select(&self, command: &CallbackCommand) -> Option<Selected> {
+        let name = command.as_str();
+        let rank = match &self.pattern {
+            Pattern::Exact(n) if **n == *name => Some(Rank::Exact),
+            Pattern::Prefix(p) if name.starts_with(&**p) => Some(Rank::Prefix(p.len())),
+            _ => None,
+        };
+        let mine = rank.map(|rank| Selected {
+            at: self.at,
+            rank,
+            forward: false,
+        });
+        better(mine, self.rest.select(command))
+    }
+
+    fn deliver(
+        &self,
+        at: u16,
+        meta: CallbackMeta,
+        body: &Bytes,
+        extensions: &mut Extensions,
+    ) -> Result<Delivery<Self::Future>, Rejection> {
+        if at != self.at {
+            return Ok(self
+                .rest
+                .deliver(at, meta, body, extensions)?
+                .map_future(RouteFuture::rest));
+        }
+        // No room: a raw body is not looked into here.
+        let callback = RawCallback {
+            meta,
+            body: body.clone(),
+        };
+        Ok(Delivery::handler(
+            RouteFuture::this(self.handler.call(callback)),
+            room(None),
+        ))
+    }
+
+    #[inline]
+    fn pass<B>(body: B) -> Self::Body<B> {
+        R::pass(body)
+    }
+
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<Self::Body<B>> {
+        R::pass_request(req)
+    }
+
+    fn forward<B>(body: Bytes) -> Option<Self::Body<B>> {
+        R::forward(body)
+    }
+}
+
+/// A verified callback of any command, as a [`RawHandler`] receives it: its metadata and its body as
+/// received.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RawCallback {
+    /// What the query says (the app, the command, the client...), verified.
+    pub meta: CallbackMeta,
+    /// The body, as received.
+    pub body: Bytes,
+}
+
+impl RawCallback {
+    /// The body decoded as JSON into `T` (a JSON object only, as Tencent sends).
+    ///
+    /// # Errors
+    /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`]: returned from the handler (`?` makes it
+    /// a [`HandlerError`]), it answers 400 with that rejection, as a malformed Room event does.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Rejection> {
+        decode_json(&self.body)
+    }
+}
+
+/// An async handler of callbacks by command name or prefix ([`CallbackLayer::on_command`],
+/// [`CallbackLayer::on_prefix`]), answering with an [`Ack`]: [`Ack::ok`] for an "after" callback, or
+/// the decision of a "before" callback ([`Ack::decision`], extra fields).
+///
+/// Implemented for every `Fn(RawCallback) -> impl Future<Output = Result<Ack, HandlerError>>`.
+///
+/// [`CallbackLayer::on_command`]: crate::CallbackLayer::on_command
+/// [`CallbackLayer::on_prefix`]: crate::CallbackLayer::on_prefix
+pub trait RawHandler: Send + Sync + 'static {
+    /// The future the handler returns.
+    type Future: Future<Output = Result<Ack, HandlerError>> + Send + 'static;
+
+    /// Handles one callback.
+    fn call(&self, callback: RawCallback) -> Self::Future;
+}
+
+impl<F, Fut> RawHandler for F
+where
+    F: Fn(RawCallback) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Ack, HandlerError>> + Send + 'static,
+{
+    type Future = Fut;
+
+    fn call(&self, callback: RawCallback) -> Fut {
+        self(callback)
+    }
+}
+
+pin_project! {
+    /// A typed handler's future, answering the OK acknowledgment for `Ok(())`.
+    #[derive(Debug)]
+    pub struct Acked<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> Acked<F> {
+    fn new(fut: F) -> Self {
+        Acked { fut }
+    }
+}
+
+impl<F> Future for Acked<F>
+where
+    F: Future<Output = Result<(), HandlerError>>,
+{
+    type Output = Result<Ack, HandlerError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().fut.poll(cx).map_ok(|()| Ack::ok())
     }
 }
 

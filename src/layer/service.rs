@@ -13,7 +13,8 @@ use super::future::ResponseFuture;
 use super::handler::BoxError;
 use super::routes::Routes;
 use super::Shared;
-use crate::query::{may_name_a_command, Routing, Scan};
+use crate::command::CallbackCommand;
+use crate::query::{may_carry_a_command, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
 use crate::verify::{conflicting_command, verify};
 
@@ -85,7 +86,7 @@ where
         // Most requests are passed through after one look (at the path when paths are set, at the query
         // otherwise): this much is small enough to inline into the caller, so that the inner future is
         // not wrapped in a function call of its own.
-        if !self.shared.serves(req.uri()) || !may_name_a_command(req.uri().query()) {
+        if !self.shared.serves(req.uri()) || !may_carry_a_command(req.uri().query()) {
             return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
         }
         self.route(req)
@@ -93,8 +94,12 @@ where
 }
 
 impl<S, R> Callback<S, R> {
-    /// Routes a request whose query may name a command: passed through, rejected, or collected.
-    fn route<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, R, ReqBody>
+    /// Routes a request whose query may carry a command: passed through, rejected, forwarded with its
+    /// verified metadata, or collected for its route.
+    fn route<ReqBody, ResBody>(
+        &mut self,
+        mut req: Request<ReqBody>,
+    ) -> ResponseFuture<S, R, ReqBody>
     where
         R: Routes,
         S: Service<Request<R::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
@@ -103,20 +108,30 @@ impl<S, R> Callback<S, R> {
     {
         let shared = &self.shared;
         let scan = Scan::new(req.uri().query());
-        let command = match scan.route(shared.commands) {
+        let command = match scan.route() {
             Routing::Pass => return ResponseFuture::inner(self.inner.call(R::pass_request(req))),
-            Routing::Handle(command) => command,
+            Routing::Callback(name) => CallbackCommand::new(name),
             Routing::Conflict => return ResponseFuture::reject(None, conflicting_command()),
         };
+        let selected = shared.routes.select(&command);
+        if selected.is_none() && !shared.verify_unrouted {
+            return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
+        }
         if req.method() != Method::POST {
             return ResponseFuture::reject(
-                Some(command),
+                Some(command.as_str()),
                 Rejection::new(RejectionKind::MethodNotAllowed),
             );
         }
-        let meta = match verify(&shared.config, command, scan) {
+        let meta = match verify(&shared.config, &command, scan) {
             Ok(meta) => meta,
-            Err(r) => return ResponseFuture::reject(Some(command), r),
+            Err(r) => return ResponseFuture::reject(Some(command.as_str()), r),
+        };
+        let Some(selected) = selected else {
+            // Verified, and no route of ours: the app's, with what was verified.
+            crate::trace::verified(meta.command.as_str());
+            req.extensions_mut().insert(meta);
+            return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
         };
         let limit = shared.config.body_limit;
         if let Some(len) = declared_length(&req) {
@@ -125,16 +140,16 @@ impl<S, R> Callback<S, R> {
                     RejectionKind::BodyTooLarge,
                     format_args!("{len} bytes declared, limit {limit}"),
                 );
-                return ResponseFuture::reject(Some(command), r);
+                return ResponseFuture::reject(Some(meta.command.as_str()), r);
             }
         }
         // Only a request whose event goes to the inner service needs it: take the instance that was
         // readied, leave a fresh clone in its place.
-        let inner = shared.forwarded.contains(command).then(|| {
+        let inner = selected.forward.then(|| {
             let clone = self.inner.clone();
             std::mem::replace(&mut self.inner, clone)
         });
-        ResponseFuture::collect(req, meta, shared.clone(), inner)
+        ResponseFuture::collect(req, meta, selected.at, shared.clone(), inner)
     }
 }
 

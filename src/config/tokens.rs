@@ -1,0 +1,355 @@
+//! The token sets: a default set and each app's own, replaceable at run time through [`TokenSets`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use super::{ConfigError, Token};
+
+/// The token sets of a [`Config`](crate::Config), replaceable while it serves (token rotation).
+///
+/// A configured app with a set of its own ([`Config::app_token`](crate::Config::app_token),
+/// [`set_app`](TokenSets::set_app)) accepts exactly the tokens of that set; every other configured app
+/// accepts the tokens of the default set ([`Config::token`](crate::Config::token),
+/// [`set_default`](TokenSets::set_default)). Any token of a set matches (several at once let you
+/// rotate without downtime).
+///
+/// A handle from [`Config::tokens`](crate::Config::tokens) is cheap to clone and shared with every
+/// clone of that `Config`, so with every [`CallbackLayer`](crate::CallbackLayer) and service built from
+/// it: a change is seen by the next callback each of them verifies. Each change is atomic: a callback
+/// is checked against the complete set before the change or the complete set after it, never a mix.
+/// The handle changes tokens only; the configured SDKAppIDs stay as built.
+///
+/// `Debug` shows how many tokens each set holds, never a token.
+///
+/// ```
+/// use tencent_room_callback::Config;
+///
+/// let config = Config::new(1400000000).app_token(1400000001, "app-1-token")?;
+/// let tokens = config.tokens(); // keep it; build the layer from `config`
+/// // Later, from an admin endpoint or a secrets watcher: start accepting the new token next to the
+/// // old one, switch it in Tencent's console, then drop the old one.
+/// tokens.set_app(1400000001, ["app-1-token", "app-1-token-v2"])?;
+/// tokens.set_app(1400000001, ["app-1-token-v2"])?;
+/// assert_eq!(
+///     format!("{tokens:?}"),
+///     "TokenSets { default: 0 tokens, apps: {1400000001: 1 token} }"
+/// );
+/// # Ok::<(), tencent_room_callback::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct TokenSets {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// The configured SDKAppIDs, fixed for the life of the handle.
+    apps: Box<[u64]>,
+    /// The current table; writers swap in a new one, readers clone the `Arc`.
+    table: RwLock<Arc<Table>>,
+}
+
+/// One immutable state of the token sets.
+#[derive(Clone, Default)]
+pub(super) struct Table {
+    pub(super) default: Arc<[Token]>,
+    /// The apps with a set of their own (never empty once built through the public API).
+    pub(super) apps: BTreeMap<u64, Arc<[Token]>>,
+}
+
+impl Table {
+    /// The set `app_id`'s callbacks are checked against: its own, else the default.
+    pub(super) fn effective(&self, app_id: u64) -> &Arc<[Token]> {
+        self.apps.get(&app_id).unwrap_or(&self.default)
+    }
+
+    /// Whether any set holds a token.
+    pub(super) fn any(&self) -> bool {
+        !self.default.is_empty() || self.apps.values().any(|set| !set.is_empty())
+    }
+}
+
+/// `n token(s)`, for the `Debug` outputs.
+struct Count(usize);
+
+impl fmt::Debug for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 token"),
+            n => write!(f, "{n} tokens"),
+        }
+    }
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSets")
+            .field("default", &Count(self.default.len()))
+            .field(
+                "apps",
+                &DebugMap(self.apps.iter().map(|(id, set)| (*id, Count(set.len())))),
+            )
+            .finish()
+    }
+}
+
+/// A map's `Debug` from an iterator, without collecting it.
+struct DebugMap<I>(I);
+
+impl<I, V> fmt::Debug for DebugMap<I>
+where
+    I: Iterator<Item = (u64, V)> + Clone,
+    V: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.clone()).finish()
+    }
+}
+
+/// Validates every token before anything changes; a set must not be empty.
+fn validate<I>(tokens: I) -> Result<Arc<[Token]>, ConfigError>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    let set = tokens
+        .into_iter()
+        .map(Token::new)
+        .collect::<Result<Arc<[Token]>, _>>()?;
+    if set.is_empty() {
+        return Err(ConfigError::NoTokens);
+    }
+    Ok(set)
+}
+
+impl TokenSets {
+    /// A new handle (shared with nobody yet) over `apps` and `table`.
+    pub(super) fn new(apps: &[u64], table: Table) -> TokenSets {
+        TokenSets {
+            shared: Arc::new(Shared {
+                apps: apps.into(),
+                table: RwLock::new(Arc::new(table)),
+            }),
+        }
+    }
+
+    /// The current table: a read lock held only to clone an `Arc`. A poisoned lock is used as is:
+    /// the table is only ever replaced whole, so it is never half-written.
+    pub(super) fn snapshot(&self) -> Arc<Table> {
+        Arc::clone(&self.read())
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Arc<Table>> {
+        self.shared
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Arc<Table>> {
+        self.shared
+            .table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The effective set of `app_id` (its own, else the default), from one snapshot: the read lock is
+    /// held for one map look-up and one `Arc` clone.
+    pub(super) fn effective(&self, app_id: u64) -> Arc<[Token]> {
+        Arc::clone(self.read().effective(app_id))
+    }
+
+    /// Replaces the current table by `change(current)`, under the write lock (so concurrent writers
+    /// never lose each other's changes). `change` must not panic.
+    fn update(&self, change: impl FnOnce(&Table) -> Table) {
+        let mut table = self.write();
+        let next = change(&table);
+        *table = Arc::new(next);
+    }
+
+    fn check_app(&self, app_id: u64) -> Result<(), ConfigError> {
+        if self.shared.apps.contains(&app_id) {
+            Ok(())
+        } else {
+            Err(ConfigError::UnknownApp(app_id))
+        }
+    }
+
+    /// Replaces the own token set of app `app_id` with `tokens`, atomically: its callbacks are checked
+    /// against the new set only (never the default set) from the next one on. Give the old and the new
+    /// token together while switching in Tencent's console, then the new one alone.
+    ///
+    /// # Errors
+    /// Nothing changes on error. [`ConfigError::UnknownApp`] when `app_id` is not one of the
+    /// configured SDKAppIDs (this handle does not add apps); [`ConfigError::NoTokens`] when `tokens`
+    /// is empty (use [`remove_app`](TokenSets::remove_app) to go back to the default set);
+    /// [`ConfigError::EmptyToken`] or [`ConfigError::TokenWhitespace`] for an invalid token, as
+    /// [`Config::token`](crate::Config::token).
+    pub fn set_app<I>(&self, app_id: u64, tokens: I) -> Result<(), ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.check_app(app_id)?;
+        let set = validate(tokens)?;
+        self.update(|t| {
+            let mut next = t.clone();
+            next.apps.insert(app_id, set);
+            next
+        });
+        Ok(())
+    }
+
+    /// Replaces the default token set, used by every configured app without a set of its own,
+    /// atomically.
+    ///
+    /// # Errors
+    /// Nothing changes on error. [`ConfigError::NoTokens`] when `tokens` is empty (an empty set
+    /// would silently turn the signature check off for the apps whose policy is not set);
+    /// [`ConfigError::EmptyToken`] or [`ConfigError::TokenWhitespace`] for an invalid token, as
+    /// [`Config::token`](crate::Config::token).
+    pub fn set_default<I>(&self, tokens: I) -> Result<(), ConfigError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let set = validate(tokens)?;
+        self.update(|t| Table {
+            default: set,
+            apps: t.apps.clone(),
+        });
+        Ok(())
+    }
+
+    /// Removes the own token set of app `app_id`: from the next callback on, the app is checked
+    /// against the default set (and, when that is empty and no [`SignPolicy`](crate::SignPolicy)
+    /// applies, not checked at all). Returns whether the app had a set of its own.
+    pub fn remove_app(&self, app_id: u64) -> bool {
+        if !self.read().apps.contains_key(&app_id) {
+            return false;
+        }
+        let mut removed = false;
+        self.update(|t| {
+            let mut next = t.clone();
+            removed = next.apps.remove(&app_id).is_some();
+            next
+        });
+        removed
+    }
+
+    /// Whether app `app_id` has a set of its own now.
+    pub fn has_own(&self, app_id: u64) -> bool {
+        self.read().apps.contains_key(&app_id)
+    }
+
+    /// Whether any set (the default or an app's) holds a token now.
+    pub fn any_token(&self) -> bool {
+        self.read().any()
+    }
+
+    /// The configured SDKAppIDs, the apps whose sets this handle may change.
+    pub fn app_ids(&self) -> &[u64] {
+        &self.shared.apps
+    }
+}
+
+impl fmt::Debug for TokenSets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.snapshot(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sets() -> TokenSets {
+        let table = Table {
+            default: Arc::from([Token::new("d").unwrap()]),
+            apps: BTreeMap::new(),
+        };
+        TokenSets::new(&[1, 2, 3], table)
+    }
+
+    /// The sets as lists of token texts (for tests only: real code never exposes a token).
+    fn texts(set: &[Token]) -> Vec<String> {
+        set.iter()
+            .map(|t| String::from_utf8(t.expose().to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn set_app_replaces_only_that_app() {
+        let s = sets();
+        s.set_app(1, ["a1", "a2"]).unwrap();
+        assert_eq!(texts(&s.effective(1)), ["a1", "a2"]);
+        assert_eq!(texts(&s.effective(2)), ["d"]);
+        s.set_app(1, ["a3"]).unwrap();
+        assert_eq!(texts(&s.effective(1)), ["a3"]);
+        assert!(s.has_own(1) && !s.has_own(2));
+        s.set_default(["d2", "d3"]).unwrap();
+        assert_eq!(texts(&s.effective(1)), ["a3"]);
+        assert_eq!(texts(&s.effective(2)), ["d2", "d3"]);
+        assert!(s.remove_app(1));
+        assert!(!s.remove_app(1));
+        assert_eq!(texts(&s.effective(1)), ["d2", "d3"]);
+    }
+
+    #[test]
+    fn failed_changes_change_nothing() {
+        let s = sets();
+        s.set_app(2, ["own"]).unwrap();
+        let before = s.snapshot();
+        let cases: [(Result<(), ConfigError>, ConfigError); 6] = [
+            (s.set_app(2, ["ok", ""]), ConfigError::EmptyToken),
+            (s.set_app(2, ["ok", "bad\n"]), ConfigError::TokenWhitespace),
+            (s.set_app(2, Vec::<String>::new()), ConfigError::NoTokens),
+            (s.set_app(9, ["ok"]), ConfigError::UnknownApp(9)),
+            (s.set_default([" bad", "ok"]), ConfigError::TokenWhitespace),
+            (s.set_default([""; 0]), ConfigError::NoTokens),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, Err(want));
+        }
+        assert!(!s.remove_app(9));
+        // Not even a new table was swapped in.
+        assert!(Arc::ptr_eq(&before, &s.snapshot()));
+        assert_eq!(texts(&s.effective(2)), ["own"]);
+        assert_eq!(texts(&s.effective(1)), ["d"]);
+    }
+
+    #[test]
+    fn clones_share_the_sets() {
+        let s = sets();
+        let c = s.clone();
+        c.set_app(3, ["x"]).unwrap();
+        assert_eq!(texts(&s.effective(3)), ["x"]);
+        assert_eq!(s.app_ids(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn a_poisoned_lock_is_tolerated() {
+        let s = sets();
+        s.set_app(1, ["a"]).unwrap();
+        let c = s.clone();
+        let panicked = std::thread::spawn(move || {
+            let _guard = c.shared.table.write().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(s.shared.table.is_poisoned());
+        assert_eq!(texts(&s.effective(1)), ["a"]);
+        assert!(s.any_token());
+        s.set_app(1, ["b"]).unwrap();
+        assert_eq!(texts(&s.effective(1)), ["b"]);
+        assert!(s.remove_app(1));
+        assert_eq!(format!("{s:?}"), "TokenSets { default: 1 token, apps: {} }");
+    }
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<TokenSets>();
+    }
+}
