@@ -36,11 +36,26 @@ fn room_str(room: Option<&Room>) -> &str {
 }
 
 /// The request was refused before its event reached anyone (so there is no room to report).
+/// A command name as logged: at most 128 bytes (cut on a character boundary), since any command from
+/// the query is logged and the query is the sender's.
+#[cfg(feature = "tracing")]
+fn short(command: &str) -> &str {
+    const MAX: usize = 128;
+    if command.len() <= MAX {
+        return command;
+    }
+    let mut end = MAX;
+    while !command.is_char_boundary(end) {
+        end -= 1;
+    }
+    &command[..end]
+}
+
 pub(crate) fn rejected(command: Option<&str>, rejection: &Rejection) {
     #[cfg(feature = "tracing")]
     tracing::warn!(
         target: "tencent_room_callback",
-        command = command.unwrap_or(""),
+        command = short(command.unwrap_or("")),
         room = "",
         outcome = "rejected",
         status = rejection.status().as_u16(),
@@ -56,7 +71,7 @@ pub(crate) fn handled(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
     tracing::info!(
         target: "tencent_room_callback",
-        command,
+        command = short(command),
         room = room_str(Some(room)),
         outcome = "ok",
         "room callback handled"
@@ -68,7 +83,7 @@ pub(crate) fn verified(command: &str) {
     #[cfg(feature = "tracing")]
     tracing::debug!(
         target: "tencent_room_callback",
-        command,
+        command = short(command),
         room = "",
         outcome = "verified",
         "callback verified, passed to the inner service"
@@ -80,7 +95,7 @@ pub(crate) fn forwarded(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
     tracing::info!(
         target: "tencent_room_callback",
-        command,
+        command = short(command),
         room = room_str(Some(room)),
         outcome = "forwarded",
         "room callback forwarded to the inner service"
@@ -102,7 +117,7 @@ pub(crate) fn handler_failed(
             ($level:ident, $outcome:literal) => {
                 tracing::$level!(
                     target: "tencent_room_callback",
-                    command,
+                    command = short(command),
                     room = room_str(Some(room)),
                     outcome = $outcome,
                     status = rejection.status().as_u16(),
@@ -126,7 +141,7 @@ pub(crate) fn panicked(command: &str, room: Option<&Room>, rejection: &Rejection
     #[cfg(feature = "tracing")]
     tracing::error!(
         target: "tencent_room_callback",
-        command,
+        command = short(command),
         room = room_str(room),
         outcome = "handler_panic",
         status = rejection.status().as_u16(),
@@ -135,4 +150,19 @@ pub(crate) fn panicked(command: &str, room: Option<&Room>, rejection: &Rejection
         panic = message,
         "room callback handler panicked"
     );
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    #[test]
+    fn logged_command_names_are_cut_at_128_bytes() {
+        assert_eq!(
+            super::short("C2C.CallbackBeforeSendMsg"),
+            "C2C.CallbackBeforeSendMsg"
+        );
+        assert_eq!(super::short(&"a".repeat(1 << 20)).len(), 128);
+        // A cut inside a character backs off to its start.
+        let cut = super::short(&format!("a{}", "é".repeat(100)));
+        assert_eq!(cut, format!("a{}", "é".repeat(63)));
+    }
 }
