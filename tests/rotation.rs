@@ -18,7 +18,10 @@ const APP: u64 = 1400000000;
 const OTHER_APP: u64 = 1400000001;
 
 fn signed(app: u64, token: &str) -> Request<Body> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     CallbackRequest::new(fixtures::member_leave())
         .sdk_app_id(app)
         .token(token)
@@ -153,9 +156,17 @@ async fn rotating_an_apps_tokens_under_load_never_mixes_sets() {
     assert_eq!(handled.load(SeqCst), accepted);
 
     // The other app's set was never touched, and its token never opened this app.
-    let res = svc.clone().oneshot(signed(OTHER_APP, "other-app-token")).await.unwrap();
+    let res = svc
+        .clone()
+        .oneshot(signed(OTHER_APP, "other-app-token"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let res = svc.clone().oneshot(signed(APP, "other-app-token")).await.unwrap();
+    let res = svc
+        .clone()
+        .oneshot(signed(APP, "other-app-token"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     println!(
         "{} requests; per phase (token a, token b): {:?}",
