@@ -2,6 +2,7 @@
 
 use crate::command::{CallbackCommand, CommandSet};
 use crate::config::Config;
+use crate::event::{Event, RoomEvent};
 use crate::meta::CallbackMeta;
 use crate::query::{Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
@@ -27,7 +28,7 @@ use crate::verify::{conflicting_command, verify};
 ///
 /// # Errors
 /// The [`Rejection`] the layer would answer with.
-pub fn decode<E: crate::Event>(
+pub fn decode<E: Event>(
     config: &Config,
     query: &str,
     body: &[u8],
@@ -44,13 +45,13 @@ pub fn decode_any(
     config: &Config,
     query: &str,
     body: &[u8],
-) -> Result<(crate::RoomEvent, CallbackMeta), Rejection> {
+) -> Result<(RoomEvent, CallbackMeta), Rejection> {
     let meta = verify_for(config, CommandSet::ALL, query)?;
     let command = meta
         .command
         .typed()
         .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
-    Ok((crate::RoomEvent::from_json(command, body)?, meta))
+    Ok((RoomEvent::from_json(command, body)?, meta))
 }
 
 fn verify_for(
@@ -80,10 +81,10 @@ mod tests {
         let c = Config::new(1400000000);
         let body = br#"{"RoomId":"r","MemberList_Account":["a"],"EventTime":1}"#;
         let q = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave";
-        let (e, m) = decode::<crate::MemberLeave>(&c, q, body).unwrap();
+        let (e, m) = decode::<crate::event::MemberLeave>(&c, q, body).unwrap();
         assert_eq!(e.room_id, "r");
         assert_eq!(m.command, Command::MemberLeave);
-        let err = decode::<crate::MemberEnter>(&c, q, body).unwrap_err();
+        let err = decode::<crate::event::MemberEnter>(&c, q, body).unwrap_err();
         assert_eq!(err.kind(), RejectionKind::UnknownCommand);
         let (any, _) = decode_any(&c, q, body).unwrap();
         assert_eq!(any.command(), Command::MemberLeave);

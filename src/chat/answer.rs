@@ -223,9 +223,9 @@ impl Serialize for SendMsgAnswer {
 }
 
 /// The same answer as an [`Ack`](crate::Ack), as a route's handler returns it: the same bytes.
-impl From<SendMsgAnswer> for crate::Ack {
-    fn from(answer: SendMsgAnswer) -> crate::Ack {
-        let mut ack = crate::Ack::decision(
+impl From<SendMsgAnswer> for crate::ack::Ack {
+    fn from(answer: SendMsgAnswer) -> crate::ack::Ack {
+        let mut ack = crate::ack::Ack::decision(
             answer.decision.error_code(),
             answer.decision.error_info().to_owned(),
         );
