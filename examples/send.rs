@@ -1,16 +1,22 @@
-//! The sender: posts one realistic Room callback to a running receiver, as Tencent would, and prints the
-//! answer.
+//! The sender: posts one callback to a running receiver, as Tencent would, and prints the answer.
 //!
 //! ```text
 //! cargo run --example server                                   # in one terminal
 //! cargo run --example send -- http://127.0.0.1:3000/callback  # in another
+//! cargo run --example send -- http://127.0.0.1:3000/callback \
+//!     --command State.StateChange --body state.json            # any command, any body
 //! ```
 //!
-//! The event is Tencent's documented sample of the command (see `testing::fixtures`), with `EventTime` set
-//! to now and the room and members replaced when given. With `--token` the request carries `Sign` and
-//! `RequestTime` (now). The request goes to stderr; the answer's status line and body go to stdout. The
-//! exit code is 0 for a 200 with the OK acknowledgment, 1 for any other answer or a network error, 2 for
-//! bad arguments.
+//! By default the callback is a Room event: Tencent's documented sample of the `--event` command (see
+//! `testing::fixtures`), with `EventTime` set to now and the room and members replaced when given. With
+//! `--command NAME --body FILE` it is any command (Chat's `State.StateChange`, `Group.*`, `C2C.*`, Live's,
+//! a Room command...): the query's `CallbackCommand` is `NAME` and the body is the bytes of `FILE`
+//! (`-` for stdin), sent as they are, unchecked. `--body FILE` alone sends the bytes of `FILE` as the
+//! body of the `--event` command.
+//!
+//! With `--token` the request carries `Sign` and `RequestTime` (now). The request goes to stderr; the
+//! answer's status line and body go to stdout. The exit code is 0 for a 200 with the OK acknowledgment, 1
+//! for any other answer or a network error, 2 for bad arguments (an unreadable `--body` file included).
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,17 +31,24 @@ use tencent_room_callback::{AccountId, Ack, Command, EventTime, RoomEvent, Seat}
 const USAGE: &str = "\
 usage: send <url> [options]
 
-Posts one Room callback to <url> (e.g. http://127.0.0.1:3000/callback) and prints the answer.
+Posts one callback to <url> (e.g. http://127.0.0.1:3000/callback) and prints the answer.
 
 options:
-  --event E          member-leave (default), member-enter, create-room, destroy-room,
-                     update-room, seat-changed
+  --event E          a Room event, sent as Tencent's documented sample: member-leave (default),
+                     member-enter, create-room, destroy-room, update-room, seat-changed
+  --command NAME     any command instead (State.StateChange, Group.CallbackAfterSendMsg...):
+                     the query's CallbackCommand; needs --body
+  --body FILE        the body: the bytes of FILE (- for stdin), sent as they are; for
+                     --command NAME, or for the --event command
   --sdk-app-id N     SdkAppid to send (default 1400000000)
   --token T          sign the request (Sign, RequestTime) with the callback token T
-  --room R           the room ID (default: the documented sample's)
+  --room R           the room ID (default: the documented sample's; not with --body)
   --member M         a member (repeatable): who left/entered, who sits on the seats,
-                     or the invitees of a created room (default: the sample's)
+                     or the invitees of a created room (default: the sample's; not with --body)
   -h, --help         this message
+
+exit code: 0 for a 200 with the OK acknowledgment, 1 for any other answer or a network
+error, 2 for bad arguments.
 ";
 
 /// What the command line asked for.
@@ -43,6 +56,12 @@ options:
 struct Args {
     url: String,
     command: Command,
+    /// `--event` was given.
+    event_given: bool,
+    /// `--command`: any command's name.
+    command_name: Option<String>,
+    /// `--body`: a file, or `-` for stdin.
+    body: Option<String>,
     sdk_app_id: u64,
     token: Option<String>,
     room: Option<String>,
@@ -65,6 +84,9 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
     let mut args = Args {
         url: String::new(),
         command: Command::MemberLeave,
+        event_given: false,
+        command_name: None,
+        body: None,
         sdk_app_id: DEFAULT_SDK_APP_ID,
         token: None,
         room: None,
@@ -91,6 +113,21 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                     .find(|(name, _)| *name == v)
                     .map(|(_, c)| *c)
                     .ok_or_else(|| format!("unknown event {v:?}"))?;
+                args.event_given = true;
+            }
+            "--command" => {
+                let v = value()?;
+                if v.is_empty() {
+                    return Err("--command must not be empty".into());
+                }
+                args.command_name = Some(v);
+            }
+            "--body" => {
+                let v = value()?;
+                if v.is_empty() {
+                    return Err("--body needs a file name (or - for stdin)".into());
+                }
+                args.body = Some(v);
             }
             "--sdk-app-id" => {
                 let v = value()?;
@@ -113,6 +150,19 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         }
     }
     args.url = url.ok_or("the receiver's URL is required")?;
+    if args.command_name.is_some() {
+        if args.event_given {
+            return Err("--command and --event are exclusive".into());
+        }
+        if args.body.is_none() {
+            return Err(
+                "--command needs --body (there is no sample of an arbitrary command)".into(),
+            );
+        }
+    }
+    if args.body.is_some() && (args.room.is_some() || !args.members.is_empty()) {
+        return Err("--room and --member change the sample; with --body, edit the body".into());
+    }
     if !args.url.starts_with("http://") {
         return Err(format!(
             "the URL must start with http:// (this sender speaks plain HTTP): {:?}",
@@ -211,9 +261,23 @@ async fn main() -> ExitCode {
         }
     };
 
-    let mut request = CallbackRequest::new(event(&args))
-        .url(&args.url)
-        .sdk_app_id(args.sdk_app_id);
+    let request = match &args.body {
+        None => CallbackRequest::new(event(&args)),
+        Some(file) => match read_body(file) {
+            Ok(body) => {
+                let request = CallbackRequest::raw(args.command, body);
+                match &args.command_name {
+                    Some(name) => request.callback_command(name),
+                    None => request,
+                }
+            }
+            Err(e) => {
+                eprint!("send: cannot read --body {file:?}: {e}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let mut request = request.url(&args.url).sdk_app_id(args.sdk_app_id);
     if let Some(token) = &args.token {
         request = request.token(token);
     }
@@ -235,6 +299,17 @@ async fn main() -> ExitCode {
             eprintln!("send: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The bytes of `file`, or of stdin for `-`.
+fn read_body(file: &str) -> std::io::Result<Vec<u8>> {
+    if file == "-" {
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut body)?;
+        Ok(body)
+    } else {
+        std::fs::read(file)
     }
 }
 

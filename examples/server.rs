@@ -1,36 +1,181 @@
 //! The receiver: `cargo run --example server`.
 //!
-//! An axum app behind the callback layer in handler mode, for all six Room commands, scoped to
-//! `/callback` with `CallbackLayer::path`. Each accepted event is printed on stdout as one line of JSON
-//! with Tencent's field names; logs go to stderr. Requests the layer does not intercept (another
-//! command, or any request to another path, whatever its query: `GET /healthz?CallbackCommand=..` is the
-//! app's own) reach the app's routes, which answer 404 with a FAIL acknowledgment. Ctrl-C or SIGTERM
-//! stops it cleanly.
+//! An axum app behind the callback layer in handler mode, scoped to `/callback` with
+//! `CallbackLayer::path`, for every callback an SDKAppID sends to its one URL: Room, Chat (IM) and Live
+//! alike. Each verified callback is acknowledged OK and printed on stdout as one line of JSON; logs go
+//! to stderr, and stdout carries nothing but those lines.
 //!
-//! Environment:
-//! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3000`)
-//! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
-//! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
+//! - The six Room commands are decoded (`on_any`) and printed as the typed event, serialized back with
+//!   Tencent's field names.
+//! - Any other command (`State.StateChange`, `Group.CallbackAfterSendMsg`, `Live.*`, a Room command
+//!   this version does not know...) is taken by a raw route (`on_prefix("")`, which typed routes win
+//!   over) and printed as the body object as received: compacted onto one line (white space outside
+//!   strings removed), every other byte kept, so integers keep their exact digits (`144115233775727695`,
+//!   `99999999999999999999999`). A body without a top-level `CallbackCommand` gets the query's, as the
+//!   object's first member. A body that is not one JSON object in UTF-8, or whose top-level
+//!   `CallbackCommand` is not the query's (another name, not a string, given twice), is refused: 400
+//!   with a FAIL acknowledgment (`ErrorCode` 40006), nothing printed.
 //!
-//! Try it with `cargo run --example send -- http://127.0.0.1:3000/callback`.
+//! A request without `CallbackCommand`, or to another path (`GET /healthz?CallbackCommand=..` is the
+//! app's own), reaches the app's routes, which answer 404 with a FAIL acknowledgment
+//! (`{"ActionStatus":"FAIL","ErrorInfo":"no handler for this command","ErrorCode":40401}`). Ctrl-C or
+//! SIGTERM stops it cleanly (exit 0).
+//!
+//! # Environment
+//!
+//! - `ROOM_CALLBACK_ADDR`: where to listen (default `127.0.0.1:3000`).
+//! - `ROOM_CALLBACK_SDKAPPID`: the app, or a comma-separated list of apps, whose callbacks are
+//!   accepted (default `1400000000`). Each is a decimal SDKAppID, digits only (no sign, no white
+//!   space), listed once.
+//! - `ROOM_CALLBACK_TOKEN`: a callback token for every app without tokens of its own (the library's
+//!   default token set).
+//! - `ROOM_CALLBACK_TOKENS`: per-app tokens, `APPID=TOKEN,APPID=TOKEN`. An app may appear several times
+//!   (it then accepts each of its tokens: rotation without downtime). An app with tokens here accepts
+//!   only those, never `ROOM_CALLBACK_TOKEN` nor another app's. Each app named here must be one of
+//!   `ROOM_CALLBACK_SDKAPPID`'s (otherwise the server refuses to start: a typo in an app ID must not
+//!   leave the real app unverified). A token runs to the next comma: it may contain `=`, not `,`.
+//!
+//! A variable that is set must be valid: set but empty, only white space, not UTF-8, or malformed (an
+//! empty list item, an app ID that is not a number, `APPID=` without a token, a token with surrounding
+//! white space...), it stops the server before it listens, with one line on stderr naming the variable
+//! and the problem (never a token) and exit code 2. Failing to listen exits with 1.
+//!
+//! # Signature policy
+//!
+//! The library's default: for an app with at least one token (its own, else `ROOM_CALLBACK_TOKEN`),
+//! every callback of every command must carry `Sign` and `RequestTime` (within 60 s of now) signed
+//! with one of that app's tokens, or it is refused with 401 (40101 unsigned, 40102 malformed time,
+//! 40103 stale time, 40104 bad signature). An app without any token is not verified. As soon as any
+//! token is configured, a callback for an app that is not configured is answered exactly as a
+//! configured app's unsigned or wrongly signed one (401), so the apps cannot be enumerated; with no
+//! token at all it gets 403 (40301).
+//!
+//! Try it with `cargo run --example send -- http://127.0.0.1:3000/callback`, or any command with
+//! `cargo run --example send -- http://127.0.0.1:3000/callback --command State.StateChange --body FILE`.
 
+use std::fmt;
 use std::io::Write;
+use std::process::ExitCode;
 
 use axum::{http::StatusCode, routing::any, Router};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, CommandSet, Config, HandlerError, RoomEvent,
+    Ack, CallbackLayer, CallbackMeta, CommandSet, Config, HandlerError, RawCallback, Rejection,
+    RejectionKind, RoomEvent,
 };
 use tracing_subscriber::EnvFilter;
 
-/// Prints the event as one JSON line on stdout.
-async fn print_event(event: RoomEvent, _meta: CallbackMeta) -> Result<(), HandlerError> {
-    let mut line = serde_json::to_vec(&event)?;
+/// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
+const DEFAULT_SDK_APP_ID: u64 = 1400000000;
+
+/// Writes one line on stdout: one write, under the lock, so that lines from concurrent requests never
+/// interleave.
+fn print_line(mut line: Vec<u8>) -> Result<(), HandlerError> {
     line.push(b'\n');
-    // One write per line, under the lock: lines from concurrent requests never interleave.
     let mut out = std::io::stdout().lock();
     out.write_all(&line)?;
     out.flush()?;
     Ok(())
+}
+
+/// Prints a Room event as one JSON line on stdout.
+async fn print_event(event: RoomEvent, _meta: CallbackMeta) -> Result<(), HandlerError> {
+    print_line(serde_json::to_vec(&event)?)
+}
+
+/// Prints any other callback's body as one JSON line on stdout (see the module docs).
+async fn print_raw(callback: RawCallback) -> Result<Ack, HandlerError> {
+    let command = callback.meta.command.as_str();
+    // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
+    let top: TopLevel = callback.json()?;
+    let refuse = |why: fmt::Arguments<'_>| {
+        tracing::warn!(command, "refused: {why}");
+        Err(HandlerError::new(Rejection::new(
+            RejectionKind::MalformedBody,
+        )))
+    };
+    // serde_json checks the UTF-8 of the keys and of the strings it decodes, not of those it skips.
+    if std::str::from_utf8(&callback.body).is_err() {
+        return refuse(format_args!("the body is not UTF-8"));
+    }
+    let body = compact(&callback.body);
+    let line = match top.command {
+        Some(c) if c == command => body,
+        Some(c) => {
+            return refuse(format_args!(
+                "CallbackCommand in the body is {c:?}, the query's is {command:?}"
+            ))
+        }
+        None => {
+            // `{"CallbackCommand":"<query's>",` + the rest of the object.
+            let mut line = b"{\"CallbackCommand\":".to_vec();
+            line.extend(serde_json::to_vec(command)?);
+            if body.len() > 2 {
+                line.push(b',');
+            }
+            line.extend_from_slice(&body[1..]);
+            line
+        }
+    };
+    print_line(line)?;
+    Ok(Ack::ok())
+}
+
+/// What the raw printer needs to know of a body: that it is one JSON object (every value checked, none
+/// converted: numbers are skipped as text), and its top-level `CallbackCommand`, which must be a string
+/// given at most once.
+struct TopLevel {
+    command: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = TopLevel;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+                let mut command = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "CallbackCommand" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if command.is_some() {
+                        return Err(de::Error::duplicate_field("CallbackCommand"));
+                    } else {
+                        command = Some(map.next_value::<String>()?);
+                    }
+                }
+                Ok(TopLevel { command })
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+/// Valid JSON without the white space outside its strings: every other byte as it came.
+fn compact(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// The app's own route: anything the layer did not intercept.
@@ -41,8 +186,152 @@ async fn no_handler() -> (StatusCode, Ack) {
     )
 }
 
+/// What the environment asks for.
+struct Settings {
+    addr: String,
+    app_ids: Vec<u64>,
+    config: Config,
+    /// How each app is verified, for the log.
+    auth: String,
+    /// The apps without any token: their callbacks are not verified.
+    unverified: Vec<u64>,
+}
+
+/// A variable that is set, as text: unset is `None`; set but not UTF-8, empty or only white space is
+/// an error naming it (and saying what leaving it unset means).
+fn var(name: &str, unset: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+        Ok(v) if v.is_empty() => Err(format!("{name} is set but empty (unset, it means {unset})")),
+        Ok(v) if v.trim().is_empty() => Err(format!("{name} is only white space")),
+        Ok(v) => Ok(Some(v)),
+    }
+}
+
+/// A decimal SDKAppID: digits only, fitting in 64 bits.
+fn app_id(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Reads and checks every variable; the error is one line naming the variable (never a token).
+fn settings() -> Result<Settings, String> {
+    const APPS: &str = "ROOM_CALLBACK_SDKAPPID";
+    const TOKEN: &str = "ROOM_CALLBACK_TOKEN";
+    const TOKENS: &str = "ROOM_CALLBACK_TOKENS";
+
+    let addr = match var("ROOM_CALLBACK_ADDR", "127.0.0.1:3000")? {
+        Some(a) if a.trim() != a => {
+            return Err("ROOM_CALLBACK_ADDR starts or ends with white space".into())
+        }
+        Some(a) => a,
+        None => "127.0.0.1:3000".into(),
+    };
+
+    let app_ids = match var(APPS, "1400000000")? {
+        None => vec![DEFAULT_SDK_APP_ID],
+        Some(list) => {
+            let mut ids = Vec::new();
+            for (n, item) in (1..).zip(list.split(',')) {
+                if item.is_empty() {
+                    return Err(format!(
+                        "{APPS}: item {n} is empty (expected app IDs separated by commas, as \
+                         1400000000,1400000001)"
+                    ));
+                }
+                let id = app_id(item).ok_or_else(|| {
+                    format!("{APPS}: item {n} ({item:?}) is not a decimal SDKAppID")
+                })?;
+                if ids.contains(&id) {
+                    return Err(format!("{APPS}: app {id} is listed twice"));
+                }
+                ids.push(id);
+            }
+            ids
+        }
+    };
+    let listed = app_ids
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+
+    let mut config = Config::new(app_ids[0]);
+    for id in &app_ids[1..] {
+        config = config.app_id(*id);
+    }
+    let default_token = var(TOKEN, "no token for the apps without their own")?;
+    let has_default = default_token.is_some();
+    if let Some(token) = default_token {
+        config = config.token(token).map_err(|e| format!("{TOKEN}: {e}"))?;
+    }
+    // The app of each token of ROOM_CALLBACK_TOKENS, for the log.
+    let mut own_tokens = Vec::new();
+    if let Some(entries) = var(TOKENS, "no app has tokens of its own")? {
+        for (n, entry) in (1..).zip(entries.split(',')) {
+            // Never echo an entry or a token: only its place and, once it is known to be one, the app.
+            if entry.is_empty() {
+                return Err(format!(
+                    "{TOKENS}: entry {n} is empty (expected APPID=TOKEN,APPID=TOKEN)"
+                ));
+            }
+            let Some((app, token)) = entry.split_once('=') else {
+                return Err(format!(
+                    "{TOKENS}: entry {n} is not APPID=TOKEN (it has no '=')"
+                ));
+            };
+            let id = app_id(app).ok_or_else(|| {
+                format!("{TOKENS}: entry {n}: the part before '=' is not a decimal SDKAppID")
+            })?;
+            if !app_ids.contains(&id) {
+                return Err(format!(
+                    "{TOKENS}: entry {n}: app {id} is not one of {APPS} ({listed}); add it there"
+                ));
+            }
+            if token.is_empty() {
+                return Err(format!(
+                    "{TOKENS}: entry {n} (app {id}) has no token after '='"
+                ));
+            }
+            config = config
+                .app_token(id, token)
+                .map_err(|e| format!("{TOKENS}: entry {n} (app {id}): {e}"))?;
+            own_tokens.push(id);
+        }
+    }
+
+    let auth = app_ids
+        .iter()
+        .map(|id| {
+            let own = own_tokens.iter().filter(|a| *a == id).count();
+            match (own, has_default) {
+                (0, true) => format!("{id}: {TOKEN}"),
+                (0, false) => format!("{id}: not verified"),
+                (1, _) => format!("{id}: 1 token of {TOKENS}"),
+                (n, _) => format!("{id}: {n} tokens of {TOKENS}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let unverified = app_ids
+        .iter()
+        .copied()
+        .filter(|id| !has_default && !own_tokens.contains(id))
+        .collect();
+    Ok(Settings {
+        addr,
+        app_ids,
+        config,
+        auth,
+        unverified,
+    })
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -51,21 +340,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let addr = std::env::var("ROOM_CALLBACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let app_id: u64 = match std::env::var("ROOM_CALLBACK_SDKAPPID") {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("ROOM_CALLBACK_SDKAPPID is not a number: {v:?}"))?,
-        Err(_) => 1400000000,
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("server: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let mut config = Config::new(app_id);
-    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        config = config.token(token)?;
+    match serve(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let Settings {
+        addr,
+        app_ids,
+        config,
+        auth,
+        unverified,
+    } = settings;
     let authenticated = config.authenticates();
+    if authenticated && !unverified.is_empty() {
+        tracing::warn!(
+            sdk_app_ids = ?unverified,
+            "these apps have no token: their callbacks are accepted unsigned"
+        );
+    }
 
     let app = Router::new()
         .route("/callback", any(no_handler))
@@ -73,15 +378,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(
             CallbackLayer::new(config)
                 .path("/callback")
-                .on_any(CommandSet::ALL, print_event),
+                .on_any(CommandSet::ALL, print_event)
+                .on_prefix("", print_raw),
         );
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("ROOM_CALLBACK_ADDR: cannot listen on {addr}: {e}"))?;
     tracing::info!(
         addr = %listener.local_addr()?,
-        sdk_app_id = app_id,
+        sdk_app_ids = ?app_ids,
         authenticated,
-        "listening for Room callbacks on /callback"
+        tokens = %auth,
+        "listening for callbacks (Room, Chat, Live) on /callback"
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
