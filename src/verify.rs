@@ -16,8 +16,8 @@ pub(crate) fn conflicting_command() -> Rejection {
 
 /// Checks the query of a callback for `command` against `config`, and returns its metadata.
 ///
-/// In order: `SdkAppid` (present, decimal, not conflicting), conflicts in the other parameters read,
-/// then the app and the signature. A configured app's callback is checked as its [`SignPolicy`] says,
+/// In order: `SdkAppid` (present, decimal, not conflicting; with no token configured anywhere, one of
+/// the configured apps), conflicts in the other parameters read, then the app and the signature. A configured app's callback is checked as its [`SignPolicy`] says,
 /// against its token set: `RequestTime` (decimal, inside the window) and `Sign`. An app that is not
 /// configured is refused: with 403 when no token is configured anywhere (there is no secret to keep);
 /// otherwise exactly as a configured app's unsigned or wrongly signed callback would be (401, its
@@ -45,20 +45,22 @@ pub(crate) fn verify(
             format_args!("{:?}", &*app),
         )
     })?;
+    let known = config.knows(sdk_app_id);
+    if !known && !config.authenticates_any() {
+        // No token anywhere: nothing to keep secret, and the app is the first thing wrong (as in 0.1).
+        return Err(Rejection::with_detail(
+            RejectionKind::UnknownSdkAppId,
+            format_args!("{sdk_app_id}"),
+        ));
+    }
     let sign = sign.get("Sign")?;
     let time = time.get("RequestTime")?;
     let client_ip = ip.get("ClientIP")?.map(|v| ClientIp::parse(&v));
     let platform = platform.get("OptPlatform")?.map(|v| OptPlatform::parse(&v));
 
-    if !config.knows(sdk_app_id) {
+    if !known {
         let unknown = format_args!("SdkAppid {sdk_app_id} is not an app of this receiver");
-        if !config.authenticates_any() {
-            return Err(Rejection::with_detail(
-                RejectionKind::UnknownSdkAppId,
-                format_args!("{sdk_app_id}"),
-            ));
-        }
-        // Checked as a configured app's callback whose token set nobody knows: it fails where a
+        // With tokens configured (see above): checked as a configured app's callback whose token set nobody knows: it fails where a
         // configured app's unsigned or wrongly signed callback fails, with the same answer.
         let rejection = match signed(config, &[], sign.as_deref(), time.as_deref()) {
             Err(rejection) => rejection,

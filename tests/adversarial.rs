@@ -151,7 +151,14 @@ fn cases() -> Vec<Case> {
         case("SdkAppid past u64", post(&query("99999999999999999999999", &now, &sig), b), Fail(400, 40003)),
         case("SdkAppid overlong (8 KiB of digits)", post(&query(&long_value, &now, &sig), b), Fail(400, 40003)),
         case("SdkAppid invalid UTF-8 (%FF)", post(&query("%FF", &now, &sig), b), Fail(400, 40003)),
-        case("SdkAppid of another app", post(&query("1400000001", &now, &sig), b), Fail(403, 40301)),
+        // An app this receiver does not serve is answered as a configured app's callback with the same
+        // Sign and RequestTime would be when unsigned or wrongly signed: the answer never says which
+        // apps are served (the reason goes to the trace only). Signed with this receiver's own token,
+        // it is a bad signature.
+        case("SdkAppid of another app, signed with this receiver's token", post(&query("1400000001", &now, &sig), b), Fail(401, 40104)),
+        case("SdkAppid of another app, unsigned", post(&format!("/cb?SdkAppid=1400000001&CallbackCommand={CMD}"), b), Fail(401, 40101)),
+        case("SdkAppid of another app, RequestTime malformed", post(&query("1400000001", &format!("{now}.0"), &sig), b), Fail(401, 40102)),
+        case("SdkAppid of another app, RequestTime stale", post(&query("1400000001", &(NOW + 61).to_string(), &sign(NOW + 61)), b), Fail(401, 40103)),
         // --- Sign ----------------------------------------------------------------------------------
         case("Sign missing", post(&format!("/cb?SdkAppid={app}&CallbackCommand={CMD}&RequestTime={now}"), b), Fail(401, 40101)),
         case("RequestTime missing", post(&format!("/cb?SdkAppid={app}&CallbackCommand={CMD}&Sign={sig}"), b), Fail(401, 40101)),
@@ -217,6 +224,14 @@ fn cases() -> Vec<Case> {
         case("'&' percent-encoded inside Sign (no parameter smuggled)", post(&format!("/cb?SdkAppid={app}&CallbackCommand={CMD}&RequestTime={now}&Sign={}%26SdkAppid%3D1400000000", &sig[..40]), b), Fail(401, 40104)),
         case("';' as a separator: not a callback query, passed to the app's route", post(&format!("/cb?SdkAppid={app};CallbackCommand={CMD};RequestTime={now};Sign={sig}"), b), Fail(404, 40401)),
         case("10,000 junk parameters, then a conflicting SdkAppid", post(&format!("{}&{}SdkAppid=1", good(), "x=1&".repeat(10_000)), b), Fail(400, 40004)),
+        // --- Commands no route of the layer takes: verified all the same -------------------------------
+        case("unrouted command, unsigned", post(&format!("/cb?SdkAppid={app}&CallbackCommand=Group.CallbackAfterSendMsg"), b), Fail(401, 40101)),
+        case("unrouted command, wrong Sign", post(&format!("/cb?SdkAppid={app}&CallbackCommand=Group.CallbackAfterSendMsg&RequestTime={now}&Sign={}", sign(NOW - 1)), b), Fail(401, 40104)),
+        case("unrouted command, SdkAppid of another app", post(&format!("/cb?SdkAppid=1400000001&CallbackCommand=Group.CallbackAfterSendMsg&RequestTime={now}&Sign={sig}"), b), Fail(401, 40104)),
+        case("unrouted command, SdkAppid missing", post(&format!("/cb?CallbackCommand=Group.CallbackAfterSendMsg&RequestTime={now}&Sign={sig}"), b), Fail(400, 40002)),
+        case("unrouted command, GET", format!("GET /cb?SdkAppid={app}&CallbackCommand=Group.CallbackAfterSendMsg&RequestTime={now}&Sign={sig} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes(), Fail(405, 40501)),
+        case("conflicting CallbackCommand, both unrouted", post(&format!("/cb?SdkAppid={app}&CallbackCommand=Group.CallbackAfterSendMsg&CallbackCommand=C2C.CallbackAfterSendMsg&RequestTime={now}&Sign={sig}"), b), Fail(400, 40004)),
+        case("unrouted command, signed: verified, then passed to the app's route", post(&format!("/cb?SdkAppid={app}&CallbackCommand=Group.CallbackAfterSendMsg&RequestTime={now}&Sign={sig}"), b), Fail(404, 40401)),
         // --- Heads hyper refuses before the layer --------------------------------------------------
         case("hyper: two conflicting Content-Length headers", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nContent-Length: 5\r\n\r\n", good(), b.len()), b), Hyper(400)),
         case("hyper: negative Content-Length", raw(&format!("POST {} HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", good()), b), Hyper(400)),
@@ -328,7 +343,7 @@ async fn hostile_requests_are_refused_exactly_and_the_server_keeps_serving() {
     let secrets = [TOKEN.to_owned(), sign(NOW)];
     let cases = cases();
     // The table's size is pinned: a case dropped by mistake fails here.
-    assert_eq!(cases.len(), 89, "cases in the table");
+    assert_eq!(cases.len(), 99, "cases in the table");
     assert_eq!(
         cases.iter().filter(|c| matches!(c.want, Hyper(_))).count(),
         8,
@@ -464,4 +479,93 @@ async fn expect_continue_asks_for_the_body_only_when_the_head_is_accepted() {
     assert_eq!(a.status, 200);
     assert_eq!(a.body, OK_BODY);
     assert_eq!(s.calls.load(SeqCst), 1);
+}
+
+/// An app this receiver does not serve gets, byte for byte, the answer a configured app's callback with
+/// the same `Sign` and `RequestTime` gets when unsigned or wrongly signed: the answers do not tell which
+/// apps are served. Correctly signed with the receiver's own token, it is answered as a bad signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_apps_are_answered_exactly_like_a_served_apps_bad_callbacks() {
+    let s = start().await;
+    let now = NOW.to_string();
+    let stale = (NOW + 61).to_string();
+    let wrong = sign(NOW - 1);
+    // (the rest of the query after SdkAppid and CallbackCommand, the ErrorCode both get)
+    let cases = [
+        (String::new(), 40101),
+        (format!("&RequestTime={now}"), 40101),
+        (format!("&Sign={wrong}"), 40101),
+        (format!("&RequestTime={now}.0&Sign={wrong}"), 40102),
+        (
+            format!("&RequestTime={stale}&Sign={}", sign(NOW + 61)),
+            40103,
+        ),
+        (format!("&RequestTime={now}&Sign={wrong}"), 40104),
+        (format!("&RequestTime={now}&Sign={}", "0".repeat(64)), 40104),
+    ];
+    let head = |a: &Answer| {
+        (
+            a.status,
+            a.header("content-type").map(str::to_owned),
+            a.header("www-authenticate").map(str::to_owned),
+            a.header("content-length").map(str::to_owned),
+            a.body.clone(),
+        )
+    };
+    for command in [CMD, "Group.CallbackAfterSendMsg"] {
+        for (rest, code) in &cases {
+            let ctx = format!("{command}{rest}");
+            let served = exchange(
+                s.addr,
+                post(
+                    &format!("/cb?SdkAppid={APP}&CallbackCommand={command}{rest}"),
+                    BODY.as_bytes(),
+                ),
+            )
+            .await
+            .unwrap_or_else(|| panic!("{ctx}: no answer"));
+            let unknown = exchange(
+                s.addr,
+                post(
+                    &format!("/cb?SdkAppid=1400000009&CallbackCommand={command}{rest}"),
+                    BODY.as_bytes(),
+                ),
+            )
+            .await
+            .unwrap_or_else(|| panic!("{ctx}: no answer"));
+            assert_eq!(served.status, 401, "{ctx}: {served:?}");
+            assert_eq!(ack_of(&ctx, &served).error_code(), *code, "{ctx}");
+            assert_eq!(head(&unknown), head(&served), "{ctx}");
+            assert!(
+                !String::from_utf8_lossy(&unknown.body).contains("1400000009"),
+                "{ctx}: {unknown:?}"
+            );
+        }
+        // Signed with this receiver's own token: the served app's callback passes, the unknown one's is a
+        // bad signature, answered as the served app's wrongly signed callback is.
+        let signed = format!("&RequestTime={now}&Sign={}", sign(NOW));
+        let unknown = exchange(
+            s.addr,
+            post(
+                &format!("/cb?SdkAppid=1400000009&CallbackCommand={command}{signed}"),
+                BODY.as_bytes(),
+            ),
+        )
+        .await
+        .expect("an answer");
+        let wrongly_signed = exchange(
+            s.addr,
+            post(
+                &format!(
+                    "/cb?SdkAppid={APP}&CallbackCommand={command}&RequestTime={now}&Sign={wrong}"
+                ),
+                BODY.as_bytes(),
+            ),
+        )
+        .await
+        .expect("an answer");
+        assert_eq!(head(&unknown), head(&wrongly_signed), "{command}");
+        assert_eq!(ack_of(command, &unknown).error_code(), 40104, "{command}");
+    }
+    assert_eq!(s.calls.load(SeqCst), 0, "the handler was called");
 }

@@ -1,10 +1,11 @@
 //! Heap allocations per request, counted by a global allocator.
 //!
-//! A request the layer does not intercept must not allocate at all; the count for an intercepted
-//! callback is printed (`cargo test --test allocations -- --nocapture`) next to the floor's, a bare
-//! `service_fn` that collects the body and decodes the same struct. Counts are taken on the test's own
-//! thread (a current-thread runtime), from the call to the drained answer; building the request is not
-//! counted.
+//! A request the layer passes through (one without a `CallbackCommand`) must not allocate at all; one
+//! with a command no route takes is verified, not passed through, and is checked for that instead. The
+//! count for an intercepted callback is printed (`cargo test --test allocations -- --nocapture`) next
+//! to the floor's, a bare `service_fn` that collects the body and decodes the same struct. Counts are
+//! taken on the test's own thread (a current-thread runtime), from the call to the drained answer;
+//! building the request is not counted.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -138,14 +139,17 @@ fn passed_through_requests_allocate_nothing() {
         .on(on_leave)
         .layer(service_fn(app_route));
     let mut bare = service_fn(app_route);
+    // Requests without a `CallbackCommand` (or with an empty one): passed through untouched.
     for uri in [
         "/health",
         "/items?page=2&sort=name",
-        "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter",
-        // Encoded command, repeated parameters that differ only in their encoding (or not at all):
+        // Repeated parameters that differ only in their encoding (or not at all), names in any case:
         // still no allocation on the way through.
-        "/search?CallbackCommand=Room%2ECallbackAfterMemberEnter&sign=a+b.c&sign=a%20b%2Ec",
         "/search?q=a.b&SDKAPPID=1%2e0&sdkappid=2.0&ClientIP=%3A%3A1&clientip=x+y",
+        "/search?sign=a+b.c&sign=a%20b%2Ec&Sign=a+b.c&RequestTime=%31&requesttime=1",
+        // Names that only look like `CallbackCommand`, percent-encoded or not, and an empty one.
+        "/callback?SdkAppid=1400000000&CallbackCommandX=Room%2ECallbackAfterMemberEnter&Callback%43ommand%58=x&%43allback=y",
+        "/callback?SdkAppid=1400000000&CallbackCommand=&callback%43ommand=&contenttype=json",
     ] {
         let make = || request(Method::GET, uri, "");
         assert_eq!(
@@ -156,6 +160,70 @@ fn passed_through_requests_allocate_nothing() {
         let n = least(&mut svc, make, StatusCode::OK);
         println!("pass-through {uri}: {n} allocations");
         assert_eq!(n, 0, "{uri}: a pass-through request allocated");
+    }
+}
+
+/// An inner service that reports whether the layer put a verified `CallbackMeta` in the request (and
+/// for which command and app), and the body it received.
+async fn meta_route(req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
+    let meta = req
+        .extensions()
+        .get::<CallbackMeta>()
+        .map(|m| format!("{} {}", m.command.as_str(), m.sdk_app_id));
+    let body = req.into_body().collect().await?.to_bytes();
+    let text = format!("meta={meta:?} body={}", String::from_utf8_lossy(&body));
+    Ok(Response::new(Full::new(Bytes::from(text))))
+}
+
+/// Requests whose `CallbackCommand` no route takes are not passed through blindly any more: they take
+/// the verified path (refused by the layer, or passed on with their verified metadata), so their
+/// allocations are not counted here.
+#[test]
+fn unrouted_commands_take_the_verified_path() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let svc = CallbackLayer::new(Config::new(APP))
+        .on(on_leave)
+        .layer(service_fn(meta_route));
+    let send = |method: Method, uri: &str, body: &'static str| {
+        let res = rt
+            .block_on(svc.clone().oneshot(request(method, uri, body)))
+            .unwrap();
+        let status = res.status();
+        let body = rt.block_on(res.into_body().collect()).unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let fail = |code: u32| format!(r#""ErrorCode":{code}}}"#);
+    // (the URI, the answer to a GET, the answer to a POST)
+    let cases = [
+        (
+            "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter",
+            (StatusCode::METHOD_NOT_ALLOWED, fail(40501)),
+            (
+                StatusCode::OK,
+                r#"meta=Some("Room.CallbackAfterMemberEnter 1400000000") body=not json"#.to_owned(),
+            ),
+        ),
+        (
+            // Encoded command, repeated parameters, but no SdkAppid.
+            "/search?CallbackCommand=Room%2ECallbackAfterMemberEnter&sign=a+b.c&sign=a%20b%2Ec",
+            (StatusCode::METHOD_NOT_ALLOWED, fail(40501)),
+            (StatusCode::BAD_REQUEST, fail(40002)),
+        ),
+    ];
+    for (uri, get, post) in cases {
+        let (status, body) = send(Method::GET, uri, "");
+        assert_eq!(status, get.0, "GET {uri}: {body}");
+        assert!(body.ends_with(&get.1), "GET {uri}: {body}");
+        let (status, body) = send(Method::POST, uri, "not json");
+        assert_eq!(status, post.0, "POST {uri}: {body}");
+        if status == StatusCode::OK {
+            assert_eq!(body, post.1, "POST {uri}");
+        } else {
+            assert!(body.ends_with(&post.1), "POST {uri}: {body}");
+        }
     }
 }
 

@@ -25,8 +25,8 @@ use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt;
 use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    Ack, ActionStatus, CallbackLayer, CallbackMeta, ClientIp, Config, Handler, HandlerError,
-    MemberLeave, OptPlatform, ResponseBody, UnixSeconds, OK_BODY,
+    Ack, ActionStatus, CallbackCommand, CallbackLayer, CallbackMeta, ClientIp, Command, Config,
+    Handler, HandlerError, MemberLeave, OptPlatform, ResponseBody, UnixSeconds, OK_BODY,
 };
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt};
@@ -71,13 +71,15 @@ const STACKS: [Stack; 4] = [
 /// An event the app got: the event, its metadata, and in extensions mode the raw body.
 type Delivered = (MemberLeave, CallbackMeta, Option<String>);
 
-/// What the app saw: calls of the event handler (either mode), calls of the inner routes, and the
-/// events delivered (with the raw body in extensions mode).
+/// What the app saw: calls of the event handler (either mode), calls of the inner routes, the events
+/// delivered (with the raw body in extensions mode), and the `CallbackMeta` each call of the `/other`
+/// route found in its request's extensions.
 #[derive(Clone, Default)]
 struct Seen {
     handler: Arc<AtomicUsize>,
     inner: Arc<AtomicUsize>,
     events: Arc<Mutex<Vec<Delivered>>>,
+    metas: Arc<Mutex<Vec<Option<CallbackMeta>>>>,
 }
 
 impl Seen {
@@ -86,6 +88,9 @@ impl Seen {
     }
     fn inner_calls(&self) -> usize {
         self.inner.load(SeqCst)
+    }
+    fn metas(&self) -> Vec<Option<CallbackMeta>> {
+        std::mem::take(&mut *self.metas.lock().unwrap())
     }
 }
 
@@ -153,9 +158,11 @@ macro_rules! stacked {
 }
 
 fn app(mode: Mode, stack: Stack, config: Config, seen: &Seen) -> Svc {
-    let inner = seen.inner.clone();
+    let (inner, metas) = (seen.inner.clone(), seen.metas.clone());
     let other = any(move |req: AxumRequest| {
         inner.fetch_add(1, SeqCst);
+        let meta = req.extensions().get::<CallbackMeta>().cloned();
+        metas.lock().unwrap().push(meta);
         echo(req)
     });
     match mode {
@@ -434,7 +441,7 @@ async fn accepts_the_documented_callback_in_every_mode_and_stack() {
         assert_eq!(event.event_time.as_millis(), 1670574414123);
         assert_eq!(event.reason.as_deref(), Some("xxxx"));
         assert_eq!(meta.sdk_app_id, APP);
-        assert_eq!(meta.command.name(), "Room.CallbackAfterMemberLeave");
+        assert_eq!(meta.command.as_str(), "Room.CallbackAfterMemberLeave");
         assert_eq!(
             meta.client_ip,
             Some(ClientIp::Ip("1.2.3.4".parse().unwrap()))
@@ -1020,35 +1027,28 @@ async fn a_panicking_handler_answers_500_and_the_service_keeps_serving() {
 
 #[tokio::test]
 async fn other_requests_reach_the_inner_service_untouched_and_unread() {
+    // No `CallbackCommand` (or an empty one): not a callback, nothing about it is checked (method,
+    // app, signature) and nothing is added to it.
     let cases = [
         (Method::POST, "/other".to_owned()),
         (
             Method::POST,
             format!("/other?SdkAppid={APP}&contenttype=json"),
         ),
-        // Handled command names are case-sensitive.
-        (
-            Method::POST,
-            format!("/other?SdkAppid={APP}&CallbackCommand=room.callbackaftermemberleave"),
-        ),
-        // Another Room command, not routed here.
-        (
-            Method::POST,
-            format!("/other?SdkAppid={APP}&CallbackCommand=Room.CallbackAfterMemberEnter"),
-        ),
-        // An unrelated command, and nothing about it is checked (method, app, signature).
-        (
-            Method::GET,
-            "/other?SdkAppid=1&CallbackCommand=Group.CallbackAfterSendMsg".to_owned(),
-        ),
+        (Method::GET, "/other?SdkAppid=1&CallbackCommand=".to_owned()),
         (
             Method::PUT,
-            "/other?CallbackCommand=Room.CallbackAfterMemberLeaveX".to_owned(),
+            "/other?CallbackCommand=&callbackcommand=&Sign=x".to_owned(),
         ),
-        // Parameter names that only look alike.
+        // Parameter names that only look alike, plain or percent-encoded.
         (
             Method::POST,
             format!("/other?SdkAppid={APP}&CallbackCommandX=Room.CallbackAfterMemberLeave"),
+        ),
+        (
+            Method::GET,
+            "/other?SdkAppid=1&Callback%43ommand%58=Group.CallbackAfterSendMsg&Callback_Command=x"
+                .to_owned(),
         ),
     ];
     for mode in MODES {
@@ -1074,7 +1074,175 @@ async fn other_requests_reach_the_inner_service_untouched_and_unread() {
                 );
                 assert_eq!(seen.inner_calls(), 1, "{ctx}");
                 assert_eq!(seen.handler_calls(), 0, "{ctx}");
+                assert_eq!(seen.metas(), [None], "{ctx}: no metadata on a pass-through");
             }
+        }
+    }
+}
+
+/// The answer of `svc` to `req` (within 10 s: a bound against hanging, not a timing assertion).
+async fn answer_of(svc: Svc, req: Request<Body>) -> Response<Body> {
+    tokio::time::timeout(Duration::from_secs(10), svc.oneshot(req))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unrouted_commands_are_verified_then_reach_the_inner_service_with_their_meta() {
+    // Commands no route of the layer takes: another Room command, a wrong case (values are
+    // case-sensitive), a lookalike, another product's.
+    let commands = [
+        "Room.CallbackAfterMemberEnter",
+        "room.callbackaftermemberleave",
+        "Room.CallbackAfterMemberLeaveX",
+        "Group.CallbackAfterSendMsg",
+    ];
+    let signed = format!("&Sign={SIGN}&RequestTime={TIME}");
+    for mode in MODES {
+        for stack in STACKS {
+            for command in commands {
+                // Verified and passed on: the body unread by the layer, the verified metadata in the
+                // extensions. With a tiny limit: the body is not the layer's to read.
+                let seen = Seen::default();
+                let svc = app(mode, stack, signed_at(TIME).body_limit(1), &seen);
+                let uri = format!(
+                    "/other?SdkAppid={APP}&CallbackCommand={command}&ClientIP=1.2.3.4&OptPlatform=iOS{signed}"
+                );
+                let (req, polls) = tracked(&uri, Method::POST, "not json at all");
+                let res = answer_of(svc, req).await;
+                let ctx = format!("{mode:?}/{stack:?} {command}");
+                assert_eq!(res.status(), 200, "{ctx}");
+                let body = res.into_body().collect().await.unwrap().to_bytes();
+                assert_eq!(
+                    String::from_utf8_lossy(&body),
+                    format!("POST {uri} polled-before=Some(0) body=not json at all"),
+                    "{ctx}"
+                );
+                assert!(polls.load(SeqCst) > 0, "{ctx}");
+                assert_eq!(seen.inner_calls(), 1, "{ctx}");
+                assert_eq!(seen.handler_calls(), 0, "{ctx}");
+                let mut want = CallbackMeta::new(APP, CallbackCommand::new(command));
+                want.client_ip = Some(ClientIp::Ip("1.2.3.4".parse().unwrap()));
+                want.platform = Some(OptPlatform::Ios);
+                want.request_time = Some(UnixSeconds::from_secs(TIME));
+                let metas = seen.metas();
+                assert_eq!(metas, [Some(want)], "{ctx}");
+                let meta = metas[0].as_ref().unwrap();
+                assert_eq!(meta.command.as_str(), command, "{ctx}");
+                assert_eq!(
+                    meta.command.typed(),
+                    (command == "Room.CallbackAfterMemberEnter").then_some(Command::MemberEnter),
+                    "{ctx}"
+                );
+
+                // Refused as a Room callback would be, from the head: the body never polled, the
+                // inner route never called.
+                #[rustfmt::skip]
+                let refused: [(Method, String, Config, u16, i64, &str); 9] = [
+                    (
+                        Method::POST,
+                        format!("SdkAppid={APP}&CallbackCommand={command}"),
+                        signed_at(TIME),
+                        401,
+                        40101,
+                        "Sign and RequestTime are required",
+                    ),
+                    (
+                        Method::GET,
+                        format!("SdkAppid={APP}&CallbackCommand={command}{signed}"),
+                        signed_at(TIME),
+                        405,
+                        40501,
+                        "POST",
+                    ),
+                    (
+                        Method::PUT,
+                        format!("SdkAppid=1&CallbackCommand={command}"),
+                        Config::new(APP),
+                        405,
+                        40501,
+                        "POST",
+                    ),
+                    (
+                        Method::POST,
+                        format!("SdkAppid={APP}&CallbackCommand={command}{signed}"),
+                        signed_at(TIME + 61),
+                        401,
+                        40103,
+                        "outside",
+                    ),
+                    (
+                        Method::POST,
+                        format!(
+                            "SdkAppid={APP}&CallbackCommand={command}&Sign={}&RequestTime={TIME}",
+                            "0".repeat(64)
+                        ),
+                        signed_at(TIME),
+                        401,
+                        40104,
+                        "Sign does not match",
+                    ),
+                    (
+                        Method::POST,
+                        format!("CallbackCommand={command}{signed}"),
+                        signed_at(TIME),
+                        400,
+                        40002,
+                        "SdkAppid is missing",
+                    ),
+                    (
+                        Method::POST,
+                        format!("SdkAppid=x&CallbackCommand={command}{signed}"),
+                        signed_at(TIME),
+                        400,
+                        40003,
+                        "SdkAppid is not a decimal number",
+                    ),
+                    // Another app: answered as a bad signature when a token is configured (no
+                    // enumeration), 403 when none is.
+                    (
+                        Method::POST,
+                        format!("SdkAppid=1400000001&CallbackCommand={command}{signed}"),
+                        signed_at(TIME),
+                        401,
+                        40104,
+                        "Sign does not match",
+                    ),
+                    (
+                        Method::POST,
+                        format!("SdkAppid=1400000001&CallbackCommand={command}"),
+                        Config::new(APP),
+                        403,
+                        40301,
+                        "1400000001",
+                    ),
+                ];
+                for (method, query, config, status, code, info) in refused {
+                    let seen = Seen::default();
+                    let svc = app(mode, stack, config, &seen);
+                    let uri = format!("/other?{query}");
+                    let (req, polls) = tracked(&uri, method.clone(), "not json at all");
+                    let res = answer_of(svc, req).await;
+                    let ctx = format!("{ctx}: {method} {uri}");
+                    let headers = assert_fail(res, status, code, info, &ctx).await;
+                    if status == 405 {
+                        assert_eq!(headers[header::ALLOW], "POST", "{ctx}");
+                    }
+                    assert_eq!(polls.load(SeqCst), 0, "{ctx}: the body was polled");
+                    assert_eq!(seen.inner_calls(), 0, "{ctx}");
+                    assert_eq!(seen.handler_calls(), 0, "{ctx}");
+                }
+            }
+            // Two different commands, neither routed: refused, whatever the commands.
+            let seen = Seen::default();
+            let svc = app(mode, stack, Config::new(APP), &seen);
+            let uri = format!("/other?SdkAppid={APP}&CallbackCommand=Group.CallbackAfterSendMsg&CallbackCommand=C2C.CallbackAfterSendMsg");
+            let (req, polls) = tracked(&uri, Method::POST, "x");
+            let res = answer_of(svc, req).await;
+            assert_fail(res, 400, 40004, "CallbackCommand", &uri).await;
+            assert_eq!(polls.load(SeqCst), 0);
+            assert_eq!(seen.inner_calls(), 0);
         }
     }
 }

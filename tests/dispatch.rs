@@ -1,5 +1,6 @@
 //! The dispatcher: which handler (or the inner service) gets each of the six commands, for several
-//! registrations and stacks; the pass-through of everything not registered; every event's documented
+//! registrations and stacks; every command not registered verified, then passed on with its metadata
+//! (and everything that is no callback passed through untouched); every event's documented
 //! sample and quirks through the layer; the idempotency key across retries. Requests come from the test
 //! kit (`testing::CallbackRequest`).
 
@@ -13,9 +14,9 @@ use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use tencent_room_callback::testing::{fixtures, CallbackRequest};
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, ClientIp, Command, CommandSet, Config, CreateRoom,
-    DestroyRoom, EnterType, Event, HandlerError, IdempotencyKey, LeaveType, MemberEnter,
-    MemberLeave, OptPlatform, RejectionKind, RoomEvent, RoomStatus, SeatInfoChanged,
+    Ack, CallbackCommand, CallbackLayer, CallbackMeta, ClientIp, Command, CommandSet, Config,
+    CreateRoom, DestroyRoom, EnterType, Event, HandlerError, IdempotencyKey, LeaveType,
+    MemberEnter, MemberLeave, OptPlatform, RejectionKind, RoomEvent, RoomStatus, SeatInfoChanged,
     UpdateRoomInfo, OK_BODY,
 };
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
@@ -31,12 +32,14 @@ enum Hit {
         event: RoomEvent,
         meta: CallbackMeta,
     },
-    /// The inner service got the request, with the event in its extensions when the layer forwarded one.
+    /// The inner service got the request, with the event in its extensions when the layer forwarded one,
+    /// and the verified metadata when a layer verified it.
     Inner {
         method: Method,
         uri: String,
         body: Bytes,
         event: Option<RoomEvent>,
+        meta: Option<CallbackMeta>,
     },
 }
 
@@ -92,6 +95,7 @@ impl Log {
                     uri: parts.uri.to_string(),
                     body,
                     event: forwarded_event(&parts.extensions),
+                    meta: parts.extensions.get::<CallbackMeta>().cloned(),
                 });
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"inner"))))
             }
@@ -131,7 +135,8 @@ where
 enum To {
     /// The handler with this label, answered OK by the layer.
     Handler(&'static str),
-    /// The inner service, untouched.
+    /// The inner service, the request untouched, with its verified metadata (every command is verified,
+    /// routed or not).
     Inner,
     /// The inner service, with the event in the extensions.
     Extension,
@@ -176,6 +181,7 @@ where
                     uri,
                     body,
                     event,
+                    meta,
                 }] = &hits[..]
                 else {
                     panic!("{command}: expected the inner service, got {hits:?}");
@@ -189,6 +195,11 @@ where
                 );
                 let want = (want(command) == To::Extension).then_some(expected);
                 assert_eq!(*event, want, "{command}");
+                let meta = meta
+                    .as_ref()
+                    .unwrap_or_else(|| panic!("{command}: no metadata"));
+                assert_eq!(meta.command, command);
+                assert_eq!(meta.sdk_app_id, APP);
             }
         }
     }
@@ -384,35 +395,52 @@ async fn stacked_layers_each_pass_on_what_they_do_not_handle() {
     .await;
 }
 
+/// The `ErrorCode` of a FAIL acknowledgment.
+fn error_code(body: &[u8]) -> i64 {
+    serde_json::from_slice::<Ack>(body)
+        .unwrap_or_else(|e| panic!("not an acknowledgment ({e}): {body:?}"))
+        .error_code()
+}
+
 #[tokio::test]
 async fn stacked_layers_keep_their_own_configuration() {
     let log = Log::default();
     // The outer layer wants signed leave callbacks of app A; the inner one unsigned enter callbacks of B.
+    // The outer one leaves the commands it does not route to the layers inside it, unverified: without
+    // `verify_unrouted(false)` it would verify them against its own configuration (below).
     let a = Config::new(1400000001).token("token-a").unwrap();
     let b = Config::new(1400000002);
     let svc = ServiceBuilder::new()
-        .layer(CallbackLayer::new(a).on(log.handler::<MemberLeave>("leave")))
-        .layer(CallbackLayer::new(b).on(log.handler::<MemberEnter>("enter")))
+        .layer(
+            CallbackLayer::new(a.clone())
+                .verify_unrouted(false)
+                .on(log.handler::<MemberLeave>("leave")),
+        )
+        .layer(CallbackLayer::new(b.clone()).on(log.handler::<MemberEnter>("enter")))
         .service(log.inner());
 
     let enter = CallbackRequest::sample(Command::MemberEnter).sdk_app_id(1400000002);
     assert_eq!(send(&svc, enter.build()).await.0, StatusCode::OK);
-    assert!(matches!(
-        &log.take()[..],
-        [Hit::Handler { label: "enter", .. }]
-    ));
+    let [Hit::Handler {
+        label: "enter",
+        meta,
+        ..
+    }] = &log.take()[..]
+    else {
+        panic!("not handled by the inner layer");
+    };
+    assert_eq!(meta.sdk_app_id, 1400000002);
 
     let leave = CallbackRequest::sample(Command::MemberLeave).sdk_app_id(1400000001);
     let (status, body) = send(&svc, leave.clone().build()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let ack: Ack = serde_json::from_slice(&body).unwrap();
     assert_eq!(
-        ack.error_code(),
+        error_code(&body),
         RejectionKind::MissingSignature.error_code()
     );
     assert_eq!(log.take(), []);
 
-    let (status, _) = send(&svc, leave.token("token-a").build()).await;
+    let (status, _) = send(&svc, leave.clone().token("token-a").build()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(matches!(
         &log.take()[..],
@@ -421,15 +449,68 @@ async fn stacked_layers_keep_their_own_configuration() {
 
     // Each layer checks the SDKAppID of its own commands only.
     let enter_for_a = CallbackRequest::sample(Command::MemberEnter).sdk_app_id(1400000001);
+    let (status, body) = send(&svc, enter_for_a.build()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
-        send(&svc, enter_for_a.build()).await.0,
-        StatusCode::FORBIDDEN
+        error_code(&body),
+        RejectionKind::UnknownSdkAppId.error_code()
     );
     assert_eq!(log.take(), []);
+
+    // A command neither layer routes is verified by the inner one alone, with B's configuration.
+    let other = CallbackRequest::raw(Command::MemberLeave, "{}")
+        .callback_command("Group.CallbackAfterSendMsg")
+        .sdk_app_id(1400000002);
+    let req = other.build();
+    let uri = req.uri().to_string();
+    assert_eq!(
+        send(&svc, req).await,
+        (StatusCode::OK, Bytes::from_static(b"inner"))
+    );
+    let [Hit::Inner {
+        uri: got,
+        meta: Some(meta),
+        event: None,
+        ..
+    }] = &log.take()[..]
+    else {
+        panic!("not passed on with its metadata");
+    };
+    assert_eq!(*got, uri);
+    assert_eq!(meta.sdk_app_id, 1400000002);
+    assert_eq!(meta.command.as_str(), "Group.CallbackAfterSendMsg");
+    let (status, _) = send(&svc, other.sdk_app_id(1400000001).build()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(log.take(), []);
+
+    // Without `verify_unrouted(false)`, the outer layer verifies every command with A's configuration,
+    // the inner layer's included: B's callbacks are refused, answered as A's unsigned or wrongly signed
+    // callbacks are (A has a token: no telling which apps it serves), even signed with A's token.
+    let verifying = ServiceBuilder::new()
+        .layer(CallbackLayer::new(a).on(log.handler::<MemberLeave>("leave")))
+        .layer(CallbackLayer::new(b).on(log.handler::<MemberEnter>("enter")))
+        .service(log.inner());
+    let (status, body) = send(&verifying, enter.build()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        error_code(&body),
+        RejectionKind::MissingSignature.error_code()
+    );
+    let (status, body) = send(&verifying, enter.clone().token("token-a").build()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), RejectionKind::BadSignature.error_code());
+    assert_eq!(log.take(), []);
+    // A's own callbacks still reach A's handler.
+    let (status, _) = send(&verifying, leave.token("token-a").build()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(matches!(
+        &log.take()[..],
+        [Hit::Handler { label: "leave", .. }]
+    ));
 }
 
 #[tokio::test]
-async fn unregistered_commands_pass_through_untouched() {
+async fn unrouted_commands_are_verified_then_passed_on_with_their_meta() {
     let log = Log::default();
     let svc = ServiceBuilder::new()
         .layer(
@@ -439,38 +520,83 @@ async fn unregistered_commands_pass_through_untouched() {
         )
         .service(log.inner());
 
-    let mut requests: Vec<Request<Full<Bytes>>> = vec![
-        // Room commands nobody registered, even with another app's ID or a malformed body.
-        CallbackRequest::sample(Command::MemberEnter).build(),
-        CallbackRequest::sample(Command::SeatInfoChanged)
-            .sdk_app_id(1)
-            .build(),
-        CallbackRequest::raw(Command::DestroyRoom, "not json").build(),
+    // Verified, then passed on untouched (the body not even read: malformed ones included), with the
+    // verified metadata: (the request, the command its metadata names, the Room command it is).
+    type Verified = (Request<Full<Bytes>>, &'static str, Option<Command>);
+    let verified: Vec<Verified> = vec![
+        // Room commands nobody registered.
+        (
+            CallbackRequest::sample(Command::MemberEnter).build(),
+            "Room.CallbackAfterMemberEnter",
+            Some(Command::MemberEnter),
+        ),
+        (
+            CallbackRequest::raw(Command::DestroyRoom, "not json").build(),
+            "Room.CallbackAfterDestroyRoom",
+            Some(Command::DestroyRoom),
+        ),
         // Commands this crate does not know, from Room or another product.
-        CallbackRequest::raw(Command::MemberLeave, fixtures::MEMBER_LEAVE_JSON)
-            .callback_command("Room.CallbackAfterSomethingNew")
-            .build(),
-        CallbackRequest::raw(Command::MemberLeave, "{}")
-            .callback_command("Group.CallbackAfterSendMsg")
-            .build(),
+        (
+            CallbackRequest::raw(Command::MemberLeave, fixtures::MEMBER_LEAVE_JSON)
+                .callback_command("Room.CallbackAfterSomethingNew")
+                .build(),
+            "Room.CallbackAfterSomethingNew",
+            None,
+        ),
+        (
+            CallbackRequest::raw(Command::MemberLeave, "{}")
+                .callback_command("Group.CallbackAfterSendMsg")
+                .build(),
+            "Group.CallbackAfterSendMsg",
+            None,
+        ),
         // A wrong case is another command (values are case-sensitive).
-        CallbackRequest::sample(Command::MemberLeave)
-            .callback_command("room.callbackaftermemberleave")
-            .build(),
-        // Not callbacks at all.
+        (
+            CallbackRequest::sample(Command::MemberLeave)
+                .callback_command("room.callbackaftermemberleave")
+                .build(),
+            "room.callbackaftermemberleave",
+            None,
+        ),
+    ];
+    for (req, command, typed) in verified {
+        let (method, uri) = (req.method().clone(), req.uri().to_string());
+        let sent = req.body().clone().collect().await.unwrap().to_bytes();
+        let (status, body) = send(&svc, req).await;
+        assert_eq!(
+            (status, &body[..]),
+            (StatusCode::OK, &b"inner"[..]),
+            "{uri}"
+        );
+        let mut meta = CallbackMeta::new(APP, CallbackCommand::new(command));
+        meta.client_ip = Some(ClientIp::Ip("127.0.0.1".parse().unwrap()));
+        meta.platform = Some(OptPlatform::Web);
+        assert_eq!(
+            log.take(),
+            [Hit::Inner {
+                method,
+                uri: uri.clone(),
+                body: sent,
+                event: None,
+                meta: Some(meta.clone()),
+            }]
+        );
+        assert_eq!(meta.command.as_str(), command, "{uri}");
+        assert_eq!(meta.command.typed(), typed, "{uri}");
+    }
+
+    // Not callbacks at all: passed on untouched, nothing added.
+    for req in [
         Request::post("/callback")
             .body(Full::new(Bytes::from("x")))
             .unwrap(),
         Request::post("/other?a=b")
             .body(Full::new(Bytes::new()))
             .unwrap(),
-    ];
-    // Any method, when the command is not registered.
-    let mut get = CallbackRequest::sample(Command::MemberEnter).build();
-    *get.method_mut() = Method::GET;
-    requests.push(get);
-
-    for req in requests {
+        Request::get("/callback?SdkAppid=1&CallbackCommand=&RoomId=x")
+            .body(Full::new(Bytes::from("x")))
+            .unwrap(),
+    ] {
         let (method, uri) = (req.method().clone(), req.uri().to_string());
         let sent = req.body().clone().collect().await.unwrap().to_bytes();
         let (status, body) = send(&svc, req).await;
@@ -485,9 +611,57 @@ async fn unregistered_commands_pass_through_untouched() {
                 method,
                 uri,
                 body: sent,
-                event: None
+                event: None,
+                meta: None,
             }]
         );
+    }
+
+    // An unrouted command that fails the checks is refused, as a Room callback would be: another
+    // app's ID (no token here: 403), any other method than POST, a second, different command.
+    let mut get = CallbackRequest::sample(Command::MemberEnter).build();
+    *get.method_mut() = Method::GET;
+    let mut conflicting = CallbackRequest::sample(Command::MemberEnter)
+        .callback_command("Group.CallbackAfterSendMsg")
+        .build::<Full<Bytes>>();
+    let uri = format!(
+        "{}&CallbackCommand=C2C.CallbackAfterSendMsg",
+        conflicting.uri()
+    );
+    *conflicting.uri_mut() = uri.parse().unwrap();
+    let refused = [
+        (
+            CallbackRequest::sample(Command::SeatInfoChanged)
+                .sdk_app_id(1)
+                .build(),
+            StatusCode::FORBIDDEN,
+            RejectionKind::UnknownSdkAppId,
+        ),
+        (
+            CallbackRequest::raw(Command::MemberLeave, "{}")
+                .callback_command("Group.CallbackAfterSendMsg")
+                .sdk_app_id(1)
+                .build(),
+            StatusCode::FORBIDDEN,
+            RejectionKind::UnknownSdkAppId,
+        ),
+        (
+            get,
+            StatusCode::METHOD_NOT_ALLOWED,
+            RejectionKind::MethodNotAllowed,
+        ),
+        (
+            conflicting,
+            StatusCode::BAD_REQUEST,
+            RejectionKind::ConflictingParameter,
+        ),
+    ];
+    for (req, status, kind) in refused {
+        let uri = req.uri().to_string();
+        let (got, body) = send(&svc, req).await;
+        assert_eq!(got, status, "{uri}");
+        assert_eq!(error_code(&body), kind.error_code(), "{uri}");
+        assert_eq!(log.take(), [], "{uri}");
     }
 
     // A registered command is the layer's, whatever else is wrong with the request.
@@ -497,6 +671,29 @@ async fn unregistered_commands_pass_through_untouched() {
     let bad = CallbackRequest::raw(Command::CreateRoom, "not json").build();
     assert_eq!(send(&svc, bad).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(log.take(), []);
+
+    // With `verify_unrouted(false)`, as in 0.1: unrouted commands pass through unverified, whatever
+    // their app or method, and carry no metadata.
+    let unverified = ServiceBuilder::new()
+        .layer(
+            CallbackLayer::new(config())
+                .verify_unrouted(false)
+                .on(log.handler::<MemberLeave>("leave")),
+        )
+        .service(log.inner());
+    let mut get = CallbackRequest::sample(Command::MemberEnter)
+        .sdk_app_id(1)
+        .build::<Full<Bytes>>();
+    *get.method_mut() = Method::GET;
+    let uri = get.uri().to_string();
+    assert_eq!(
+        send(&unverified, get).await,
+        (StatusCode::OK, Bytes::from_static(b"inner"))
+    );
+    assert!(
+        matches!(&log.take()[..], [Hit::Inner { uri: got, meta: None, .. }] if *got == uri),
+        "{uri}"
+    );
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 //!   random values) and random bodies (valid samples, mutated samples, random JSON, random bytes): the
 //!   service never panics, always answers a well-formed acknowledgment (200 + OK, or 4xx/5xx + FAIL
 //!   with a non-zero `ErrorCode` equal to status * 100 + n), and calls a handler if and only if the
-//!   answer is OK. Requests the layer does not intercept reach the inner service untouched.
+//!   answer is OK. Requests the layer passes on reach the inner service untouched, with verified
+//!   metadata exactly when they carry a `CallbackCommand` (one no route takes).
 //! - Random valid events of every type, sent as valid signed callbacks, are accepted and delivered
 //!   exactly as sent.
 //! - Decoding a serialized event gives the same event back, for arbitrary events of each type.
@@ -20,10 +21,10 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
 use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    Ack, ActionStatus, CallbackLayer, CallbackMeta, Command, Config, CreateRoom, DestroyRoom,
-    EnterType, Event, EventTime, HandlerError, LeaveType, MemberEnter, MemberLeave, ResponseBody,
-    RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UnixSeconds,
-    UpdateRoomInfo,
+    Ack, ActionStatus, CallbackCommand, CallbackLayer, CallbackMeta, Command, Config, CreateRoom,
+    DestroyRoom, EnterType, Event, EventTime, HandlerError, LeaveType, MemberEnter, MemberLeave,
+    ResponseBody, RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode,
+    UnixSeconds, UpdateRoomInfo,
 };
 use tower::{Layer, ServiceExt};
 
@@ -100,12 +101,18 @@ fn service(
             std::future::ready(Ok::<(), HandlerError>(()))
         });
     layer.layer(tower::service_fn(|req: Request<Full<Bytes>>| async move {
-        // Echoes what it got, so a test sees a passed-through request arrived untouched.
+        // Echoes what it got, so a test sees a passed-through request arrived untouched, with the
+        // verified metadata it should carry.
         let (parts, body) = req.into_parts();
         let body = body.collect().await.unwrap().to_bytes();
+        let meta = parts
+            .extensions
+            .get::<CallbackMeta>()
+            .map(|m| format!("{} {}", m.command.as_str(), m.sdk_app_id));
         let mut res = Response::new(Full::new(Bytes::from(echo(
             &parts.method,
             &parts.uri,
+            meta.as_deref(),
             &body,
         ))));
         *res.status_mut() = StatusCode::from_u16(PASSED).unwrap();
@@ -113,17 +120,29 @@ fn service(
     }))
 }
 
-/// What the inner service answers to a request it receives: its method, URI and body.
-fn echo(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
-    let mut out = format!("{method} {uri}\n").into_bytes();
+/// What the inner service answers to a request it receives: its method, URI, the command and app of
+/// the `CallbackMeta` in its extensions, and its body.
+fn echo(method: &Method, uri: &Uri, meta: Option<&str>, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{method} {uri} meta={meta:?}\n").into_bytes();
     out.extend_from_slice(body);
     out
 }
 
+/// The metadata the inner service must find in a request the layer let through, worked out with
+/// `form_urlencoded`: none without a (non-empty) `CallbackCommand`; with one, a command no route takes,
+/// verified, so for the configured app.
+fn passed_meta(uri: &Uri) -> Option<String> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .filter(|(k, v)| k.eq_ignore_ascii_case("CallbackCommand") && !v.is_empty())
+        .last()
+        .map(|(_, v)| format!("{} {APP}", CallbackCommand::new(v).as_str()))
+}
+
 /// Sends one request through a fresh service on a current-thread runtime: the status, the body and
-/// the events the handlers received, and the inner service's answer if the request reached it untouched.
+/// the events the handlers received, and the inner service's answer if the request reached it untouched
+/// (with the metadata it must carry then).
 fn run(method: Method, uri: Uri, body: Vec<u8>) -> (u16, Bytes, Vec<RoomEvent>, Vec<u8>) {
-    let untouched = echo(&method, &uri, &body);
+    let untouched = echo(&method, &uri, passed_meta(&uri).as_deref(), &body);
     thread_local! {
         static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -276,14 +295,17 @@ fn uri_of(query: &str) -> Uri {
     })
 }
 
-/// Mostly-plausible queries for the command of sample `i`: the usual parameters, with others added,
-/// duplicated or replacing them at random.
+/// Mostly-plausible queries for the command of sample `i` (sometimes for a command no route takes):
+/// the usual parameters, with others added, duplicated or replacing them at random.
 fn query(i: usize) -> impl Strategy<Value = String> {
     let usual = prop::collection::vec(param(), 0..8);
-    (prop::bool::weighted(0.8), usual, 0usize..5).prop_map(move |(signed, extra, how)| {
+    let command = prop_oneof![
+        9 => Just(SAMPLES[i].0.name()),
+        1 => Just("Group.CallbackAfterSendMsg"),
+    ];
+    (prop::bool::weighted(0.8), usual, 0usize..5, command).prop_map(move |(signed, extra, how, command)| {
         let mut base = format!(
-            "SdkAppid={APP}&CallbackCommand={}&contenttype=json&ClientIP=1.2.3.4&OptPlatform=iOS",
-            SAMPLES[i].0.name()
+            "SdkAppid={APP}&CallbackCommand={command}&contenttype=json&ClientIP=1.2.3.4&OptPlatform=iOS"
         );
         if signed {
             base.push_str(&format!(
@@ -571,19 +593,31 @@ fn the_request_generator_reaches_every_outcome() {
     let mut runner = TestRunner::deterministic();
     let strategy = request();
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut with_meta = 0;
     for _ in 0..1024 {
         let (m, q, b) = strategy.new_tree(&mut runner).unwrap().current();
         let (status, bytes, seen, untouched) = run(m, uri_of(&q), b);
         check_answer(status, &bytes, &seen, &untouched).unwrap();
         *statuses.entry(status).or_default() += 1;
+        if status == PASSED && !bytes.windows(10).any(|w| w == b"meta=None\n") {
+            with_meta += 1;
+        }
     }
+    println!("{with_meta} passed on with their metadata");
+    assert!(
+        with_meta > 0,
+        "no unrouted command was verified and passed on"
+    );
     println!("statuses over 1024 generated requests: {statuses:?}");
-    for want in [200, PASSED, 400, 401, 403, 405, 413] {
+    for want in [200, PASSED, 400, 401, 405, 413] {
         assert!(
             statuses.contains_key(&want),
             "{want} never reached: {statuses:?}"
         );
     }
+    // A token is configured: another app's callback is answered as a bad signature would be (401), never
+    // 403, which would tell which apps the receiver serves.
+    assert!(!statuses.contains_key(&403), "403 answered: {statuses:?}");
 }
 
 // ---------------------------------------------------------------------------------------------------

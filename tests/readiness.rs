@@ -193,10 +193,16 @@ async fn the_probe_catches_an_unreadied_call() {
 async fn pass_through_calls_the_readied_instance_without_cloning() {
     let (probe, shared) = Probe::new();
     let mut svc = forwarding(probe);
-    for uri in [
-        "/other",
-        "/cb?CallbackCommand=Room.CallbackAfterMemberEnter",
-        "/cb?x=1",
+    // Not callbacks, and a verified callback no route takes (passed on with its metadata, its body not
+    // read): each calls the readied instance itself.
+    for (uri, meta) in [
+        ("/other", false),
+        (
+            "/cb?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter",
+            true,
+        ),
+        ("/cb?x=1", false),
+        ("/cb?SdkAppid=1400000000&CallbackCommand=", false),
     ] {
         let res = svc
             .ready()
@@ -206,6 +212,7 @@ async fn pass_through_calls_the_readied_instance_without_cloning() {
             .await
             .unwrap();
         assert_eq!(answered_by(&res), (0, true), "{uri}");
+        assert_eq!(res.headers()["x-meta"], meta.to_string(), "{uri}");
     }
     assert_eq!(
         log(&shared),
@@ -215,9 +222,25 @@ async fn pass_through_calls_the_readied_instance_without_cloning() {
             "ready 0",
             "call 0 ready=true",
             "ready 0",
+            "call 0 ready=true",
+            "ready 0",
             "call 0 ready=true"
         ]
     );
+    // An unrouted command that fails verification (no SdkAppid) is refused from its head: the readied
+    // instance is neither cloned nor called.
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(post(
+            "/cb?CallbackCommand=Room.CallbackAfterMemberEnter",
+            "x",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(log(&shared), ["ready 0"]);
 }
 
 #[tokio::test]

@@ -104,9 +104,15 @@ fn bad_queries() -> Vec<(String, RejectionKind)> {
             format!("{}&Sign={}", q(&now, &good), signature(OLD_TOKEN, &now)),
             RejectionKind::ConflictingParameter,
         ),
+        // An app this receiver does not serve: answered as a served app's unsigned or wrongly signed
+        // callback is (a valid signature for a token of this receiver included), never "unknown app".
         (
             format!("SdkAppid=1400000001&CallbackCommand={CMD}&RequestTime={now}&Sign={good}"),
-            RejectionKind::UnknownSdkAppId,
+            RejectionKind::BadSignature,
+        ),
+        (
+            format!("SdkAppid=1400000001&CallbackCommand={CMD}&RequestTime={now}"),
+            RejectionKind::MissingSignature,
         ),
     ]
 }
@@ -136,10 +142,22 @@ fn empty_token_is_refused_at_construction() {
 fn debug_of_config_token_layer_and_service_shows_no_token() {
     let config = config();
     assert_clean("Config Debug", &format!("{config:?} {config:#?}"));
-    // `Token` is no longer public: its `Debug`, exactly, as the configuration shows each token.
+    // The configuration shows how many tokens each set holds, never a token.
     let text = format!("{config:?}");
     assert!(
-        text.contains("tokens: [Token(<redacted>), Token(<redacted>)]"),
+        text.contains("tokens: TokenSets { default: 2 tokens, apps: {} }"),
+        "{text}"
+    );
+    // An app's own set, and a rotation through the handle: counts only.
+    let with_app = config.clone().app_token(1400000001, TOKEN).unwrap();
+    with_app
+        .tokens()
+        .set_app(1400000001, [OLD_TOKEN, TOKEN])
+        .unwrap();
+    let text = format!("{with_app:?} {with_app:#?} {:?}", with_app.tokens());
+    assert_clean("Config Debug with an app's own set", &text);
+    assert!(
+        text.contains("tokens: TokenSets { default: 2 tokens, apps: {1400000001: 2 tokens} }"),
         "{text}"
     );
 
@@ -152,7 +170,7 @@ fn debug_of_config_token_layer_and_service_shows_no_token() {
     let svc = layer.layer(Inner);
     let text = format!("{svc:?} {svc:#?}");
     assert!(
-        text.contains("Callback") && text.contains("redacted"),
+        text.contains("Callback") && text.contains("TokenSets { default: 2 tokens, apps: {} }"),
         "{text}"
     );
     assert_clean("Callback Debug", &text);
@@ -251,6 +269,15 @@ fn answers_and_tracing_output_show_no_secret() {
     requests.push((good.clone(), BODY.replace("rid-123", "fail"), 500));
     requests.push((good.clone(), BODY.replace("rid-123", "busy"), 503));
     requests.push((good.clone(), "{".to_owned(), 400));
+    // Any command is verified, routed or not: a wrong signature on one no route takes.
+    requests.push((
+        format!(
+            "SdkAppid={APP}&CallbackCommand=Group.CallbackAfterSendMsg&RequestTime={now}&Sign={}",
+            signature(TOKEN, &(NOW + 1).to_string())
+        ),
+        BODY.to_owned(),
+        401,
+    ));
 
     let mut answers = String::new();
     tracing::subscriber::with_default(subscriber, || {
@@ -275,6 +302,12 @@ fn answers_and_tracing_output_show_no_secret() {
         "{log}"
     );
     assert!(log.contains("the store is down"), "{log}");
+    // Why an unknown app was refused is in the trace only, never in its answer.
+    assert!(
+        log.contains(r#"note="SdkAppid 1400000001 is not an app of this receiver""#),
+        "{log}"
+    );
+    assert!(!answers.contains("1400000001"), "{answers}");
     // Exactly one event per request from the crate (other lines, e.g. a panic's, are not its own).
     assert_eq!(
         log.lines()

@@ -339,8 +339,31 @@ fn wrong_requests_are_refused_with_the_right_kind() {
         kind(base().request_time(FIXED_REQUEST_TIME + 61)),
         Err(RejectionKind::StaleRequestTime)
     );
+    // Another app: with a token configured, refused as this app's request would be when unsigned or
+    // wrongly signed (the answer does not say the app is unknown), even signed with the token.
     assert_eq!(
         kind(base().sdk_app_id(1400000001)),
+        Err(RejectionKind::BadSignature)
+    );
+    assert_eq!(
+        kind(CallbackRequest::sample(Command::MemberLeave).sdk_app_id(1400000001)),
+        Err(RejectionKind::MissingSignature)
+    );
+    assert_eq!(
+        kind(
+            base()
+                .sdk_app_id(1400000001)
+                .request_time(FIXED_REQUEST_TIME + 61)
+        ),
+        Err(RejectionKind::StaleRequestTime)
+    );
+    // Without any token there is nothing to hide: unknown, plainly.
+    let open = Config::new(1400000000);
+    let req = CallbackRequest::sample(Command::MemberLeave).sdk_app_id(1400000001);
+    assert_eq!(
+        decode_any(&open, &req.query(), req.body())
+            .map(|_| ())
+            .map_err(|r| r.kind()),
         Err(RejectionKind::UnknownSdkAppId)
     );
     assert_eq!(

@@ -1,5 +1,7 @@
-//! The `tracing` feature: exactly one event per intercepted request, carrying the command, the room,
-//! the outcome and (for a refusal) the reason, and never the token or the expected signature.
+//! The `tracing` feature: exactly one event per intercepted request (every request carrying a
+//! `CallbackCommand`, routed or not), carrying the command, the room, the outcome and (for a refusal)
+//! the reason and a note for what the answer must not say, and never the token or the expected
+//! signature.
 //!
 //! Two subscribers' worth of checking on one registry: the `fmt` output written into a shared buffer
 //! (searched for secrets), and a small layer that records each event's fields (checked field by field).
@@ -207,6 +209,11 @@ async fn one_event_per_intercepted_request_and_no_secret() {
     assert_eq!(e.field("reason"), Some("Sign does not match"));
     assert_eq!(e.field("status"), Some("401"));
     assert_eq!(e.field("code"), Some("40104"));
+    assert_eq!(
+        e.field("note"),
+        Some(""),
+        "a note only when the answer must not say why"
+    );
     assert_eq!(e.level, tracing::Level::WARN);
 
     // Rejected on the body: the room is not known either.
@@ -249,18 +256,82 @@ async fn one_event_per_intercepted_request_and_no_secret() {
     assert_eq!(e.field("room"), Some("rid-fwd"));
     assert_eq!(e.field("outcome"), Some("forwarded"));
 
-    // Not intercepted: no event at all.
+    // A command no route takes is intercepted too: verified, then passed on with one DEBUG event.
+    let post = |uri: String| {
+        Request::post(uri)
+            .body(Full::new(Bytes::from_static(b"x")))
+            .unwrap()
+    };
+    let enter = "Room.CallbackAfterMemberEnter";
     let res = handler_svc
         .clone()
-        .oneshot(
-            Request::post("/other?CallbackCommand=Room.CallbackAfterMemberEnter")
-                .body(Full::new(Bytes::from_static(b"x")))
-                .unwrap(),
-        )
+        .oneshot(post(format!(
+            "/other?SdkAppid=1400000000&CallbackCommand={enter}{signed}"
+        )))
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(capture.take().is_empty());
+    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "x");
+    let e = one(capture.take(), "verified");
+    assert_eq!(e.field("command"), Some(enter));
+    assert_eq!(e.field("room"), Some(""));
+    assert_eq!(e.field("outcome"), Some("verified"));
+    assert_eq!(e.level, tracing::Level::DEBUG);
+
+    // ... or refused, with one event (here: no SdkAppid).
+    let res = handler_svc
+        .clone()
+        .oneshot(post(format!("/other?CallbackCommand={enter}")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let e = one(capture.take(), "unrouted, refused");
+    assert_eq!(e.field("command"), Some(enter));
+    assert_eq!(e.field("outcome"), Some("rejected"));
+    assert_eq!(e.field("status"), Some("400"));
+    assert_eq!(e.field("code"), Some("40002"));
+    assert_eq!(e.field("note"), Some(""));
+    assert_eq!(e.level, tracing::Level::WARN);
+
+    // An app this receiver does not serve, signed with its token: answered as a bad signature; why, the
+    // note says, in the trace only.
+    let res = handler_svc
+        .clone()
+        .oneshot(post(format!(
+            "/cb?SdkAppid=1400000009&CallbackCommand={CMD}{signed}"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let answer = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("1400000009"),
+        "{answer:?}"
+    );
+    let e = one(capture.take(), "unknown app");
+    assert_eq!(e.field("command"), Some(CMD));
+    assert_eq!(e.field("outcome"), Some("rejected"));
+    assert_eq!(e.field("reason"), Some("Sign does not match"));
+    assert_eq!(e.field("status"), Some("401"));
+    assert_eq!(e.field("code"), Some("40104"));
+    assert_eq!(
+        e.field("note"),
+        Some("SdkAppid 1400000009 is not an app of this receiver")
+    );
+
+    // Not intercepted (no `CallbackCommand`, or an empty one): no event at all.
+    for uri in [
+        "/other?SdkAppid=1400000000&q=CallbackCommand",
+        "/other?SdkAppid=1400000009&CallbackCommand=",
+    ] {
+        let res = handler_svc
+            .clone()
+            .oneshot(post(uri.to_owned()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{uri}");
+        assert!(capture.take().is_empty(), "{uri}");
+    }
 
     // Nothing secret anywhere in the output, which did record all of the above.
     let out = buffer.text();
@@ -268,7 +339,7 @@ async fn one_event_per_intercepted_request_and_no_secret() {
         out.lines()
             .filter(|l| l.contains("tencent_room_callback"))
             .count(),
-        5,
+        8,
         "{out}"
     );
     for secret in [TOKEN, OTHER_TOKEN, SIGN] {
@@ -276,6 +347,10 @@ async fn one_event_per_intercepted_request_and_no_secret() {
     }
     assert!(
         out.contains("rid-ok") && out.contains("Sign does not match"),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"note="SdkAppid 1400000009 is not an app of this receiver""#),
         "{out}"
     );
 }
