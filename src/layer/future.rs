@@ -257,7 +257,7 @@ where
                             }),
                             To::Inner => {
                                 trace::forwarded(command, &delivery.room);
-                                // The routes forward only what `forwarded` names, for which the
+                                // Only a route selected as forwarding delivers here, and for it the
                                 // service took the readied inner service; and only routes whose
                                 // inner body can hold bytes forward.
                                 let (Some(mut svc), Some(body)) =
