@@ -62,7 +62,7 @@ pub(crate) fn rejected(command: Option<&str>, rejection: &Rejection) {
         code = rejection.kind().error_code(),
         reason = %rejection,
         note = rejection.note().unwrap_or(""),
-        "room callback rejected"
+        "callback rejected"
     );
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn handled(command: &str, room: &Room) {
         command = short(command),
         room = room_str(Some(room)),
         outcome = "ok",
-        "room callback handled"
+        "callback handled"
     );
 }
 
@@ -98,7 +98,7 @@ pub(crate) fn forwarded(command: &str, room: &Room) {
         command = short(command),
         room = room_str(Some(room)),
         outcome = "forwarded",
-        "room callback forwarded to the inner service"
+        "callback forwarded to the inner service"
     );
 }
 
@@ -124,7 +124,7 @@ pub(crate) fn handler_failed(
                     code = rejection.kind().error_code(),
                     reason = %rejection,
                     error = %error,
-                    "room callback handler failed"
+                    "callback handler failed"
                 )
             };
         }
@@ -148,7 +148,7 @@ pub(crate) fn panicked(command: &str, room: Option<&Room>, rejection: &Rejection
         code = rejection.kind().error_code(),
         reason = %rejection,
         panic = message,
-        "room callback handler panicked"
+        "callback handler panicked"
     );
 }
 

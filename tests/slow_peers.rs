@@ -392,7 +392,7 @@ async fn a_panicking_handler_gets_500_is_reported_and_the_server_keeps_serving()
     assert_eq!(rooms.lock().unwrap().len(), 6);
     let log = String::from_utf8_lossy(&traces.lock().unwrap()).into_owned();
     assert!(
-        log.contains("room callback handler panicked")
+        log.contains("callback handler panicked")
             && log.contains("the handler was told to panic")
             && log.contains("the handler's future was told to panic"),
         "the panic is reported with its message: {log}"
