@@ -5,9 +5,10 @@
 //! metadata as `Extension<CallbackMeta>`, the original body still readable. The handler answers with
 //! [`Ack`], which is the acknowledgment Tencent expects. The layer is scoped to `/callback`
 //! (`CallbackLayer::path`): any other request, and any request to another path whatever its query,
-//! reaches the router untouched.
+//! reaches the router untouched, and the app answers 404 with a FAIL acknowledgment. Ctrl-C or SIGTERM
+//! stops it cleanly.
 //!
-//! Environment:
+//! Environment (a variable set but wrong stops it with one line on stderr that names it):
 //! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3003`)
 //! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
 //! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
@@ -26,8 +27,12 @@
 //!
 //! Or `cargo run --example send -- http://127.0.0.1:3003/callback` (a member-leave callback by default).
 
+mod common;
+
+use std::process::ExitCode;
+
 use axum::{http::StatusCode, routing::post, Extension, Router};
-use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Config, Event, MemberLeave};
+use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Event, MemberLeave};
 
 /// The app's handler for verified leave callbacks.
 ///
@@ -59,26 +64,21 @@ async fn on_leave(
 async fn not_handled() -> (StatusCode, Ack) {
     (
         StatusCode::NOT_FOUND,
-        Ack::fail(40401, "no handler for this request"),
+        Ack::fail(40401, "no handler for this command"),
     )
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::var("ROOM_CALLBACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3003".into());
-    let app_id: u64 = match std::env::var("ROOM_CALLBACK_SDKAPPID") {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("ROOM_CALLBACK_SDKAPPID is not a number: {v:?}"))?,
-        Err(_) => 1400000000,
-    };
-    let mut config = Config::new(app_id);
-    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        config = config.token(token)?;
-    }
+async fn main() -> ExitCode {
+    common::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let common::Settings {
+        addr,
+        sdk_app_id,
+        config,
+    } = common::Settings::from_env("127.0.0.1:3003")?;
 
     let app = Router::new()
         .route("/callback", post(on_leave))
@@ -89,15 +89,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .extension::<MemberLeave>(),
         );
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = common::listen(&addr).await?;
     eprintln!(
-        "listening on http://{}/callback (SDKAppID {app_id}); Ctrl-C to stop",
+        "listening on http://{}/callback (SDKAppID {sdk_app_id}); Ctrl-C or SIGTERM to stop",
         listener.local_addr()?
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(common::shutdown())
         .await?;
+    eprintln!("stopped");
     Ok(())
 }

@@ -10,10 +10,10 @@
 //! With an extensions route the inner service receives `Request<RequestBody<Incoming>>`: hyper's body,
 //! untouched, for a request the layer passes through, or the bytes the layer read for a forwarded
 //! callback. Any other request reaches the inner service, which answers 404 with a FAIL acknowledgment.
-//! Ctrl-C (or SIGTERM) stops accepting, lets the open connections finish their requests, then exits.
+//! Ctrl-C or SIGTERM stops accepting, lets the open connections finish their requests, then exits 0.
 //! The layer's trace events go to stderr (`RUST_LOG` filters them; default `info`).
 //!
-//! Environment:
+//! Environment (a variable set but wrong stops it with one line on stderr that names it):
 //! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3001`)
 //! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
 //! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
@@ -36,7 +36,10 @@
 //! # 404 from the inner service: not the callback path
 //! ```
 
+mod common;
+
 use std::convert::Infallible;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -46,9 +49,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberEnter, MemberLeave, RequestBody,
+    Ack, CallbackLayer, CallbackMeta, HandlerError, MemberEnter, MemberLeave, RequestBody,
 };
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
@@ -76,12 +78,15 @@ async fn app(req: Request<RequestBody<Incoming>>) -> Result<Response<Full<Bytes>
         );
         return Ok(Ack::ok().http_response(StatusCode::OK));
     }
-    Ok(Ack::fail(40401, "not a callback this receiver handles")
-        .http_response(StatusCode::NOT_FOUND))
+    Ok(Ack::fail(40401, "no handler for this command").http_response(StatusCode::NOT_FOUND))
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    common::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -90,20 +95,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let addr = std::env::var("ROOM_CALLBACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
-    let app_id: u64 = match std::env::var("ROOM_CALLBACK_SDKAPPID") {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("ROOM_CALLBACK_SDKAPPID is not a number: {v:?}"))?,
-        Err(_) => 1400000000,
-    };
-    let mut config = Config::new(app_id);
-    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        config = config.token(token)?;
-    }
+    let common::Settings {
+        addr,
+        sdk_app_id,
+        config,
+    } = common::Settings::from_env("127.0.0.1:3001")?;
 
     let svc = ServiceBuilder::new()
         .layer(
@@ -114,13 +110,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .service(service_fn(app));
 
-    let listener = TcpListener::bind(&addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, sdk_app_id = app_id, "listening on /callback; Ctrl-C to stop");
+    let listener = common::listen(&addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, sdk_app_id, "listening on /callback; Ctrl-C or SIGTERM to stop");
 
-    // Every connection watches this; Ctrl-C flips it.
+    // Every connection watches this; Ctrl-C or SIGTERM flips it.
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let shutdown = shutdown();
+    let shutdown = common::shutdown();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -168,26 +164,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }

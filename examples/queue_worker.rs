@@ -8,10 +8,10 @@
 //!
 //! On Ctrl-C or SIGTERM: the server stops accepting and finishes the requests in flight, then the worker
 //! closes the queue and drains it, so every event that was acknowledged is processed before the process
-//! exits. A crash, though, loses what is still queued: when that matters, persist the event in the
+//! exits 0. A crash, though, loses what is still queued: when that matters, persist the event in the
 //! handler before answering OK (see the `queue` module docs).
 //!
-//! Environment:
+//! Environment (a variable set but wrong stops it with one line on stderr that names it):
 //! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3000`)
 //! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
 //! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
@@ -22,21 +22,15 @@
 //! each is answered at once while the worker takes `WORK_MS` per event. With `QUEUE_CAPACITY=1` the
 //! third quick send is answered 503.
 
+mod common;
+
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::{http::StatusCode, routing::any, Router};
-use tencent_room_callback::{queue, Ack, CallbackLayer, CommandSet, Config, RoomEvent};
+use tencent_room_callback::{queue, Ack, CallbackLayer, CommandSet, RoomEvent};
 use tokio::sync::oneshot;
 use tracing_subscriber::EnvFilter;
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> Result<T, String> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("{name} is not a valid value: {v:?}")),
-        Err(_) => Ok(default),
-    }
-}
 
 /// The slow part: what would be a database write or a remote call.
 async fn process(event: &RoomEvent, work: Duration) {
@@ -50,7 +44,11 @@ async fn process(event: &RoomEvent, work: Duration) {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    common::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -59,20 +57,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let addr: String = env("ROOM_CALLBACK_ADDR", "127.0.0.1:3000".to_owned())?;
-    let app_id: u64 = env("ROOM_CALLBACK_SDKAPPID", 1400000000)?;
-    let capacity: usize = env("QUEUE_CAPACITY", 64)?;
-    let work = Duration::from_millis(env("WORK_MS", 3000)?);
+    let common::Settings {
+        addr,
+        sdk_app_id,
+        config,
+    } = common::Settings::from_env("127.0.0.1:3000")?;
+    let capacity: usize = common::number("QUEUE_CAPACITY", 64)?;
+    let work = Duration::from_millis(common::number("WORK_MS", 3000)?);
     if capacity == 0 {
-        return Err("QUEUE_CAPACITY must be at least 1".into());
+        return Err("QUEUE_CAPACITY must be at least 1, not 0".into());
     }
-    let mut config = Config::new(app_id);
-    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        config = config.token(token)?;
-    }
+    // Before the worker starts: a failure to listen then stops the example with nothing to drain.
+    let listener = common::listen(&addr).await?;
 
     let (handler, mut events) = queue::<RoomEvent>(capacity);
 
@@ -112,15 +108,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .on_any(CommandSet::ALL, handler),
         );
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(
         addr = %listener.local_addr()?,
+        sdk_app_id,
         capacity,
         work_ms = work.as_millis() as u64,
         "listening for Room callbacks on /callback"
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
+        .with_graceful_shutdown(async {
+            common::shutdown().await;
+            tracing::info!("shutting down: finishing requests in flight");
+        })
         .await?;
 
     // No request is in flight any more: let the worker finish what was acknowledged.
@@ -136,27 +135,4 @@ async fn not_a_callback() -> (StatusCode, Ack) {
         StatusCode::NOT_FOUND,
         Ack::fail(40401, "no handler for this command"),
     )
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }

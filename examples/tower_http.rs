@@ -20,9 +20,9 @@
 //! (load shedding beyond that). A late or refused event is answered 503 with a FAIL acknowledgment, so
 //! that Tencent's retry, where enabled, can deliver it again. A leave in room `slow` makes the handler
 //! take 3 s, to show the deadline at work. Logs go to stderr (`RUST_LOG`, default
-//! `info,tower_http=debug`).
+//! `info,tower_http=debug`). Ctrl-C or SIGTERM stops it cleanly.
 //!
-//! Environment:
+//! Environment (a variable set but wrong stops it with one line on stderr that names it):
 //! - `ROOM_CALLBACK_ADDR` (default `127.0.0.1:3002`)
 //! - `ROOM_CALLBACK_SDKAPPID` (default `1400000000`)
 //! - `ROOM_CALLBACK_TOKEN` (optional): verify `Sign` / `RequestTime` with it.
@@ -45,13 +45,16 @@
 //! # 404 from the app (not a command this receiver handles), content-encoding: gzip
 //! ```
 
+mod common;
+
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::{routing::any, BoxError, Router};
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, ServiceHandler,
+    Ack, CallbackLayer, CallbackMeta, HandlerError, MemberLeave, ServiceHandler,
 };
 use tower::load_shed::error::Overloaded;
 use tower::timeout::error::Elapsed;
@@ -96,12 +99,16 @@ fn late_or_busy(error: BoxError) -> HandlerError {
 async fn not_handled() -> (StatusCode, Ack) {
     (
         StatusCode::NOT_FOUND,
-        Ack::fail(40401, "no handler for this request"),
+        Ack::fail(40401, "no handler for this command"),
     )
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    common::exit_code(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -111,20 +118,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let addr = std::env::var("ROOM_CALLBACK_ADDR").unwrap_or_else(|_| "127.0.0.1:3002".into());
-    let app_id: u64 = match std::env::var("ROOM_CALLBACK_SDKAPPID") {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| format!("ROOM_CALLBACK_SDKAPPID is not a number: {v:?}"))?,
-        Err(_) => 1400000000,
-    };
-    let mut config = Config::new(app_id).body_timeout(Some(BODY_DEADLINE));
-    if let Some(token) = std::env::var("ROOM_CALLBACK_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        config = config.token(token)?;
-    }
+    let common::Settings {
+        addr,
+        sdk_app_id,
+        config,
+    } = common::Settings::from_env("127.0.0.1:3002")?;
+    let config = config.body_timeout(Some(BODY_DEADLINE));
 
     // The handler behind tower's middleware: a deadline, a concurrency limit, load shedding.
     let handler = ServiceBuilder::new()
@@ -153,12 +152,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .fallback(not_handled)
         .layer(middleware);
 
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(target: "example", addr = %listener.local_addr()?, sdk_app_id = app_id, "listening on /callback; Ctrl-C to stop");
+    let listener = common::listen(&addr).await?;
+    tracing::info!(target: "example", addr = %listener.local_addr()?, sdk_app_id, "listening on /callback; Ctrl-C or SIGTERM to stop");
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(common::shutdown())
         .await?;
+    tracing::info!(target: "example", "stopped");
     Ok(())
 }

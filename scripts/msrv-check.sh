@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Is the library's `rust-version` true of what it builds on? Prints the `rust-version` each dependency
+# of the library declares (normal and build dependencies, all features, every target platform: what a
+# user's build of tencent-room-callback compiles, at the versions in Cargo.lock) and fails if any
+# declares a higher one than the library. Dev-dependencies are not counted: a user never builds them.
+# Also prints, for information, the highest `rust-version` among what the examples, tests and benches
+# build (the `dev` workspace member with its dev-dependencies): the README says which toolchain they need.
+#
+# Needs cargo and python3 only. The dependency set comes from `cargo tree -p tencent-room-callback`,
+# which resolves the library's features alone (`cargo metadata`'s resolve unifies the features of the
+# whole workspace, the dev member's too); the declared versions come from `cargo metadata`.
+# API use newer than `rust-version` inside the library is clippy's `incompatible_msrv` (see .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkg=tencent-room-callback
+dev=tencent-room-callback-dev
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cargo metadata --format-version 1 >"$tmp/metadata.json"
+tree() {
+    cargo tree -p "$1" --all-features --target all --prefix none --format '{p}' "${@:2}"
+}
+tree "$pkg" -e normal,build >"$tmp/lib.txt"
+tree "$dev" -e normal,build,dev >"$tmp/dev.txt"
+
+python3 - "$pkg" "$tmp/metadata.json" "$tmp/lib.txt" "$tmp/dev.txt" <<'EOF'
+import json
+import sys
+
+pkg, metadata, lib_tree, dev_tree = sys.argv[1:]
+packages = json.load(open(metadata))["packages"]
+declared = {(p["name"], p["version"]): p.get("rust_version") for p in packages}
+
+
+def key(version):
+    """'1.85' and '1.85.0' compare equal; no rust-version sorts lowest."""
+    if not version:
+        return (0, 0, 0)
+    parts = [int(x) for x in version.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def closure(path):
+    """(name, version) of each line of `cargo tree --format '{p}'`: 'name vX.Y.Z [(path)] [(*)]'."""
+    found = set()
+    for line in open(path):
+        words = line.split()
+        if len(words) >= 2 and words[1].startswith("v"):
+            found.add((words[0], words[1][1:]))
+    return found
+
+
+own = next(v for (n, v), _ in declared.items() if n == pkg)
+msrv = declared[(pkg, own)]
+if not msrv:
+    sys.exit(f"msrv-check: {pkg} declares no rust-version")
+
+deps = sorted(closure(lib_tree) - {(pkg, own)})
+print(f"{pkg} {own}: rust-version {msrv}; its dependencies (normal and build, all features):")
+too_new = []
+for name, version in deps:
+    rv = declared.get((name, version))
+    mark = ""
+    if key(rv) > key(msrv):
+        too_new.append((name, version, rv))
+        mark = "   <-- higher than the library's"
+    print(f"  {name:<24} {version:<32} {rv or '-'}{mark}")
+
+dev_deps = closure(dev_tree)
+top = max(key(declared.get(d)) for d in dev_deps)
+needing = sorted(f"{n} {v}" for n, v in dev_deps if key(declared.get((n, v))) == top)
+top_text = ".".join(str(x) for x in top)
+print(f"the examples, tests and benches (dev member) need at least Rust {top_text}: {', '.join(needing)}")
+
+if too_new:
+    for name, version, rv in too_new:
+        print(f"error: {name} {version} declares rust-version {rv}, above {pkg}'s {msrv}",
+              file=sys.stderr)
+    sys.exit(1)
+print(f"ok: {len(deps)} dependencies, none declares a rust-version above {msrv}")
+EOF
