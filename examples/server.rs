@@ -34,6 +34,12 @@
 //!   only those, never `ROOM_CALLBACK_TOKEN` nor another app's. Each app named here must be one of
 //!   `ROOM_CALLBACK_SDKAPPID`'s (otherwise the server refuses to start: a typo in an app ID must not
 //!   leave the real app unverified). A token runs to the next comma: it may contain `=`, not `,`.
+//! - `ROOM_CALLBACK_TOKENS_FILE`: the same per-app tokens in a file, one `APPID=TOKEN` a line (blank
+//!   lines and lines starting with `#` skipped), read at start and **again on SIGHUP**: the apps in the
+//!   file get its tokens, each app's set replaced at once while the server serves (rotation without a
+//!   restart: add the new token, switch it in Tencent's console, remove the old one, `kill -HUP`). A
+//!   file that no longer reads, or is malformed, keeps the tokens in force and logs why; apps missing
+//!   from it keep theirs. Not together with `ROOM_CALLBACK_TOKENS`.
 //!
 //! A variable that is set must be valid: set but empty, only white space, not UTF-8, or malformed (an
 //! empty list item, an app ID that is not a number, `APPID=` without a token, a token with surrounding
@@ -61,7 +67,7 @@ use axum::{http::StatusCode, routing::any, Router};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use tencent_room_callback::{
     Ack, CallbackLayer, CallbackMeta, CommandSet, Config, HandlerError, RawCallback, Rejection,
-    RejectionKind, RoomEvent,
+    RejectionKind, RoomEvent, TokenSets,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -191,6 +197,8 @@ struct Settings {
     addr: String,
     app_ids: Vec<u64>,
     config: Config,
+    /// `ROOM_CALLBACK_TOKENS_FILE`, to read again on SIGHUP.
+    tokens_file: Option<String>,
     /// How each app is verified, for the log.
     auth: String,
     /// The apps without any token: their callbacks are not verified.
@@ -217,12 +225,115 @@ fn app_id(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
+const APPS: &str = "ROOM_CALLBACK_SDKAPPID";
+const TOKEN: &str = "ROOM_CALLBACK_TOKEN";
+const TOKENS: &str = "ROOM_CALLBACK_TOKENS";
+const TOKENS_FILE: &str = "ROOM_CALLBACK_TOKENS_FILE";
+
+/// `APPID=TOKEN` entries from `source` (a variable or a file), checked: every app one of `app_ids`,
+/// every token present and without surrounding white space. Errors name the entry's place and, once
+/// it is known, its app: never an entry or a token.
+fn token_entries<'a>(
+    source: &str,
+    entries: impl Iterator<Item = &'a str>,
+    app_ids: &[u64],
+) -> Result<Vec<(u64, String)>, String> {
+    let mut out = Vec::new();
+    for (n, entry) in (1..).zip(entries) {
+        if entry.is_empty() {
+            return Err(format!(
+                "{source}: entry {n} is empty (expected APPID=TOKEN,APPID=TOKEN)"
+            ));
+        }
+        let Some((app, token)) = entry.split_once('=') else {
+            return Err(format!(
+                "{source}: entry {n} is not APPID=TOKEN (it has no '=')"
+            ));
+        };
+        let id = app_id(app).ok_or_else(|| {
+            format!("{source}: entry {n}: the part before '=' is not a decimal SDKAppID")
+        })?;
+        if !app_ids.contains(&id) {
+            let listed = app_ids
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            return Err(format!(
+                "{source}: entry {n}: app {id} is not one of {APPS} ({listed}); add it there"
+            ));
+        }
+        if token.is_empty() {
+            return Err(format!(
+                "{source}: entry {n} (app {id}) has no token after '='"
+            ));
+        }
+        if token.trim() != token {
+            return Err(format!(
+                "{source}: entry {n} (app {id}): the token starts or ends with white space"
+            ));
+        }
+        out.push((id, token.to_owned()));
+    }
+    Ok(out)
+}
+
+/// The entries of a tokens file: one `APPID=TOKEN` a line, blank lines and `#` comments skipped.
+fn read_tokens_file(path: &str, app_ids: &[u64]) -> Result<Vec<(u64, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{TOKENS_FILE}: cannot read {path}: {e}"))?;
+    let lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let entries = token_entries(&format!("{TOKENS_FILE} ({path})"), lines, app_ids)?;
+    if entries.is_empty() {
+        return Err(format!("{TOKENS_FILE}: {path} holds no token"));
+    }
+    Ok(entries)
+}
+
+/// On each SIGHUP, reads the tokens file again and replaces the sets of the apps in it, each at once;
+/// a file that does not read keeps the tokens in force.
+async fn reload_on_hangup(path: String, app_ids: Vec<u64>, tokens: TokenSets) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::error!("cannot listen for SIGHUP: the tokens file is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let entries = match read_tokens_file(&path, &app_ids) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::error!(error = %e, "tokens not reloaded: the tokens in force stay");
+                    continue;
+                }
+            };
+            let mut sets: Vec<(u64, Vec<String>)> = Vec::new();
+            for (id, token) in entries {
+                match sets.iter_mut().find(|(app, _)| *app == id) {
+                    Some((_, set)) => set.push(token),
+                    None => sets.push((id, vec![token])),
+                }
+            }
+            for (id, set) in &sets {
+                match tokens.set_app(*id, set) {
+                    Ok(()) => {
+                        tracing::info!(sdk_app_id = id, tokens = set.len(), "tokens reloaded")
+                    }
+                    Err(e) => tracing::error!(sdk_app_id = id, error = %e, "tokens not reloaded"),
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, app_ids, tokens);
+}
+
 /// Reads and checks every variable; the error is one line naming the variable (never a token).
 fn settings() -> Result<Settings, String> {
-    const APPS: &str = "ROOM_CALLBACK_SDKAPPID";
-    const TOKEN: &str = "ROOM_CALLBACK_TOKEN";
-    const TOKENS: &str = "ROOM_CALLBACK_TOKENS";
-
     let addr = match var("ROOM_CALLBACK_ADDR", "127.0.0.1:3000")? {
         Some(a) if a.trim() != a => {
             return Err("ROOM_CALLBACK_ADDR starts or ends with white space".into())
@@ -253,11 +364,6 @@ fn settings() -> Result<Settings, String> {
             ids
         }
     };
-    let listed = app_ids
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
 
     let mut config = Config::new(app_ids[0]);
     for id in &app_ids[1..] {
@@ -268,39 +374,29 @@ fn settings() -> Result<Settings, String> {
     if let Some(token) = default_token {
         config = config.token(token).map_err(|e| format!("{TOKEN}: {e}"))?;
     }
-    // The app of each token of ROOM_CALLBACK_TOKENS, for the log.
+    // The app of each token of ROOM_CALLBACK_TOKENS (or of the file), for the log.
     let mut own_tokens = Vec::new();
-    if let Some(entries) = var(TOKENS, "no app has tokens of its own")? {
-        for (n, entry) in (1..).zip(entries.split(',')) {
-            // Never echo an entry or a token: only its place and, once it is known to be one, the app.
-            if entry.is_empty() {
-                return Err(format!(
-                    "{TOKENS}: entry {n} is empty (expected APPID=TOKEN,APPID=TOKEN)"
-                ));
-            }
-            let Some((app, token)) = entry.split_once('=') else {
-                return Err(format!(
-                    "{TOKENS}: entry {n} is not APPID=TOKEN (it has no '=')"
-                ));
-            };
-            let id = app_id(app).ok_or_else(|| {
-                format!("{TOKENS}: entry {n}: the part before '=' is not a decimal SDKAppID")
-            })?;
-            if !app_ids.contains(&id) {
-                return Err(format!(
-                    "{TOKENS}: entry {n}: app {id} is not one of {APPS} ({listed}); add it there"
-                ));
-            }
-            if token.is_empty() {
-                return Err(format!(
-                    "{TOKENS}: entry {n} (app {id}) has no token after '='"
-                ));
-            }
-            config = config
-                .app_token(id, token)
-                .map_err(|e| format!("{TOKENS}: entry {n} (app {id}): {e}"))?;
-            own_tokens.push(id);
+    let tokens_file = var(TOKENS_FILE, "no file of tokens")?;
+    let entries = match (var(TOKENS, "no app has tokens of its own")?, &tokens_file) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{TOKENS} and {TOKENS_FILE} are both set: choose one"
+            ))
         }
+        (Some(list), None) => token_entries(TOKENS, list.split(','), &app_ids)?,
+        (None, Some(path)) => read_tokens_file(path, &app_ids)?,
+        (None, None) => Vec::new(),
+    };
+    let source = if tokens_file.is_some() {
+        TOKENS_FILE
+    } else {
+        TOKENS
+    };
+    for (id, token) in entries {
+        config = config
+            .app_token(id, token)
+            .map_err(|e| format!("{source}: app {id}: {e}"))?;
+        own_tokens.push(id);
     }
 
     let auth = app_ids
@@ -310,8 +406,8 @@ fn settings() -> Result<Settings, String> {
             match (own, has_default) {
                 (0, true) => format!("{id}: {TOKEN}"),
                 (0, false) => format!("{id}: not verified"),
-                (1, _) => format!("{id}: 1 token of {TOKENS}"),
-                (n, _) => format!("{id}: {n} tokens of {TOKENS}"),
+                (1, _) => format!("{id}: 1 token of {source}"),
+                (n, _) => format!("{id}: {n} tokens of {source}"),
             }
         })
         .collect::<Vec<_>>()
@@ -325,6 +421,7 @@ fn settings() -> Result<Settings, String> {
         addr,
         app_ids,
         config,
+        tokens_file,
         auth,
         unverified,
     })
@@ -361,6 +458,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         addr,
         app_ids,
         config,
+        tokens_file,
         auth,
         unverified,
     } = settings;
@@ -372,6 +470,9 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    if let Some(path) = tokens_file {
+        tokio::spawn(reload_on_hangup(path, app_ids.clone(), config.tokens()));
+    }
     let app = Router::new()
         .route("/callback", any(no_handler))
         .fallback(no_handler)

@@ -33,11 +33,12 @@ const APP_B: &str = "1400000002";
 const UNKNOWN_APP: &str = "1400000099";
 
 /// Every variable the server reads: removed from each server's environment before the test sets some.
-const VARS: [&str; 4] = [
+const VARS: [&str; 5] = [
     "ROOM_CALLBACK_ADDR",
     "ROOM_CALLBACK_SDKAPPID",
     "ROOM_CALLBACK_TOKEN",
     "ROOM_CALLBACK_TOKENS",
+    "ROOM_CALLBACK_TOKENS_FILE",
 ];
 
 /// What the line the server logs once it listens says.
@@ -991,4 +992,82 @@ fn the_sender_checks_command_and_body() {
         usage.contains("--command NAME") && usage.contains("--body FILE"),
         "{usage}"
     );
+}
+
+/// Rotation without a restart: the tokens file is read again on SIGHUP, each app's set replaced at once;
+/// a malformed file keeps the tokens in force; other apps keep theirs.
+#[test]
+fn tokens_rotate_on_sighup_from_a_tokens_file() {
+    let file = TempFile::new("tokens", b"# app A's tokens\n1400000001=first-token\n\n");
+    let apps = format!("{APP_A},{APP_B}");
+    let mut server = Server::start(&[
+        ("ROOM_CALLBACK_SDKAPPID", &apps),
+        ("ROOM_CALLBACK_TOKENS_FILE", file.path()),
+        ("ROOM_CALLBACK_TOKEN", "default-token"),
+    ]);
+    let url = server.url();
+    let leave = |app: &str, token: &str| send(&[&url, "--sdk-app-id", app, "--token", token]);
+    let hang_up = |server: &Server| {
+        let status = Process::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .expect("`kill` runs");
+        assert!(status.success());
+    };
+    // Waits (bounded) until `token` is accepted for app A, or refused when `accepted` is false.
+    let settle = |token: &str, accepted: bool, what: &str| {
+        let give_up = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = leave(APP_A, token);
+            if (out.status.code() == Some(0)) == accepted {
+                return out;
+            }
+            assert!(Instant::now() < give_up, "{what}: not settled within 10 s");
+            thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    assert_accepted(&leave(APP_A, "first-token"), "the file's token");
+    assert_eq!(
+        refusal(&leave(APP_A, "second-token"), "not yet"),
+        (401, 40104)
+    );
+    assert_eq!(
+        refusal(&leave(APP_A, "default-token"), "A has its own"),
+        (401, 40104)
+    );
+
+    // Add the new token: both are accepted.
+    std::fs::write(&file.0, "1400000001=first-token\n1400000001=second-token\n").unwrap();
+    hang_up(&server);
+    settle("second-token", true, "the new token");
+    assert_accepted(
+        &leave(APP_A, "first-token"),
+        "the old token, during the overlap",
+    );
+
+    // Retire the old one.
+    std::fs::write(&file.0, "1400000001=second-token\n").unwrap();
+    hang_up(&server);
+    let out = settle("first-token", false, "the old token retired");
+    assert_eq!(refusal(&out, "retired"), (401, 40104));
+    assert_accepted(&leave(APP_A, "second-token"), "the new token");
+
+    // A malformed file changes nothing; app B (default token) never changed.
+    std::fs::write(&file.0, "1400000001=\n").unwrap();
+    hang_up(&server);
+    thread::sleep(Duration::from_millis(300));
+    assert_accepted(&leave(APP_A, "second-token"), "after a malformed file");
+    assert_eq!(
+        refusal(&leave(APP_A, "first-token"), "still retired"),
+        (401, 40104)
+    );
+    assert_accepted(&leave(APP_B, "default-token"), "app B");
+
+    let (_, log) = server.stop();
+    assert!(log.contains("tokens reloaded"), "{log}");
+    assert!(log.contains("tokens not reloaded"), "{log}");
+    for token in ["first-token", "second-token", "default-token"] {
+        assert!(!log.contains(token), "a token in the log: {log}");
+    }
 }
