@@ -136,9 +136,9 @@ pub mod routes {
 }
 
 /// The README's `rust` code blocks as doc tests: the axum quick start and the other `no_run` blocks are
-/// compiled; the fragments marked `ignore` are not, and have complete, tested counterparts in
-/// `examples/` and in the `testing` module's docs. Compiled with the `chat` feature on, as `cargo test`
-/// from the workspace has it (one block uses it).
-#[cfg(all(doctest, feature = "chat"))]
+/// compiled, the testing example runs; the fragments marked `ignore` are not, and have complete, tested
+/// counterparts in `examples/`. Compiled with the `chat` and `testing` features on, as `cargo test` from
+/// the workspace has them (blocks use them).
+#[cfg(all(doctest, feature = "chat", feature = "testing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
