@@ -2,8 +2,9 @@
 //!
 //! An axum app behind the callback layer in handler mode, scoped to `/callback` with
 //! `CallbackLayer::path`, for every callback an SDKAppID sends to its one URL: Room, Chat (IM) and Live
-//! alike. Each verified callback is acknowledged OK and printed on stdout as one line of JSON; logs go
-//! to stderr, and stdout carries nothing but those lines.
+//! alike. Each verified callback is printed on stdout as one line of JSON, then acknowledged OK (the
+//! OK comes once the line is flushed; the lines of concurrent requests share one write); logs go to
+//! stderr, and stdout carries nothing but those lines.
 //!
 //! - The six Room commands are decoded (`on_any`) and printed as the typed event, serialized back with
 //!   Tencent's field names.
@@ -60,37 +61,88 @@
 //! `cargo run --example send -- http://127.0.0.1:3000/callback --command State.StateChange --body FILE`.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use axum::{http::StatusCode, routing::any, Router};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, CommandSet, Config, HandlerError, RawCallback, Rejection,
-    RejectionKind, RoomEvent, TokenSets,
+    Ack, CallbackLayer, CommandSet, Config, HandlerError, RawCallback, Rejection, RejectionKind,
+    RoomEvent, TokenSets,
 };
+use tokio::sync::{mpsc, oneshot};
 use tracing_subscriber::EnvFilter;
 
 /// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
 const DEFAULT_SDK_APP_ID: u64 = 1400000000;
 
-/// Writes one line on stdout: one write, under the lock, so that lines from concurrent requests never
-/// interleave.
-fn print_line(mut line: Vec<u8>) -> Result<(), HandlerError> {
-    line.push(b'\n');
-    let mut out = std::io::stdout().lock();
-    out.write_all(&line)?;
-    out.flush()?;
-    Ok(())
+/// The most lines waiting for stdout, and the most in one write. A handler finding the queue full
+/// waits for room: a slow reader of stdout slows the answers down, memory stays bounded.
+const QUEUE: usize = 256;
+
+/// A line for the printer, and where to tell its handler once it is written (or why it is not).
+type Job = (Vec<u8>, oneshot::Sender<Result<(), io::ErrorKind>>);
+
+/// Stdout, written by a task of its own in batches: the lines of the requests that run together go
+/// out in one write and one flush, instead of one each. A handler waits for its line's flush before
+/// answering OK, so every acknowledged callback is on stdout (as when each handler wrote its own), and
+/// a write error (stdout closed) fails it: 500, logged by the library.
+#[derive(Clone)]
+struct Printer(mpsc::Sender<Job>);
+
+impl Printer {
+    /// The printer, and its task: that ends once every `Printer` is dropped and every line written.
+    fn start() -> (Printer, tokio::task::JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        (Printer(jobs), tokio::spawn(write_batches(queue)))
+    }
+
+    /// Prints `line` and a newline; returns once they are flushed.
+    async fn print(&self, mut line: Vec<u8>) -> Result<(), HandlerError> {
+        line.push(b'\n');
+        let (done, written) = oneshot::channel();
+        let stopped = || HandlerError::msg("the stdout printer has stopped");
+        self.0.send((line, done)).await.map_err(|_| stopped())?;
+        Ok(written
+            .await
+            .map_err(|_| stopped())?
+            .map_err(io::Error::from)?)
+    }
+}
+
+/// The printer's task: takes the queued lines, lets the other ready tasks run first (the lines they
+/// queue join the batch), writes the batch and flushes (blocking, as `println!` would), then tells
+/// each line's handler.
+async fn write_batches(mut queue: mpsc::Receiver<Job>) {
+    let (mut jobs, mut batch) = (Vec::with_capacity(QUEUE), Vec::new());
+    while queue.recv_many(&mut jobs, QUEUE).await > 0 {
+        tokio::task::yield_now().await;
+        while jobs.len() < QUEUE {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        batch.clear();
+        for (line, _) in &jobs {
+            batch.extend_from_slice(line);
+        }
+        let mut out = io::stdout().lock();
+        let written = out.write_all(&batch).and_then(|()| out.flush());
+        drop(out);
+        for (_, done) in jobs.drain(..) {
+            let _ = done.send(written.as_ref().map_err(io::Error::kind).copied());
+        }
+    }
 }
 
 /// Prints a Room event as one JSON line on stdout.
-async fn print_event(event: RoomEvent, _meta: CallbackMeta) -> Result<(), HandlerError> {
-    print_line(serde_json::to_vec(&event)?)
+async fn print_event(printer: Printer, event: RoomEvent) -> Result<(), HandlerError> {
+    printer.print(serde_json::to_vec(&event)?).await
 }
 
 /// Prints any other callback's body as one JSON line on stdout (see the module docs).
-async fn print_raw(callback: RawCallback) -> Result<Ack, HandlerError> {
+async fn print_raw(printer: Printer, callback: RawCallback) -> Result<Ack, HandlerError> {
     let command = callback.meta.command.as_str();
     // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
     let top: TopLevel = callback.json()?;
@@ -123,7 +175,7 @@ async fn print_raw(callback: RawCallback) -> Result<Ack, HandlerError> {
             line
         }
     };
-    print_line(line)?;
+    printer.print(line).await?;
     Ok(Ack::ok())
 }
 
@@ -473,14 +525,18 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = tokens_file {
         tokio::spawn(reload_on_hangup(path, app_ids.clone(), config.tokens()));
     }
+    let (printer, writer) = Printer::start();
+    let (events, raw) = (printer.clone(), printer);
     let app = Router::new()
         .route("/callback", any(no_handler))
         .fallback(no_handler)
         .layer(
             CallbackLayer::new(config)
                 .path("/callback")
-                .on_any(CommandSet::ALL, print_event)
-                .on_prefix("", print_raw),
+                .on_any(CommandSet::ALL, move |event, _meta| {
+                    print_event(events.clone(), event)
+                })
+                .on_prefix("", move |callback| print_raw(raw.clone(), callback)),
         );
 
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -496,6 +552,9 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    // Every connection is closed and the app dropped with its printers: the printer's task writes
+    // what is left (every acknowledged line already is) and ends.
+    let _ = writer.await;
     tracing::info!("stopped");
     Ok(())
 }
