@@ -179,11 +179,8 @@ impl Rejection {
     /// A rejection of `kind` with a detail (cut to 200 bytes).
     pub(crate) fn with_detail(kind: RejectionKind, detail: impl fmt::Display) -> Self {
         let mut detail = detail.to_string();
-        if detail.len() > MAX_DETAIL {
-            let mut end = MAX_DETAIL;
-            while !detail.is_char_boundary(end) {
-                end -= 1;
-            }
+        let end = crate::value::fitting(&detail, MAX_DETAIL);
+        if end < detail.len() {
             detail.truncate(end);
             detail.push('…');
         }

@@ -138,6 +138,19 @@ impl<'de> Deserialize<'de> for FlexU64 {
     }
 }
 
+/// The length of the longest prefix of `s` of at most `max` bytes that ends on a character boundary:
+/// where to cut a text that must fit in `max` bytes (answers and logs alike).
+pub(crate) fn fitting(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
 /// Parses a non-empty string of ASCII digits (no sign, no space) into a `u64`, refusing overflow.
 pub(crate) fn parse_digits(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {

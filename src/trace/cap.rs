@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::fmt::{self, Display, Write as _};
 
+use crate::value::fitting;
+
 /// Longest command name or room ID logged, in bytes (then "…"): both come from the sender.
 pub(super) const MAX_NAME: usize = 128;
 /// Longest free text logged (note, handler error, panic message), in bytes (then "…").
@@ -15,18 +17,6 @@ pub(super) const MAX_TEXT: usize = 256;
 pub(super) const MAX_REASON: usize = 320;
 /// What follows a cut value.
 pub(super) const MARK: &str = "…";
-
-/// The length of the longest prefix of `s` of at most `max` bytes that ends on a character boundary.
-fn fitting(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
-}
 
 /// `s` as logged: whole if it is at most `max` bytes long, else its first `max` bytes at most (cut on a
 /// character boundary) followed by "…". Allocates only to cut.
