@@ -331,12 +331,6 @@ impl Config {
         Auth { policy, tokens }
     }
 
-    /// Whether any token set (the default or an app's) holds a token right now; then unknown apps are
-    /// answered like bad signatures (no enumeration of the configured ones).
-    pub(crate) fn authenticates_any(&self) -> bool {
-        self.tokens.any_token()
-    }
-
     /// The token set of `sdk_app_id` right now (its own, else the default), for the tests.
     #[cfg(test)]
     pub(crate) fn tokens_for(&self, sdk_app_id: u64) -> Arc<[Token]> {
@@ -468,7 +462,7 @@ mod tests {
         let c = Config::new(1).app_token(2, "b")?;
         assert_eq!(auth(&c, 1, LEAVE), (Off, vec![]));
         assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
-        assert!(c.authenticates() && c.authenticates_any());
+        assert!(c.authenticates());
         // `app_token` validates like `token`.
         assert_eq!(
             Config::new(1).app_token(2, "").unwrap_err(),
@@ -521,11 +515,11 @@ mod tests {
         let c = Config::new(1).app_id(2);
         let sets = c.tokens();
         assert_eq!(c.auth(2, LEAVE).policy, Off);
-        assert!(!c.authenticates_any());
+        assert!(!c.authenticates());
         sets.set_app(2, ["b"])?;
         assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
         assert_eq!(auth(&c, 1, LEAVE), (Off, vec![]));
-        assert!(c.authenticates_any() && c.authenticates());
+        assert!(c.authenticates());
         sets.set_default(["d"])?;
         assert_eq!(auth(&c, 1, LEAVE), (Required, vec!["d".into()]));
         assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));

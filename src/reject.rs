@@ -275,13 +275,13 @@ impl axum_core::response::IntoResponse for Rejection {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn codes_carry_their_status() {
+    /// Every kind, for the tests that go through them all.
+    pub(crate) const ALL_KINDS: [RejectionKind; 17] = {
         use RejectionKind::*;
-        for k in [
+        [
             UnknownCommand,
             MissingSdkAppId,
             MalformedSdkAppId,
@@ -299,7 +299,12 @@ mod tests {
             HandlerFailed,
             HandlerPanicked,
             Unavailable,
-        ] {
+        ]
+    };
+
+    #[test]
+    fn codes_carry_their_status() {
+        for k in ALL_KINDS {
             assert_eq!(
                 k.error_code() / 100,
                 i64::from(k.status().as_u16()),

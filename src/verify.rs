@@ -46,7 +46,7 @@ pub(crate) fn verify(
         )
     })?;
     let known = config.knows(sdk_app_id);
-    if !known && !config.authenticates_any() {
+    if !known && !config.authenticates() {
         // No token anywhere: nothing to keep secret, and the app is the first thing wrong (as in 0.1).
         return Err(Rejection::with_detail(
             RejectionKind::UnknownSdkAppId,

@@ -80,7 +80,7 @@ impl fmt::Write for Bounded<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reject::{Rejection, RejectionKind};
+    use crate::reject::Rejection;
 
     #[test]
     fn short_text_is_kept_whole_and_borrowed() {
@@ -139,26 +139,7 @@ mod tests {
     fn a_rejection_reason_is_never_cut() {
         // Its detail is already cut at 200 bytes (and marked): the longest kind text, ": ", 200 bytes and
         // "…" fit in MAX_REASON, so the reason is logged exactly as its `Display` reads.
-        use RejectionKind::*;
-        for kind in [
-            UnknownCommand,
-            MissingSdkAppId,
-            MalformedSdkAppId,
-            ConflictingParameter,
-            BodyReadError,
-            MalformedBody,
-            MissingSignature,
-            MalformedRequestTime,
-            StaleRequestTime,
-            BadSignature,
-            UnknownSdkAppId,
-            MethodNotAllowed,
-            BodyTimeout,
-            BodyTooLarge,
-            HandlerFailed,
-            HandlerPanicked,
-            Unavailable,
-        ] {
+        for kind in crate::reject::tests::ALL_KINDS {
             assert!(kind.as_str().len() <= 64, "{kind:?}");
             for detail in ["x".repeat(10_000), "é".repeat(10_000)] {
                 let rejection = Rejection::with_detail(kind, &detail);
