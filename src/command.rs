@@ -106,6 +106,19 @@ impl CallbackCommand {
         }
     }
 
+    /// Whether this is a "before" callback (`C2C.CallbackBeforeSendMsg`, `Group.CallbackBefore...`):
+    /// one whose answer carries a decision, so that it must be answered by a handler, never stored for
+    /// later. Every Room command is an "after" one.
+    pub fn is_before(&self) -> bool {
+        match &self.0 {
+            Name::Typed(_) => false,
+            Name::Other(name) => name
+                .as_bytes()
+                .windows(b"CallbackBefore".len())
+                .any(|w| w.eq_ignore_ascii_case(b"CallbackBefore")),
+        }
+    }
+
     /// The Room command, when it is one.
     pub fn typed(&self) -> Option<Command> {
         match self.0 {

@@ -166,6 +166,29 @@ impl IdempotencyKey {
     pub const fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// The key of a callback as received: a digest of its app, its command and its body bytes (never a
+    /// re-serialization, so that a key stays the same across versions of this crate). Version 1: the
+    /// first 16 bytes of SHA-256 over `"tencent-room-callback/key/1\0"`, the app in decimal, `\0`, the
+    /// command's name, `\0`, the body.
+    pub fn of_callback(sdk_app_id: u64, command: &str, body: &[u8]) -> IdempotencyKey {
+        let mut hasher = Sha256::new();
+        hasher.update(b"tencent-room-callback/key/1\0");
+        hasher.update(sdk_app_id.to_string().as_bytes());
+        hasher.update([0]);
+        hasher.update(command.as_bytes());
+        hasher.update([0]);
+        hasher.update(body);
+        let digest = hasher.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        IdempotencyKey(key)
+    }
+
+    /// The key with these 16 bytes (as [`as_bytes`](Self::as_bytes) gave them).
+    pub const fn from_bytes(bytes: [u8; 16]) -> IdempotencyKey {
+        IdempotencyKey(bytes)
+    }
 }
 
 struct HashWriter(Sha256);

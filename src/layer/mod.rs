@@ -215,6 +215,17 @@ impl<R: Routes> CallbackLayer<R> {
         self.link(|rest| OnCommand::prefix(prefix, handler, rest))
     }
 
+    /// Stores every verified "after" callback that no other route takes in `inbox`, and answers OK once
+    /// it is durable (503 with a FAIL acknowledgment when the store fails; OK without storing it again
+    /// for a duplicate). "Before" callbacks (`*.CallbackBefore*`, whose answer is a decision) are never
+    /// taken: route them to their handler with [`on_command`](Self::on_command). Any other route wins
+    /// over the inbox for the commands it takes. See [`inbox`](crate::inbox).
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+    pub fn inbox(self, inbox: crate::inbox::Inbox) -> CallbackLayer<OnCommand<crate::inbox::Inbox, R>> {
+        self.link(|rest| OnCommand::after(inbox, rest))
+    }
+
     /// Delivers events `E` to the inner service, in the request's extensions: the event as `E`, its
     /// metadata as [`CallbackMeta`](crate::CallbackMeta), the original body still readable. The inner
     /// service answers (with the `axum` feature an axum handler can return [`Ack`](crate::Ack)).

@@ -85,6 +85,9 @@ pub struct Selected {
 /// How well a route matched: a prefix (by its length), an exact name, a typed event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Rank {
+    /// Any "after" callback (an inbox): the last resort.
+    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
+    After,
     Prefix(usize),
     Exact,
     Typed,
@@ -538,6 +541,9 @@ impl<R: Routes> Routes for ExtensionAny<R> {
 enum Pattern {
     Exact(Box<str>),
     Prefix(Box<str>),
+    /// Every command that is not a "before" callback.
+    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
+    After,
 }
 
 /// A handler for a command by name or prefix, with the raw body ([`RawCallback`]), in front of the rest
@@ -553,6 +559,16 @@ impl<H, R: Routes> OnCommand<H, R> {
     pub(crate) fn exact(name: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
         OnCommand {
             pattern: Pattern::Exact(name.into().into_boxed_str()),
+            handler,
+            at: depth_over(&*rest),
+            rest,
+        }
+    }
+
+    #[cfg(feature = "inbox")]
+    pub(crate) fn after(handler: H, rest: Rest<R>) -> Self {
+        OnCommand {
+            pattern: Pattern::After,
             handler,
             at: depth_over(&*rest),
             rest,
@@ -597,6 +613,7 @@ where
         let rank = match &self.pattern {
             Pattern::Exact(n) if **n == *name => Some(Rank::Exact),
             Pattern::Prefix(p) if name.starts_with(&**p) => Some(Rank::Prefix(p.len())),
+            Pattern::After if !command.is_before() => Some(Rank::After),
             _ => None,
         };
         let mine = rank.map(|rank| Selected {

@@ -186,3 +186,37 @@ pub(crate) fn panicked(command: &str, room: Option<&Room>, rejection: &Rejection
         );
     }
 }
+
+/// An inbox's store failed at `what` (a claim, settling an event, a release). Rate-limited.
+#[cfg(feature = "inbox")]
+pub(crate) fn inbox_failed(what: &'static str, error: &dyn Display) {
+    #[cfg(feature = "tracing")]
+    if tracing::enabled!(target: TARGET, tracing::Level::ERROR) && limit::admit(Kind::HandlerFailed)
+    {
+        tracing::error!(
+            target: TARGET,
+            what,
+            error = %Capped(error, MAX_TEXT),
+            "callback inbox failed"
+        );
+    }
+}
+
+/// A worker's handler failed on a stored event (it is retried or buried). Rate-limited.
+#[cfg(feature = "inbox")]
+pub(crate) fn inbox_handler_failed(command: &str, id: &dyn Display, attempt: u32, error: &dyn Display) {
+    #[cfg(feature = "tracing")]
+    if tracing::enabled!(target: TARGET, tracing::Level::WARN) && limit::admit(Kind::HandlerFailed)
+    {
+        let command = cap(command, MAX_NAME);
+        tracing::warn!(
+            target: TARGET,
+            command = &*command,
+            id = %id,
+            attempt,
+            outcome = "worker_error",
+            error = %Capped(error, MAX_TEXT),
+            "inbox worker's handler failed"
+        );
+    }
+}

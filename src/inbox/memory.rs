@@ -1,0 +1,213 @@
+//! The inbox in this process's memory: not durable. For tests, development, and the receiver's shape
+//! without a store.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::record::{EventId, Stored};
+use super::sched::Shared;
+use super::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent, Record};
+
+#[derive(Debug, Default)]
+struct State {
+    next: u64,
+    events: HashMap<u64, Stored>,
+    dead: BTreeMap<u64, Stored>,
+    /// Each remembered key's expiry, and the keys by expiry (for purging).
+    keys: HashMap<[u8; 17], Instant>,
+    expiries: BTreeSet<(Instant, [u8; 17])>,
+}
+
+impl State {
+    fn purge(&mut self, now: Instant) {
+        while let Some(&(at, key)) = self.expiries.first() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            if self.keys.get(&key) == Some(&at) {
+                self.keys.remove(&key);
+            }
+        }
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Memory {
+    state: Mutex<State>,
+    shared: Shared,
+}
+
+impl Memory {
+    pub(crate) fn new() -> Self {
+        Memory {
+            state: Mutex::new(State::default()),
+            shared: Shared::new(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn append_now(&self, record: Record) -> Appended {
+        let now = Instant::now();
+        let mut state = self.state();
+        state.purge(now);
+        if let Some(ttl) = record.dedup_ttl {
+            let key = record.stored_key();
+            if state.keys.contains_key(&key) {
+                return Appended::Duplicate;
+            }
+            let until = now + ttl;
+            state.keys.insert(key, until);
+            state.expiries.insert((until, key));
+        }
+        let seq = state.next_seq();
+        let room = record.room.clone();
+        state.events.insert(
+            seq,
+            Stored {
+                id: EventId::seq(seq),
+                record,
+                attempts: 0,
+                error: None,
+            },
+        );
+        // The scheduler's lock is taken inside the state's, always in that order.
+        self.shared.lock().insert(seq, room.as_deref(), now);
+        drop(state);
+        self.shared.wake();
+        Appended::Stored(EventId::seq(seq))
+    }
+}
+
+fn seq_of(event: &Stored) -> u64 {
+    event.id.as_seq().unwrap_or(0)
+}
+
+impl Backend for Memory {
+    fn append(&self, record: Record) -> BoxFuture<'_, Result<Appended, InboxError>> {
+        let appended = self.append_now(record);
+        Box::pin(async move { Ok(appended) })
+    }
+
+    fn claim(
+        &self,
+        max: usize,
+        ordered: bool,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Stored>, InboxError>> {
+        Box::pin(async move {
+            let seqs = self.shared.claim(max, ordered, wait).await;
+            let state = self.state();
+            Ok(seqs
+                .into_iter()
+                .filter_map(|seq| state.events.get(&seq).cloned())
+                .collect())
+        })
+    }
+
+    fn complete(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
+        let seq = seq_of(event);
+        let mut state = self.state();
+        state.events.remove(&seq);
+        self.shared.lock().remove(seq);
+        drop(state);
+        self.shared.wake();
+        Box::pin(async { Ok(()) })
+    }
+
+    fn retry(
+        &self,
+        event: &Stored,
+        delay: Duration,
+        error: &str,
+    ) -> BoxFuture<'_, Result<(), InboxError>> {
+        let seq = seq_of(event);
+        let mut state = self.state();
+        if let Some(stored) = state.events.get_mut(&seq) {
+            stored.attempts = event.attempts + 1;
+            stored.error = Some(error.to_owned());
+        }
+        self.shared.lock().requeue(seq, Instant::now() + delay);
+        drop(state);
+        self.shared.wake();
+        Box::pin(async { Ok(()) })
+    }
+
+    fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>> {
+        let seq = seq_of(event);
+        let mut state = self.state();
+        if let Some(mut stored) = state.events.remove(&seq) {
+            stored.attempts = event.attempts + 1;
+            stored.error = Some(error.to_owned());
+            state.dead.insert(seq, stored);
+        }
+        self.shared.lock().remove(seq);
+        drop(state);
+        self.shared.wake();
+        Box::pin(async { Ok(()) })
+    }
+
+    fn release(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
+        self.shared.lock().requeue(seq_of(event), Instant::now());
+        self.shared.wake();
+        Box::pin(async { Ok(()) })
+    }
+
+    fn dead_letters(&self, max: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, InboxError>> {
+        let dead = self
+            .state()
+            .dead
+            .values()
+            .take(max)
+            .map(|stored| DeadLetter {
+                error: stored.error.clone().unwrap_or_default(),
+                event: InboxEvent {
+                    stored: stored.clone(),
+                },
+            })
+            .collect();
+        Box::pin(async move { Ok(dead) })
+    }
+
+    fn replay(&self, id: &EventId) -> BoxFuture<'_, Result<Option<EventId>, InboxError>> {
+        let mut state = self.state();
+        let replayed = id
+            .as_seq()
+            .and_then(|seq| state.dead.remove(&seq))
+            .map(|mut stored| {
+                let seq = state.next_seq();
+                stored.id = EventId::seq(seq);
+                stored.attempts = 0;
+                stored.error = None;
+                let room = stored.record.room.clone();
+                state.events.insert(seq, stored);
+                self.shared.lock().insert(seq, room.as_deref(), Instant::now());
+                EventId::seq(seq)
+            });
+        drop(state);
+        self.shared.wake();
+        Box::pin(async move { Ok(replayed) })
+    }
+
+    fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>> {
+        let state = self.state();
+        let depth = Depth {
+            pending: state.events.len() as u64,
+            dead: state.dead.len() as u64,
+        };
+        Box::pin(async move { Ok(depth) })
+    }
+
+    fn name(&self) -> &'static str {
+        "memory"
+    }
+}

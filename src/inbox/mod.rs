@@ -1,0 +1,489 @@
+//! A durable inbox (feature `inbox`): acknowledge a callback only once it is safely stored, handle it
+//! later, at least once, in workers.
+//!
+//! Tencent counts a callback as handled when it reads the OK acknowledgment; after that the event
+//! exists only where the receiver put it. The [`Inbox`] route ([`CallbackLayer::inbox`]) stores every
+//! verified "after" callback — its [`CallbackMeta`] (no secret: no `Sign`), its body as received, its
+//! [`IdempotencyKey`] and the time it came — and answers OK **only once the store says the event is
+//! durable**. A store that fails answers 503 with a FAIL acknowledgment (Tencent may retry), never OK.
+//! A [`Worker`] then runs your handler on the stored events: retries with exponential backoff, a dead
+//! letter after the last attempt (listed with [`Inbox::dead_letters`], replayed with
+//! [`Inbox::replay`]), bounded concurrency, per-room order on request, graceful shutdown.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::{routing::post, Router};
+//! use tencent_room_callback::inbox::{Inbox, InboxEvent};
+//! use tencent_room_callback::{CallbackLayer, Config, HandlerError, MemberLeave};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let inbox = Inbox::open("./callback-inbox")?; // a local directory; synced before each OK
+//!
+//! let worker = inbox
+//!     .worker(|event: InboxEvent| async move {
+//!         if let Ok(leave) = event.decode::<MemberLeave>() {
+//!             println!("{:?} left {}", leave.members, leave.room_id);
+//!         }
+//!         Ok::<(), HandlerError>(())
+//!     })
+//!     .concurrency(32)
+//!     .ordered_by_room(true)
+//!     .start();
+//!
+//! let app: Router = Router::new()
+//!     .route("/callback", post(|| async { "not a callback" }))
+//!     .layer(CallbackLayer::new(Config::new(1400000000)).path("/callback").inbox(inbox.clone()));
+//! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! # axum::serve(listener, app).await?;
+//! worker.shutdown(Duration::from_secs(10)).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Stores
+//!
+//! | store | made with | durable | shared by |
+//! |---|---|---|---|
+//! | embedded ([redb](https://docs.rs/redb)) | [`Inbox::open`] | synced to disk (fdatasync) before each OK; concurrent callbacks share one sync | one process (the directory is locked) |
+//! | Redis Streams (feature `redis`) | [`InboxBuilder::redis`] | as the server's persistence (`appendonly yes`, `appendfsync always`) | every receiver and worker on that Redis |
+//! | memory | [`InboxBuilder::in_memory`] | **no**: lost with the process | one process (tests, development) |
+//!
+//! # Duplicates
+//!
+//! Each stored callback carries its key: a digest of the `SdkAppid`, the command and the body bytes as
+//! received (never a re-serialization, so keys stay stable across versions of this crate; the digest
+//! is versioned). A callback whose key was stored within the dedup TTL (24 h by default,
+//! [`InboxBuilder::dedup_ttl`]) is acknowledged OK without being stored or handled again. The key is
+//! written in the same transaction as the event, and a duplicate that arrives while the first copy is
+//! not yet durable is not answered before the first copy is.
+//!
+//! # Delivery
+//!
+//! At least once: an event is removed from the inbox after your handler returns `Ok`. A crash between
+//! the handler's success and that removal, or a graceful shutdown that times out, hands the event again
+//! (the handler should be idempotent: [`InboxEvent::key`] identifies it). "Before" callbacks (whose
+//! answer is a decision) are never stored: [`CallbackLayer::inbox`] does not take them, and an inbox
+//! given one by [`CallbackLayer::on_prefix`] answers 500.
+//!
+//! [`CallbackLayer::inbox`]: crate::CallbackLayer::inbox
+//! [`CallbackLayer::on_prefix`]: crate::CallbackLayer::on_prefix
+
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+
+use crate::ack::Ack;
+use crate::event::{decode_json, Event};
+use crate::layer::{HandlerError, RawCallback, RawHandler};
+use crate::meta::CallbackMeta;
+use crate::reject::Rejection;
+
+#[cfg(feature = "inbox")]
+mod embedded;
+mod memory;
+mod record;
+#[cfg(feature = "redis")]
+mod redis;
+mod sched;
+mod worker;
+
+pub use record::EventId;
+pub use worker::{InboxHandler, ShutdownReport, Worker, WorkerHandle};
+
+pub(crate) use record::{Record, Stored};
+
+use crate::event::IdempotencyKey;
+
+/// The default time a callback's key is remembered: 24 hours.
+pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A boxed future of a store.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What became of an appended callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// Stored, durable, with this ID.
+    Stored(EventId),
+    /// A copy with the same key was stored within the TTL: not stored again.
+    Duplicate,
+}
+
+/// A store behind an [`Inbox`].
+pub(crate) trait Backend: Send + Sync + 'static {
+    /// Stores `record` unless a record with its key was stored within the TTL; resolves once the
+    /// outcome is durable.
+    fn append(&self, record: Record) -> BoxFuture<'_, Result<Appended, InboxError>>;
+
+    /// Up to `max` events due now, claimed (no other claim gets them until they are completed, retried,
+    /// buried or released); waits up to `wait` for one. With `ordered`, an event whose room has an
+    /// earlier event not yet completed or buried is not due.
+    fn claim(
+        &self,
+        max: usize,
+        ordered: bool,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Stored>, InboxError>>;
+
+    /// The event was handled: remove it.
+    fn complete(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>>;
+
+    /// The handler failed: hand the event again after `delay`, its attempt counted.
+    fn retry(
+        &self,
+        event: &Stored,
+        delay: Duration,
+        error: &str,
+    ) -> BoxFuture<'_, Result<(), InboxError>>;
+
+    /// The last attempt failed: move the event to the dead letters.
+    fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>>;
+
+    /// Give a claimed event back, its attempt not counted (a shutdown that did not finish it).
+    fn release(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>>;
+
+    /// Up to `max` dead letters, oldest first.
+    fn dead_letters(&self, max: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, InboxError>>;
+
+    /// Moves a dead letter back into the inbox, as a new event with no attempt counted.
+    fn replay(&self, id: &EventId) -> BoxFuture<'_, Result<Option<EventId>, InboxError>>;
+
+    /// How many events wait (pending or in a worker's hands), and how many are dead letters.
+    fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>>;
+
+    /// The store's name, for `Debug` and metrics.
+    fn name(&self) -> &'static str;
+
+    /// How many syncs to disk the store has completed, when it counts them.
+    fn syncs(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A durable inbox of verified callbacks: register it on a layer with
+/// [`CallbackLayer::inbox`](crate::CallbackLayer::inbox), run your handler on its events with
+/// [`Inbox::worker`]. Cheap to clone (one store shared).
+#[derive(Clone)]
+pub struct Inbox {
+    backend: Arc<dyn Backend>,
+    dedup_ttl: Option<Duration>,
+}
+
+impl fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbox")
+            .field("store", &self.backend.name())
+            .field("dedup_ttl", &self.dedup_ttl)
+            .finish()
+    }
+}
+
+impl Inbox {
+    /// The embedded inbox in directory `dir` (created if missing), with the default settings: see
+    /// [`InboxBuilder::open`].
+    ///
+    /// # Errors
+    /// When the directory or the database cannot be created or opened (another process holds it, a
+    /// corrupt file, no permission).
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+    pub fn open(dir: impl AsRef<Path>) -> Result<Inbox, InboxError> {
+        Inbox::builder().open(dir)
+    }
+
+    /// Settings for an inbox: the dedup TTL, then the store.
+    pub fn builder() -> InboxBuilder {
+        InboxBuilder {
+            dedup_ttl: Some(DEFAULT_DEDUP_TTL),
+            #[cfg(feature = "redis")]
+            redis_prefix: "tencent-room-callback".to_owned(),
+        }
+    }
+
+    /// A worker that runs `handler` on the inbox's events: configure it, then
+    /// [`start`](Worker::start) it.
+    pub fn worker<H: InboxHandler>(&self, handler: H) -> Worker<H> {
+        Worker::new(self.backend.clone(), handler)
+    }
+
+    /// Stores a verified callback, as the layer's route does: `Ok(true)` once it is durable, `Ok(false)`
+    /// for a duplicate (already stored within the TTL).
+    ///
+    /// # Errors
+    /// The store failed: nothing is known to be stored.
+    pub async fn store(&self, callback: RawCallback) -> Result<bool, InboxError> {
+        let record = Record::new(callback, SystemTime::now(), self.dedup_ttl);
+        match self.backend.append(record).await? {
+            Appended::Stored(_) => Ok(true),
+            Appended::Duplicate => Ok(false),
+        }
+    }
+
+    /// Up to `max` dead letters (events whose every attempt failed), oldest first.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, InboxError> {
+        self.backend.dead_letters(max).await
+    }
+
+    /// Moves the dead letter `id` back into the inbox as a new event (attempts start again): its new ID,
+    /// or `None` when there is no such dead letter.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn replay(&self, id: &EventId) -> Result<Option<EventId>, InboxError> {
+        self.backend.replay(id).await
+    }
+
+    /// How many events wait and how many are dead letters.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn depth(&self) -> Result<Depth, InboxError> {
+        self.backend.depth().await
+    }
+
+    /// The store's name: `"embedded"`, `"redis"` or `"memory"`.
+    pub fn store_name(&self) -> &'static str {
+        self.backend.name()
+    }
+}
+
+/// The inbox's answer to a stored callback: OK once durable (a duplicate too), 503 when the store fails.
+impl RawHandler for Inbox {
+    type Future = BoxFuture<'static, Result<Ack, HandlerError>>;
+
+    fn call(&self, callback: RawCallback) -> Self::Future {
+        let inbox = self.clone();
+        Box::pin(async move {
+            if callback.meta.command.is_before() {
+                return Err(HandlerError::msg(
+                    "a before callback needs a decision: the inbox stores only after callbacks",
+                ));
+            }
+            match inbox.store(callback).await {
+                Ok(_) => Ok(Ack::ok()),
+                Err(e) => Err(HandlerError::unavailable(e)),
+            }
+        })
+    }
+}
+
+/// Settings of an [`Inbox`], then the store it opens.
+#[derive(Debug, Clone)]
+pub struct InboxBuilder {
+    dedup_ttl: Option<Duration>,
+    #[cfg(feature = "redis")]
+    redis_prefix: String,
+}
+
+impl InboxBuilder {
+    /// How long a stored callback's key is remembered: a copy with the same key within it is
+    /// acknowledged without being stored again. Default [`DEFAULT_DEDUP_TTL`] (24 h); `None` turns
+    /// de-duplication off.
+    pub fn dedup_ttl(mut self, ttl: impl Into<Option<Duration>>) -> Self {
+        self.dedup_ttl = ttl.into().filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The embedded inbox in directory `dir` (created if missing): one [redb](https://docs.rs/redb)
+    /// file, `inbox.redb`, locked by this process. Each OK is answered after the transaction that holds
+    /// the event is synced to disk (fdatasync); callbacks that arrive while a sync is under way share the
+    /// next one (group commit). Events stored before a crash are handed to the worker after a restart.
+    ///
+    /// # Errors
+    /// When the directory or the database cannot be created or opened (another process holds it, a
+    /// corrupt file, no permission).
+    #[cfg(feature = "inbox")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+    pub fn open(self, dir: impl AsRef<Path>) -> Result<Inbox, InboxError> {
+        let backend = embedded::Embedded::open(dir.as_ref())?;
+        Ok(Inbox {
+            backend: Arc::new(backend),
+            dedup_ttl: self.dedup_ttl,
+        })
+    }
+
+    /// An inbox in this process's memory: **not durable** (a crash, a kill or a deploy loses every
+    /// event in it that Tencent was told is handled). For tests and development, or where losing events
+    /// is acceptable; it de-duplicates like the others (within this process).
+    pub fn in_memory(self) -> Inbox {
+        Inbox {
+            backend: Arc::new(memory::Memory::new()),
+            dedup_ttl: self.dedup_ttl,
+        }
+    }
+
+    /// The prefix of every Redis key the inbox uses (default `tencent-room-callback`): inboxes with
+    /// different prefixes on one Redis are separate.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.redis_prefix = prefix.into();
+        self
+    }
+
+    /// The inbox on Redis at `url` (`redis://host:port/db`, `rediss://` for TLS, `redis+unix:///path`):
+    /// events in a Redis Stream read by a consumer group, keys in `SET NX EX` entries, the two written
+    /// by one Lua script (atomic). Every receiver and worker on that Redis shares one inbox and one dedup
+    /// set. Acknowledged events are as durable as the server's persistence: run it with
+    /// `appendonly yes` and `appendfsync always` for an OK to mean "on disk".
+    ///
+    /// # Errors
+    /// A malformed URL. The server need not be up: until it is, callbacks are answered 503.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub async fn redis(self, url: &str) -> Result<Inbox, InboxError> {
+        let backend = redis::RedisStore::connect(url, &self.redis_prefix).await?;
+        Ok(Inbox {
+            backend: Arc::new(backend),
+            dedup_ttl: self.dedup_ttl,
+        })
+    }
+}
+
+/// A stored callback, as a worker's handler receives it.
+#[derive(Debug, Clone)]
+pub struct InboxEvent {
+    pub(crate) stored: Stored,
+}
+
+impl InboxEvent {
+    /// The event's ID in its inbox.
+    pub fn id(&self) -> &EventId {
+        &self.stored.id
+    }
+
+    /// What the query said (the app, the command, the client...), verified when it was received.
+    pub fn meta(&self) -> &CallbackMeta {
+        &self.stored.record.meta
+    }
+
+    /// The body, as received.
+    pub fn body(&self) -> &Bytes {
+        &self.stored.record.body
+    }
+
+    /// The callback's key: the same for every copy of the same callback (app, command, body bytes).
+    pub fn key(&self) -> IdempotencyKey {
+        self.stored.record.key
+    }
+
+    /// When the receiver got it.
+    pub fn received_at(&self) -> SystemTime {
+        self.stored.record.received_at
+    }
+
+    /// The room (`RoomId`, else `GroupId`) as its JSON text (`"r1"` with its quotes, or a number), when
+    /// the body has one: what per-room order goes by.
+    pub fn room(&self) -> Option<&str> {
+        self.stored.record.room.as_deref()
+    }
+
+    /// Which attempt this is: 1 the first time the handler gets the event.
+    pub fn attempt(&self) -> u32 {
+        self.stored.attempts + 1
+    }
+
+    /// The body decoded as Room event `E` (a `MemberLeave`, a `RoomEvent` needs
+    /// [`decode_any`](Self::decode_any)).
+    ///
+    /// # Errors
+    /// A malformed body for `E` (kind `MalformedBody`).
+    pub fn decode<E: Event>(&self) -> Result<E, Rejection> {
+        E::from_json(&self.stored.record.body)
+    }
+
+    /// The body decoded as JSON into any `T`.
+    ///
+    /// # Errors
+    /// A body that is not a JSON object of `T` (kind `MalformedBody`).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Rejection> {
+        decode_json(&self.stored.record.body)
+    }
+
+    /// The event as the [`RawCallback`] a route handler gets.
+    pub fn callback(&self) -> RawCallback {
+        RawCallback {
+            meta: self.stored.record.meta.clone(),
+            body: self.stored.record.body.clone(),
+        }
+    }
+}
+
+/// An event whose every attempt failed.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// The event, as the handler last got it.
+    pub event: InboxEvent,
+    /// The last attempt's error (its `Display`, cut at 1 KiB).
+    pub error: String,
+}
+
+/// How full an inbox is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Depth {
+    /// Events waiting for a worker or in a worker's hands.
+    pub pending: u64,
+    /// Dead letters.
+    pub dead: u64,
+}
+
+/// Why an inbox could not do what was asked: the store failed.
+#[derive(Debug)]
+pub struct InboxError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl InboxError {
+    pub(crate) fn new(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        InboxError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub(crate) fn msg(message: impl Into<String>) -> Self {
+        InboxError {
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+impl fmt::Display for InboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(source) => write!(f, "{}: {source}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for InboxError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// How many syncs the embedded store has completed (tests prove a sync between a callback's arrival
+/// and its OK); `None` for another store.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub fn __syncs(inbox: &Inbox) -> Option<u64> {
+    inbox.backend.syncs()
+}
