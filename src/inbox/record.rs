@@ -1,6 +1,7 @@
 //! What an inbox stores for a callback, and its encoding in a store: a small JSON header (version 1),
 //! then the body bytes as received.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -165,21 +166,22 @@ pub(crate) fn millis(t: SystemTime) -> u64 {
 struct Header<'a> {
     v: u8,
     app: u64,
-    cmd: &'a str,
+    #[serde(borrow)]
+    cmd: Cow<'a, str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ip: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    plat: Option<&'a str>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    plat: Option<Cow<'a, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rt: Option<u64>,
     key: [u8; 16],
     recv: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    room: Option<&'a str>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    room: Option<Cow<'a, str>>,
     #[serde(default)]
     att: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    err: Option<&'a str>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    err: Option<Cow<'a, str>>,
 }
 
 /// Why stored bytes are not a record.
@@ -201,18 +203,18 @@ impl Stored {
         let header = Header {
             v: 1,
             app: r.meta.sdk_app_id,
-            cmd: r.meta.command.as_str(),
+            cmd: Cow::Borrowed(r.meta.command.as_str()),
             ip: r.meta.client_ip.as_ref().map(|ip| match ip {
                 ClientIp::Ip(ip) => ip.to_string(),
                 ClientIp::Other(other) => other.clone(),
             }),
-            plat: r.meta.platform.as_ref().map(|p| p.as_str()),
+            plat: r.meta.platform.as_ref().map(|p| Cow::Borrowed(p.as_str())),
             rt: r.meta.request_time.map(UnixSeconds::as_secs),
             key: *r.key.as_bytes(),
             recv: millis(r.received_at),
-            room: r.room.as_deref(),
+            room: r.room.as_deref().map(Cow::Borrowed),
             att: self.attempts,
-            err: self.error.as_deref(),
+            err: self.error.as_deref().map(Cow::Borrowed),
         };
         // A header of plain fields: serializing it cannot fail.
         let header = serde_json::to_vec(&header).unwrap_or_default();
@@ -241,9 +243,9 @@ impl Stored {
         }
         let meta = CallbackMeta {
             sdk_app_id: h.app,
-            command: CallbackCommand::new(h.cmd),
+            command: CallbackCommand::new(&h.cmd),
             client_ip: h.ip.as_deref().map(ClientIp::parse),
-            platform: h.plat.map(OptPlatform::parse),
+            platform: h.plat.as_deref().map(OptPlatform::parse),
             request_time: h.rt.map(UnixSeconds::from_secs),
         };
         Ok(Stored {
@@ -253,11 +255,11 @@ impl Stored {
                 body,
                 key: IdempotencyKey::from_bytes(h.key),
                 received_at: UNIX_EPOCH + Duration::from_millis(h.recv),
-                room: h.room.map(Into::into),
+                room: h.room.map(|r| r.into()),
                 dedup_ttl: None,
             },
             attempts: h.att,
-            error: h.err.map(str::to_owned),
+            error: h.err.map(Cow::into_owned),
         })
     }
 }

@@ -1,0 +1,628 @@
+//! The durable inbox through a real axum stack: OK only after a sync, group commit, duplicates
+//! acknowledged and not stored, events kept across a restart, workers (retries, dead letters, replay,
+//! per-room order, graceful shutdown), and "before" callbacks never stored. The embedded store runs on
+//! a real directory; the memory store runs the same worker tests.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::routing::post;
+use axum::Router;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use tencent_room_callback::inbox::{self, Inbox, InboxEvent};
+use tencent_room_callback::testing::CallbackRequest;
+use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave, OK_BODY};
+use tower::ServiceExt;
+
+const APP: u64 = 1400000000;
+
+/// A fresh directory under the system's temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "room-callback-inbox-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn app(inbox: &Inbox) -> Router {
+    Router::new()
+        .route("/cb", post(|| async { (StatusCode::NOT_FOUND, "the app") }))
+        .layer(
+            CallbackLayer::new(Config::new(APP))
+                .path("/cb")
+                .inbox(inbox.clone()),
+        )
+}
+
+fn leave(room: &str, n: u64) -> CallbackRequest {
+    CallbackRequest::raw(
+        Command::MemberLeave,
+        format!(r#"{{"RoomId":"{room}","MemberList_Account":["u{n}"],"EventTime":{n}}}"#),
+    )
+    .url("/cb")
+}
+
+async fn send(app: &Router, req: &CallbackRequest) -> (StatusCode, String) {
+    let res = app.clone().oneshot(req.build::<Body>()).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn pending(inbox: &Inbox) -> u64 {
+    inbox.depth().await.unwrap().pending
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_ok_follows_a_sync_to_disk() {
+    let dir = TempDir::new("sync");
+    let inbox = Inbox::open(&dir.0).unwrap();
+    let app = app(&inbox);
+    for n in 0..20 {
+        let before = inbox::__syncs(&inbox).unwrap();
+        let (status, body) = send(&app, &leave("r", n)).await;
+        let after = inbox::__syncs(&inbox).unwrap();
+        assert_eq!((status, body.as_bytes()), (StatusCode::OK, OK_BODY));
+        assert!(
+            after > before,
+            "callback {n} was acknowledged with no sync since it arrived ({before} → {after})"
+        );
+    }
+    assert_eq!(pending(&inbox).await, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_callbacks_share_a_sync() {
+    let dir = TempDir::new("group");
+    let inbox = Inbox::open(&dir.0).unwrap();
+    let app = app(&inbox);
+    let before = inbox::__syncs(&inbox).unwrap();
+    let tasks: Vec<_> = (0..64u64)
+        .map(|c| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    let (status, _) = send(&app, &leave(&format!("r{c}"), c * 100 + i)).await;
+                    assert_eq!(status, StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let syncs = inbox::__syncs(&inbox).unwrap() - before;
+    assert_eq!(pending(&inbox).await, 640);
+    assert!(
+        syncs < 640 / 2,
+        "640 concurrent callbacks took {syncs} syncs: no group commit"
+    );
+    eprintln!("640 callbacks at 64 at once: {syncs} syncs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_is_acknowledged_but_stored_and_handled_once() {
+    let dir = TempDir::new("dup");
+    let inbox = Inbox::open(&dir.0).unwrap();
+    let app = app(&inbox);
+    for _ in 0..3 {
+        assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    }
+    // 30 copies of another callback at once: one stored, every copy OK.
+    let copies: Vec<_> = (0..30)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, &leave("r", 2)).await.0 })
+        })
+        .collect();
+    for copy in copies {
+        assert_eq!(copy.await.unwrap(), StatusCode::OK);
+    }
+    // The same body for another command, or another body: not duplicates.
+    let enter = CallbackRequest::raw(
+        Command::MemberEnter,
+        r#"{"RoomId":"r","MemberList_Account":["u1"],"EventTime":1}"#,
+    )
+    .url("/cb");
+    assert_eq!(send(&app, &enter).await.0, StatusCode::OK);
+    assert_eq!(pending(&inbox).await, 3);
+
+    let handled = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let handled = handled.clone();
+        inbox
+            .worker(move |_: InboxEvent| {
+                handled.fetch_add(1, Ordering::SeqCst);
+                async { Ok(()) }
+            })
+            .start()
+    };
+    wait_until(|| handled.load(Ordering::SeqCst) == 3).await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    // Handled and gone, the key is still remembered: a late copy is not handled again.
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    assert_eq!(pending(&inbox).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_dedup_every_copy_is_stored() {
+    let dir = TempDir::new("nodedup");
+    let inbox = Inbox::builder().dedup_ttl(None).open(&dir.0).unwrap();
+    let app = app(&inbox);
+    for _ in 0..3 {
+        assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    }
+    assert_eq!(pending(&inbox).await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_is_forgotten_after_its_ttl() {
+    let inbox = Inbox::builder()
+        .dedup_ttl(Duration::from_millis(200))
+        .in_memory();
+    let app = app(&inbox);
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    assert_eq!(pending(&inbox).await, 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    assert_eq!(pending(&inbox).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_and_keys_survive_a_restart() {
+    let dir = TempDir::new("restart");
+    {
+        let inbox = Inbox::open(&dir.0).unwrap();
+        let app = app(&inbox);
+        for n in 0..10 {
+            assert_eq!(send(&app, &leave("r", n)).await.0, StatusCode::OK);
+        }
+        // A second open of the same directory while it is in use: refused, with a reason.
+        let err = Inbox::open(&dir.0).unwrap_err().to_string();
+        assert!(err.contains("another process"), "{err}");
+    }
+    let inbox = Inbox::open(&dir.0).unwrap();
+    assert_eq!(pending(&inbox).await, 10);
+    let app = app(&inbox);
+    // Keys too: a copy of an event stored before the restart is a duplicate.
+    assert_eq!(send(&app, &leave("r", 3)).await.0, StatusCode::OK);
+    assert_eq!(pending(&inbox).await, 10);
+
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let worker = {
+        let seen = seen.clone();
+        inbox
+            .worker(move |event: InboxEvent| {
+                let leave: MemberLeave = event.decode().unwrap();
+                seen.lock().unwrap().push(leave.event_time.as_millis());
+                async { Ok(()) }
+            })
+            .concurrency(1)
+            .start()
+    };
+    wait_until(|| seen.lock().unwrap().len() == 10).await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(*seen.lock().unwrap(), (0..10).collect::<Vec<u64>>());
+    assert_eq!(pending(&inbox).await, 0);
+}
+
+/// Runs `test` on the memory store and on the embedded one.
+async fn on_both<F, Fut>(name: &str, test: F)
+where
+    F: Fn(Inbox) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    test(Inbox::builder().in_memory()).await;
+    let dir = TempDir::new(name);
+    test(Inbox::open(&dir.0).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_fails_three_times_then_succeeds_is_retried() {
+    on_both("retry", |inbox| async move {
+        let app = app(&inbox);
+        assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+        let attempts = Arc::new(Mutex::new(Vec::new()));
+        let started = Instant::now();
+        let worker = {
+            let attempts = attempts.clone();
+            inbox
+                .worker(move |event: InboxEvent| {
+                    attempts.lock().unwrap().push((event.attempt(), Instant::now()));
+                    let attempt = event.attempt();
+                    async move {
+                        if attempt <= 3 {
+                            Err(HandlerError::msg(format!("attempt {attempt} fails")))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                })
+                .max_attempts(5)
+                .backoff(Duration::from_millis(50), Duration::from_secs(1))
+                .start()
+        };
+        wait_until(|| attempts.lock().unwrap().len() == 4).await;
+        // Settled: nothing more comes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        worker.shutdown(Duration::from_secs(1)).await;
+        let attempts = attempts.lock().unwrap().clone();
+        assert_eq!(
+            attempts.iter().map(|a| a.0).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        // Exponential backoff: 50, 100, 200 ms between the attempts (at least).
+        let gaps: Vec<_> = attempts.windows(2).map(|w| w[1].1 - w[0].1).collect();
+        for (gap, least) in gaps.iter().zip([50, 100, 200]) {
+            assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(inbox.depth().await.unwrap(), Default::default());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
+    on_both("dead", |inbox| async move {
+        let app = app(&inbox);
+        assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+        assert_eq!(send(&app, &leave("r", 2)).await.0, StatusCode::OK);
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let handled = Arc::new(Mutex::new(Vec::new()));
+        let worker = {
+            let (fail, handled) = (fail.clone(), handled.clone());
+            inbox
+                .worker(move |event: InboxEvent| {
+                    let leave: MemberLeave = event.decode().unwrap();
+                    let n = leave.event_time.as_millis();
+                    let failing = n == 1 && fail.load(Ordering::SeqCst);
+                    if !failing {
+                        handled.lock().unwrap().push(n);
+                    }
+                    async move {
+                        if failing {
+                            Err(HandlerError::msg("downstream says no"))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                })
+                .max_attempts(3)
+                .backoff(Duration::from_millis(10), Duration::from_millis(20))
+                .start()
+        };
+        let dead = wait_for(|| {
+            let inbox = inbox.clone();
+            async move {
+                let dead = inbox.dead_letters(10).await.unwrap();
+                (!dead.is_empty()).then_some(dead)
+            }
+        })
+        .await;
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].error, "downstream says no");
+        assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
+        assert_eq!(
+            dead[0].event.decode::<MemberLeave>().unwrap().event_time.as_millis(),
+            1
+        );
+        wait_until(|| handled.lock().unwrap().as_slice() == [2]).await;
+        assert_eq!(inbox.depth().await.unwrap().dead, 1);
+
+        // Fixed downstream: the replay is handled.
+        fail.store(false, Ordering::SeqCst);
+        let id = dead[0].event.id().clone();
+        let new = inbox.replay(&id).await.unwrap().expect("replayed");
+        assert_ne!(new, id);
+        assert_eq!(inbox.replay(&id).await.unwrap(), None, "a dead letter replays once");
+        wait_until(|| handled.lock().unwrap().len() == 2).await;
+        worker.shutdown(Duration::from_secs(1)).await;
+        assert_eq!(inbox.depth().await.unwrap(), Default::default());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_workers_keep_each_rooms_arrival_order() {
+    on_both("order", |inbox| async move {
+        let app = app(&inbox);
+        for n in 0..60u64 {
+            let room = format!("room{}", n % 4);
+            assert_eq!(send(&app, &leave(&room, n)).await.0, StatusCode::OK);
+        }
+        let seen: Arc<Mutex<HashMap<String, Vec<u64>>>> = Arc::default();
+        let busy: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
+        let overlap = Arc::new(AtomicUsize::new(0));
+        let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let worker = {
+            let (seen, busy, overlap, failed_once) =
+                (seen.clone(), busy.clone(), overlap.clone(), failed_once.clone());
+            inbox
+                .worker(move |event: InboxEvent| {
+                    let leave: MemberLeave = event.decode().unwrap();
+                    let room = leave.room_id.clone();
+                    let n = leave.event_time.as_millis();
+                    let (seen, busy, overlap, failed_once) =
+                        (seen.clone(), busy.clone(), overlap.clone(), failed_once.clone());
+                    async move {
+                        if busy.lock().unwrap().insert(room.clone(), true) == Some(true) {
+                            overlap.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // Later events of a room finish sooner, unless order holds them back.
+                        tokio::time::sleep(Duration::from_millis(20 - n / 4)).await;
+                        busy.lock().unwrap().insert(room.clone(), false);
+                        // Event 5 (room1) fails once: room1's later events wait for its retry.
+                        if n == 5 && !failed_once.swap(true, Ordering::SeqCst) {
+                            return Err(HandlerError::msg("once"));
+                        }
+                        seen.lock().unwrap().entry(room).or_default().push(n);
+                        Ok(())
+                    }
+                })
+                .concurrency(8)
+                .ordered_by_room(true)
+                .backoff(Duration::from_millis(30), Duration::from_millis(30))
+                .start()
+        };
+        wait_until(|| seen.lock().unwrap().values().map(Vec::len).sum::<usize>() == 60).await;
+        worker.shutdown(Duration::from_secs(1)).await;
+        assert_eq!(overlap.load(Ordering::SeqCst), 0, "two events of one room at once");
+        for (room, ns) in seen.lock().unwrap().iter() {
+            let mut sorted = ns.clone();
+            sorted.sort_unstable();
+            assert_eq!(ns, &sorted, "{room} out of order");
+            assert_eq!(ns.len(), 15);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unordered_workers_run_events_concurrently() {
+    let inbox = Inbox::builder().in_memory();
+    let app = app(&inbox);
+    for n in 0..16 {
+        assert_eq!(send(&app, &leave("one-room", n)).await.0, StatusCode::OK);
+    }
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let (running, most, done) = (running.clone(), most.clone(), done.clone());
+        inbox
+            .worker(move |_: InboxEvent| {
+                let (running, most, done) = (running.clone(), most.clone(), done.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    done.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            })
+            .concurrency(4)
+            .start()
+    };
+    wait_until(|| done.load(Ordering::SeqCst) == 16).await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(most.load(Ordering::SeqCst), 4, "concurrency 4, 16 events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
+    let dir = TempDir::new("shutdown");
+    let inbox = Inbox::open(&dir.0).unwrap();
+    let app = app(&inbox);
+    for n in 0..4 {
+        assert_eq!(send(&app, &leave(&format!("r{n}"), n)).await.0, StatusCode::OK);
+    }
+    let started = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let started = started.clone();
+        inbox
+            .worker(move |event: InboxEvent| {
+                started.fetch_add(1, Ordering::SeqCst);
+                let quick = event.decode::<MemberLeave>().unwrap().event_time.as_millis() < 2;
+                async move {
+                    let ms = if quick { 100 } else { 60_000 };
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(())
+                }
+            })
+            .concurrency(4)
+            .start()
+    };
+    wait_until(|| started.load(Ordering::SeqCst) == 4).await;
+    let report = worker.shutdown(Duration::from_millis(500)).await;
+    assert_eq!((report.finished, report.returned), (2, 2));
+    assert_eq!(pending(&inbox).await, 2);
+    // The returned events are handed again, their attempt not counted.
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let worker = {
+        let attempts = attempts.clone();
+        inbox
+            .worker(move |event: InboxEvent| {
+                attempts.lock().unwrap().push(event.attempt());
+                async { Ok(()) }
+            })
+            .start()
+    };
+    wait_until(|| attempts.lock().unwrap().len() == 2).await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(*attempts.lock().unwrap(), [1, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_a_failed_attempt() {
+    let inbox = Inbox::builder().in_memory();
+    let app = app(&inbox);
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    let worker = inbox
+        .worker(|_: InboxEvent| async { panic!("boom") })
+        .max_attempts(2)
+        .backoff(Duration::from_millis(10), Duration::from_millis(10))
+        .start();
+    let dead = wait_for(|| {
+        let inbox = inbox.clone();
+        async move {
+            let dead = inbox.dead_letters(10).await.unwrap();
+            (!dead.is_empty()).then_some(dead)
+        }
+    })
+    .await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(dead[0].error, "the handler panicked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_callbacks_are_never_stored() {
+    let inbox = Inbox::builder().in_memory();
+    let before = || {
+        CallbackRequest::raw(
+            Command::MemberLeave,
+            r#"{"From_Account":"a","To_Account":"b","MsgBody":[]}"#,
+        )
+        .callback_command("C2C.CallbackBeforeSendMsg")
+        .url("/cb")
+    };
+    // `inbox()` does not take it: it reaches the app, verified.
+    let (status, body) = send(&app(&inbox), &before()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, "the app"));
+    // An inbox given it explicitly refuses it rather than answer OK for a decision.
+    let explicit = Router::new()
+        .route("/cb", post(|| async { "the app" }))
+        .layer(
+            CallbackLayer::new(Config::new(APP))
+                .path("/cb")
+                .on_prefix("", inbox.clone()),
+        );
+    let (status, body) = send(&explicit, &before()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.contains("FAIL"), "{body}");
+    // Another product's "after" callback is stored, as is.
+    let after = CallbackRequest::raw(Command::MemberLeave, r#"{"GroupId":"g","EventTime":1}"#)
+        .callback_command("Group.CallbackAfterSendMsg")
+        .url("/cb");
+    assert_eq!(send(&app(&inbox), &after).await.0, StatusCode::OK);
+    assert_eq!(pending(&inbox).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typed_route_wins_over_the_inbox() {
+    let inbox = Inbox::builder().in_memory();
+    let got = Arc::new(AtomicUsize::new(0));
+    let app = {
+        let got = got.clone();
+        Router::new().route("/cb", post(|| async { "the app" })).layer(
+            CallbackLayer::new(Config::new(APP))
+                .path("/cb")
+                .inbox(inbox.clone())
+                .on(move |_: MemberLeave, _| {
+                    got.fetch_add(1, Ordering::SeqCst);
+                    async { Ok(()) }
+                }),
+        )
+    };
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    let enter = CallbackRequest::raw(
+        Command::MemberEnter,
+        r#"{"RoomId":"r","MemberList_Account":["u1"],"EventTime":1}"#,
+    )
+    .url("/cb");
+    assert_eq!(send(&app, &enter).await.0, StatusCode::OK);
+    assert_eq!(got.load(Ordering::SeqCst), 1);
+    assert_eq!(pending(&inbox).await, 1, "only the enter went to the inbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_event_keeps_its_metadata_but_no_secret() {
+    let dir = TempDir::new("meta");
+    let token = "secret-token-for-the-inbox-test";
+    let inbox = Inbox::open(&dir.0).unwrap();
+    let app = Router::new().route("/cb", post(|| async { "the app" })).layer(
+        CallbackLayer::new(Config::new(APP).token(token).unwrap())
+            .path("/cb")
+            .inbox(inbox.clone()),
+    );
+    let req = leave("r", 7)
+        .token(token)
+        .client_ip("10.1.2.3")
+        .platform("Android");
+    assert_eq!(send(&app, &req).await.0, StatusCode::OK);
+    drop(app);
+    drop(inbox);
+    let file = std::fs::read(dir.0.join("inbox.redb")).unwrap();
+    let text = String::from_utf8_lossy(&file);
+    assert!(!text.contains(token), "the token is in the inbox file");
+    let inbox = Inbox::open(&dir.0).unwrap();
+    let got = Arc::new(Mutex::new(None));
+    let worker = {
+        let got = got.clone();
+        inbox
+            .worker(move |event: InboxEvent| {
+                *got.lock().unwrap() = Some(event);
+                async { Ok(()) }
+            })
+            .start()
+    };
+    wait_until(|| got.lock().unwrap().is_some()).await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    let event = got.lock().unwrap().take().unwrap();
+    assert_eq!(event.meta().sdk_app_id, APP);
+    assert_eq!(event.meta().command, Command::MemberLeave);
+    assert_eq!(event.meta().client_ip.as_ref().unwrap().ip(), Some([10, 1, 2, 3].into()));
+    assert_eq!(event.meta().platform.as_ref().unwrap().as_str(), "Android");
+    assert!(event.meta().request_time.is_some());
+    assert_eq!(event.room(), Some("\"r\""));
+    assert_eq!(event.body(), req.body());
+    assert_eq!(event.key(), tencent_room_callback::IdempotencyKey::of_callback(
+        APP,
+        "Room.CallbackAfterMemberLeave",
+        req.body()
+    ));
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn wait_for<T, F, Fut>(mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
