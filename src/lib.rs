@@ -122,8 +122,8 @@ pub use event::{
     RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UpdateRoomInfo,
 };
 pub use layer::{
-    Callback, CallbackLayer, Handler, HandlerError, RawCallback, RawHandler, RequestBody,
-    ResponseBody, ResponseFuture, ServiceHandler,
+    Callback, CallbackLayer, Dedup, Handler, HandlerError, RawCallback, RawHandler, RequestBody,
+    ResponseBody, ResponseFuture, ServiceHandler, DEFAULT_DEDUP_ENTRIES, DEFAULT_DEDUP_TTL,
 };
 pub use meta::{CallbackMeta, ClientIp, OptPlatform};
 pub use queue::{queue, QueueError, QueueHandler, QueueReceiver};
@@ -132,7 +132,9 @@ pub use value::{AccountId, EventTime, UnixSeconds};
 
 /// The route chain types behind [`CallbackLayer`]: named in its type, built by its methods.
 pub mod routes {
-    pub use crate::layer::{Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand, Routes};
+    pub use crate::layer::{
+        DedupFuture, Deduped, Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand, Routes,
+    };
 }
 
 /// The README's `rust` code blocks as doc tests: the axum quick start and the other `no_run` blocks are

@@ -100,8 +100,7 @@ pub(crate) use record::{Record, Stored};
 
 use crate::event::IdempotencyKey;
 
-/// The default time a callback's key is remembered: 24 hours.
-pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub use crate::layer::DEFAULT_DEDUP_TTL;
 
 /// A boxed future of a store.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::event::{Event, RoomEvent};
 
 mod body;
+mod dedup;
 mod future;
 mod handler;
 mod routes;
@@ -18,6 +19,7 @@ mod service;
 mod tests;
 
 pub use body::{RequestBody, ResponseBody};
+pub use dedup::{Dedup, DedupFuture, Deduped, DEFAULT_DEDUP_ENTRIES, DEFAULT_DEDUP_TTL};
 pub use future::ResponseFuture;
 #[cfg(test)]
 use handler::BoxError;
@@ -213,6 +215,27 @@ impl<R: Routes> CallbackLayer<R> {
         handler: H,
     ) -> CallbackLayer<OnCommand<H, R>> {
         self.link(|rest| OnCommand::prefix(prefix, handler, rest))
+    }
+
+    /// De-duplicates, in memory, the callbacks that the routes registered **before** this call deliver
+    /// to handlers: a copy of a callback a handler already took (same app, command and body bytes,
+    /// within the TTL) is acknowledged OK without reaching the handler again; a copy that arrives while
+    /// the first is in its handler waits for it. "Before" callbacks and events forwarded to the inner
+    /// service are not de-duplicated. See [`Dedup`]; across replicas and restarts, the
+    /// [`inbox`](crate::inbox) de-duplicates durably.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, Dedup, HandlerError, MemberLeave};
+    ///
+    /// async fn on_leave(_: MemberLeave, _: CallbackMeta) -> Result<(), HandlerError> { Ok(()) }
+    ///
+    /// let layer = CallbackLayer::new(Config::new(1400000000))
+    ///     .on(on_leave)
+    ///     .dedup(Dedup::new(100_000, Duration::from_secs(24 * 3600)));
+    /// ```
+    pub fn dedup(self, dedup: Dedup) -> CallbackLayer<Deduped<R>> {
+        self.link(|rest| Deduped::new(dedup, rest))
     }
 
     /// Stores every verified "after" callback that no other route takes in `inbox`, and answers OK once

@@ -24,7 +24,7 @@ use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{room, Room};
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
