@@ -97,11 +97,21 @@ mod command;
 mod config;
 mod decode;
 mod event;
+#[cfg(feature = "inbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
+pub mod inbox;
 mod layer;
 mod meta;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 mod query;
-mod queue;
 mod reject;
+#[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
+pub mod serve;
 mod sign;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -126,7 +136,6 @@ pub use layer::{
     ResponseBody, ResponseFuture, ServiceHandler, DEFAULT_DEDUP_ENTRIES, DEFAULT_DEDUP_TTL,
 };
 pub use meta::{CallbackMeta, ClientIp, OptPlatform};
-pub use queue::{queue, QueueError, QueueHandler, QueueReceiver};
 pub use reject::{Rejection, RejectionKind};
 pub use value::{AccountId, EventTime, UnixSeconds};
 

@@ -1,7 +1,7 @@
 //! Slow and stuck peers against a real axum server on 127.0.0.1: bodies that trickle or stall get 408
 //! while everyone else is served; a panicking handler gets 500 and is reported while the server keeps
-//! serving; a stuck worker behind the bounded queue never makes the layer acknowledge an event it did
-//! not queue (503 when full), and every acknowledged event reaches the worker.
+//! serving; a stuck worker behind a bounded in-memory inbox never makes the layer acknowledge an event
+//! it did not store (503 when full), and every acknowledged event reaches the worker.
 //!
 //! Durations appear only as the body timeout under test and as generous bounds against hanging; the
 //! assertions are about order and outcome. The tests about the body timeout run on tokio's paused clock
@@ -23,8 +23,9 @@ use axum::routing::any;
 use axum::Router;
 use futures_like::join_all;
 use rawhttp::{exchange, post, Answer, Conn};
+use tencent_room_callback::inbox::{Inbox, InboxEvent, WorkerHandle};
 use tencent_room_callback::{
-    queue, Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
+    Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
     DEFAULT_BODY_TIMEOUT, OK_BODY,
 };
 use tokio::sync::watch;
@@ -399,84 +400,73 @@ async fn a_panicking_handler_gets_500_is_reported_and_the_server_keeps_serving()
     );
 }
 
-/// A server with the queue handler in front of a worker that we control.
-async fn queued_server(
-    capacity: usize,
-) -> (
-    SocketAddr,
-    tencent_room_callback::QueueReceiver<MemberLeave>,
-) {
-    let (handler, rx) = queue::<MemberLeave>(capacity);
+/// A server whose callbacks go to a bounded in-memory inbox (0.1's queue), with no worker yet.
+async fn inbox_server(max_pending: u64) -> (SocketAddr, Inbox) {
+    let inbox = Inbox::builder().max_pending(max_pending).in_memory();
     let app = Router::new()
         .route("/cb", any(|| async { "inner" }))
-        .layer(CallbackLayer::new(Config::new(APP)).on(handler));
-    (serve(app).await, rx)
+        .layer(CallbackLayer::new(Config::new(APP)).inbox(inbox.clone()));
+    (serve(app).await, inbox)
+}
+
+/// A worker that records the room of each event it handles, after `work`.
+fn recording_worker(inbox: &Inbox, work: Duration) -> (WorkerHandle, Arc<Mutex<Vec<String>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let worker = inbox
+        .worker(move |event: InboxEvent| {
+            let g = g.clone();
+            async move {
+                tokio::time::sleep(work).await;
+                let leave: MemberLeave = event.decode()?;
+                assert_eq!(event.meta().sdk_app_id, APP);
+                g.lock().unwrap().push(leave.room_id);
+                Ok(())
+            }
+        })
+        .concurrency(4)
+        .start();
+    (worker, got)
+}
+
+async fn drained(inbox: &Inbox) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while inbox.depth().await.unwrap().pending > 0 {
+        assert!(std::time::Instant::now() < deadline, "the worker does not drain the inbox");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stuck_worker_fills_the_queue_then_callbacks_get_503() {
-    let (addr, mut rx) = queued_server(4).await;
-    // The worker is stuck (not receiving): the first four are queued and acknowledged at once.
+async fn a_stuck_worker_fills_the_inbox_then_callbacks_get_503() {
+    let (addr, inbox) = inbox_server(4).await;
+    // No worker yet: the first four are stored and acknowledged at once.
     for i in 0..4 {
         let a = valid(addr, &format!("q-{i}")).await;
         assert_eq!(a.status, 200, "event {i}");
         assert_eq!(a.body, OK_BODY);
     }
-    assert_eq!(rx.len(), 4);
-    // The fifth does not fit: 503, FAIL, not queued.
+    assert_eq!(inbox.depth().await.unwrap().pending, 4);
+    // The fifth does not fit: 503, FAIL, not stored.
     let a = valid(addr, "q-overflow").await;
     assert_eq!(a.status, 503);
     assert_eq!(fail_code(&a), 50301);
-    assert_eq!(rx.len(), 4);
-    // Once the worker takes one, there is room for one more.
-    assert_eq!(rx.recv().await.unwrap().0.room_id, "q-0");
+    assert_eq!(inbox.depth().await.unwrap().pending, 4);
+    // Once the worker has caught up, there is room again.
+    let (worker, got) = recording_worker(&inbox, Duration::ZERO);
+    drained(&inbox).await;
+    worker.shutdown(Duration::from_secs(1)).await;
+    let mut got = got.lock().unwrap().clone();
+    got.sort();
+    assert_eq!(got, ["q-0", "q-1", "q-2", "q-3"]);
     assert_eq!(valid(addr, "q-4").await.status, 200);
-    assert_eq!(valid(addr, "q-overflow-2").await.status, 503);
-    let mut got = Vec::new();
-    while let Some((e, meta)) = rx.try_recv() {
-        assert_eq!(meta.sdk_app_id, APP);
-        got.push(e.room_id);
-    }
-    assert_eq!(got, ["q-1", "q-2", "q-3", "q-4"]);
-    // A closed queue refuses with 503 too.
-    rx.close();
-    let a = valid(addr, "q-closed").await;
-    assert_eq!((a.status, fail_code(&a)), (503, 50301));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_does() {
-    let (addr, mut rx) = queued_server(8).await;
-    let processed = Arc::new(Mutex::new(Vec::new()));
-    let p = processed.clone();
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // The worker waits at a gate before taking anything, so the queue fills up deterministically.
-    let (gate_tx, gate_rx) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(async move {
-        gate_rx.await.expect("the gate opens");
-        loop {
-            tokio::select! {
-                biased;
-                _ = &mut stop_rx => break,
-                next = rx.recv() => match next {
-                    Some((e, _)) => {
-                        // Slow work.
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                        p.lock().unwrap().push(e.room_id);
-                    }
-                    None => return,
-                },
-            }
-        }
-        // Shutdown: refuse new events, drain what was acknowledged.
-        rx.close();
-        while let Some((e, _)) = rx.recv().await {
-            p.lock().unwrap().push(e.room_id);
-        }
-    });
-
-    // While the worker is held at the gate: 8 fit in the queue, the other 4 are refused, whatever the
-    // order in which they arrive.
+    let (addr, inbox) = inbox_server(8).await;
+    // No worker yet, so the inbox fills up deterministically: 8 fit, the other 4 are refused,
+    // whatever the order in which they arrive.
     let mut outcomes = join_all((0..12).map(|i| async move {
         let room = format!("gated-{i}");
         let a = valid(addr, &room).await;
@@ -491,8 +481,8 @@ async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_doe
         (8, 4),
         "{outcomes:?}"
     );
-    gate_tx.send(()).unwrap();
-
+    // A slow worker: some of the next 400 find the inbox full.
+    let (worker, processed) = recording_worker(&inbox, Duration::from_millis(2));
     outcomes.extend(
         join_all((0..400).map(|i| async move {
             let room = format!("e-{i}");
@@ -501,11 +491,8 @@ async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_doe
         }))
         .await,
     );
-    stop_tx.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(60), worker)
-        .await
-        .expect("the worker drains the queue and stops")
-        .unwrap();
+    drained(&inbox).await;
+    worker.shutdown(Duration::from_secs(5)).await;
 
     let acked: HashSet<String> = outcomes
         .iter()
@@ -530,7 +517,7 @@ async fn every_acknowledged_event_reaches_the_slow_worker_and_no_refused_one_doe
     );
     assert_eq!(set, acked, "the worker got exactly the acknowledged events");
     println!(
-        "{} acknowledged and processed, {} refused with 503 (queue of 8, slow worker)",
+        "{} acknowledged and processed, {} refused with 503 (inbox of 8, slow worker)",
         acked.len(),
         refused.len()
     );

@@ -629,6 +629,10 @@ impl Backend for Embedded {
         "embedded"
     }
 
+    fn pending_now(&self) -> Option<u64> {
+        Some(self.shared.lock().len() as u64)
+    }
+
     fn syncs(&self) -> Option<u64> {
         Some(self.syncs.load(Ordering::SeqCst))
     }

@@ -210,4 +210,8 @@ impl Backend for Memory {
     fn name(&self) -> &'static str {
         "memory"
     }
+
+    fn pending_now(&self) -> Option<u64> {
+        Some(self.state().events.len() as u64)
+    }
 }

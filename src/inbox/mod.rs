@@ -172,6 +172,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
 pub struct Inbox {
     backend: Arc<dyn Backend>,
     dedup_ttl: Option<Duration>,
+    max_pending: Option<u64>,
 }
 
 impl fmt::Debug for Inbox {
@@ -179,6 +180,7 @@ impl fmt::Debug for Inbox {
         f.debug_struct("Inbox")
             .field("store", &self.backend.name())
             .field("dedup_ttl", &self.dedup_ttl)
+            .field("max_pending", &self.max_pending)
             .finish()
     }
 }
@@ -200,8 +202,11 @@ impl Inbox {
     pub fn builder() -> InboxBuilder {
         InboxBuilder {
             dedup_ttl: Some(DEFAULT_DEDUP_TTL),
+            max_pending: None,
             #[cfg(feature = "redis")]
             redis_prefix: "tencent-room-callback".to_owned(),
+            #[cfg(feature = "redis")]
+            redis_claim_idle: redis::DEFAULT_CLAIM_IDLE,
         }
     }
 
@@ -215,8 +220,16 @@ impl Inbox {
     /// for a duplicate (already stored within the TTL).
     ///
     /// # Errors
-    /// The store failed: nothing is known to be stored.
+    /// The store failed, or the inbox is full ([`InboxBuilder::max_pending`]): nothing is known to be
+    /// stored.
     pub async fn store(&self, callback: RawCallback) -> Result<bool, InboxError> {
+        if let (Some(max), Some(pending)) = (self.max_pending, self.backend.pending_now()) {
+            if pending >= max {
+                return Err(InboxError::msg(format!(
+                    "the inbox is full ({pending} events wait)"
+                )));
+            }
+        }
         let record = Record::new(callback, SystemTime::now(), self.dedup_ttl);
         match self.backend.append(record).await? {
             Appended::Stored(_) => Ok(true),
@@ -279,8 +292,11 @@ impl RawHandler for Inbox {
 #[derive(Debug, Clone)]
 pub struct InboxBuilder {
     dedup_ttl: Option<Duration>,
+    max_pending: Option<u64>,
     #[cfg(feature = "redis")]
     redis_prefix: String,
+    #[cfg(feature = "redis")]
+    redis_claim_idle: Duration,
 }
 
 impl InboxBuilder {
@@ -289,6 +305,14 @@ impl InboxBuilder {
     /// de-duplication off.
     pub fn dedup_ttl(mut self, ttl: impl Into<Option<Duration>>) -> Self {
         self.dedup_ttl = ttl.into().filter(|t| !t.is_zero());
+        self
+    }
+
+    /// The most events that may wait in the inbox (embedded and memory stores): beyond it, a callback is
+    /// answered 503 with a FAIL acknowledgment (not stored, Tencent may retry) until the workers catch
+    /// up — backpressure instead of an unbounded disk or memory. Default: no bound.
+    pub fn max_pending(mut self, max: u64) -> Self {
+        self.max_pending = Some(max);
         self
     }
 
@@ -307,16 +331,19 @@ impl InboxBuilder {
         Ok(Inbox {
             backend: Arc::new(backend),
             dedup_ttl: self.dedup_ttl,
+            max_pending: self.max_pending,
         })
     }
 
     /// An inbox in this process's memory: **not durable** (a crash, a kill or a deploy loses every
     /// event in it that Tencent was told is handled). For tests and development, or where losing events
-    /// is acceptable; it de-duplicates like the others (within this process).
+    /// is acceptable; it de-duplicates like the others (within this process). Bound it with
+    /// [`max_pending`](Self::max_pending). (It replaces 0.1's `queue`.)
     pub fn in_memory(self) -> Inbox {
         Inbox {
             backend: Arc::new(memory::Memory::new()),
             dedup_ttl: self.dedup_ttl,
+            max_pending: self.max_pending,
         }
     }
 
@@ -344,6 +371,7 @@ impl InboxBuilder {
         Ok(Inbox {
             backend: Arc::new(backend),
             dedup_ttl: self.dedup_ttl,
+            max_pending: self.max_pending,
         })
     }
 }
