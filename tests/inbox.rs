@@ -530,6 +530,53 @@ async fn before_callbacks_are_never_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_body_is_refused_not_stored() {
+    let inbox = Inbox::builder().in_memory();
+    let app = app(&inbox);
+    let bad_room_event =
+        CallbackRequest::raw(Command::MemberLeave, r#"{"RoomId":7,"EventTime":"soon"}"#).url("/cb");
+    let (status, body) = send(&app, &bad_room_event).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("FAIL"), "{body}");
+    let not_an_object = CallbackRequest::raw(Command::MemberLeave, "[1,2]")
+        .callback_command("Group.CallbackAfterSendMsg")
+        .url("/cb");
+    assert_eq!(send(&app, &not_an_object).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(pending(&inbox).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_inbox_before_callbacks_go_to_their_handler() {
+    let inbox = Inbox::builder().in_memory();
+    let decided = Arc::new(AtomicUsize::new(0));
+    let app = {
+        let decided = decided.clone();
+        Router::new().route("/cb", post(|| async { "the app" })).layer(
+            CallbackLayer::new(Config::new(APP))
+                .path("/cb")
+                .inbox(inbox.clone())
+                .on_before(move |_: tencent_room_callback::RawCallback| {
+                    decided.fetch_add(1, Ordering::SeqCst);
+                    async { Ok(tencent_room_callback::Ack::decision(1, "refused")) }
+                }),
+        )
+    };
+    let before = CallbackRequest::raw(Command::MemberLeave, r#"{"From_Account":"a"}"#)
+        .callback_command("Group.CallbackBeforeSendMsg")
+        .url("/cb");
+    let (status, body) = send(&app, &before).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(r#""ErrorCode":1"#), "{body}");
+    let after = CallbackRequest::raw(Command::MemberLeave, r#"{"GroupId":"g"}"#)
+        .callback_command("Group.CallbackAfterSendMsg")
+        .url("/cb");
+    assert_eq!(send(&app, &after).await.0, StatusCode::OK);
+    assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
+    assert_eq!(decided.load(Ordering::SeqCst), 1);
+    assert_eq!(pending(&inbox).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typed_route_wins_over_the_inbox() {
     let inbox = Inbox::builder().in_memory();
     let got = Arc::new(AtomicUsize::new(0));

@@ -79,7 +79,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use crate::ack::Ack;
-use crate::event::{decode_json, Event};
+use crate::event::{decode_json, Event, RoomEvent};
 use crate::layer::{HandlerError, RawCallback, RawHandler};
 use crate::meta::CallbackMeta;
 use crate::reject::Rejection;
@@ -268,7 +268,9 @@ impl Inbox {
     }
 }
 
-/// The inbox's answer to a stored callback: OK once durable (a duplicate too), 503 when the store fails.
+/// The inbox's answer to a callback: 400 when its body is malformed (a Room event that does not decode,
+/// anything else that is not a JSON object), else OK once durable (a duplicate too), 503 when the store
+/// fails.
 impl RawHandler for Inbox {
     type Future = BoxFuture<'static, Result<Ack, HandlerError>>;
 
@@ -279,6 +281,12 @@ impl RawHandler for Inbox {
                 return Err(HandlerError::msg(
                     "a before callback needs a decision: the inbox stores only after callbacks",
                 ));
+            }
+            // What is stored is what a handler could take: a Room event decodes as its type (400
+            // otherwise, as without an inbox), any other callback is a JSON object.
+            match callback.meta.command.typed() {
+                Some(command) => drop(RoomEvent::from_json(command, &callback.body)?),
+                None => drop(decode_json::<serde::de::IgnoredAny>(&callback.body)?),
             }
             match inbox.store(callback).await {
                 Ok(_) => Ok(Ack::ok()),

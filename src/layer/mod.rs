@@ -217,6 +217,14 @@ impl<R: Routes> CallbackLayer<R> {
         self.link(|rest| OnCommand::prefix(prefix, handler, rest))
     }
 
+    /// Handles every "before" callback (`C2C.CallbackBeforeSendMsg`, `Group.CallbackBeforeSendMsg`...:
+    /// any command with `CallbackBefore` in its name, whose answer carries a decision) that no more
+    /// specific route takes, with `handler`, as [`on_command`](Self::on_command) does. With an
+    /// [`inbox`](Self::inbox) taking every "after" callback, this is where the "before" ones go.
+    pub fn on_before<H: RawHandler>(self, handler: H) -> CallbackLayer<OnCommand<H, R>> {
+        self.link(|rest| OnCommand::before(handler, rest))
+    }
+
     /// De-duplicates, in memory, the callbacks that the routes registered **before** this call deliver
     /// to handlers: a copy of a callback a handler already took (same app, command and body bytes,
     /// within the TTL) is acknowledged OK without reaching the handler again; a copy that arrives while

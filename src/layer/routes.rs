@@ -85,8 +85,7 @@ pub struct Selected {
 /// How well a route matched: a prefix (by its length), an exact name, a typed event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Rank {
-    /// Any "after" callback (an inbox): the last resort.
-    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
+    /// Any "after" callback (an inbox), any "before" callback: the last resort.
     After,
     Prefix(usize),
     Exact,
@@ -544,6 +543,8 @@ enum Pattern {
     /// Every command that is not a "before" callback.
     #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
     After,
+    /// Every "before" callback.
+    Before,
 }
 
 /// A handler for a command by name or prefix, with the raw body ([`RawCallback`]), in front of the rest
@@ -559,6 +560,15 @@ impl<H, R: Routes> OnCommand<H, R> {
     pub(crate) fn exact(name: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
         OnCommand {
             pattern: Pattern::Exact(name.into().into_boxed_str()),
+            handler,
+            at: depth_over(&*rest),
+            rest,
+        }
+    }
+
+    pub(crate) fn before(handler: H, rest: Rest<R>) -> Self {
+        OnCommand {
+            pattern: Pattern::Before,
             handler,
             at: depth_over(&*rest),
             rest,
@@ -614,6 +624,7 @@ where
             Pattern::Exact(n) if **n == *name => Some(Rank::Exact),
             Pattern::Prefix(p) if name.starts_with(&**p) => Some(Rank::Prefix(p.len())),
             Pattern::After if !command.is_before() => Some(Rank::After),
+            Pattern::Before if command.is_before() => Some(Rank::After),
             _ => None,
         };
         let mine = rank.map(|rank| Selected {
