@@ -68,7 +68,8 @@
 //! - Without tower: [`decode`] and [`decode_any`] take the query string and the body bytes.
 //! - Features: `axum` (`IntoResponse` for [`Ack`] and [`Rejection`]), `tracing` (one event per
 //!   intercepted request, never a secret), `testing` (build requests exactly as Tencent sends them,
-//!   sign them, and fix the clock).
+//!   sign them, and fix the clock), `serve` (the [`serve`](crate::serve) module: a server with head
+//!   and idle timeouts, bounded heads and a connection cap, to put the stack on the internet).
 //!
 //! # Security
 //!

@@ -1,0 +1,365 @@
+//! A small HTTP/1 and HTTP/2 server you can put on the internet (feature `serve`), for any
+//! `tower::Service<http::Request<hyper::body::Incoming>>`: an axum `Router` with the
+//! [`CallbackLayer`](crate::CallbackLayer), or the layer around a `tower::service_fn`.
+//!
+//! ```no_run
+//! use axum::{routing::any, Router};
+//! use tencent_room_callback::serve::{self, ServeConfig};
+//! use tencent_room_callback::{CallbackLayer, Config, MemberLeave};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = Router::new()
+//!     .route("/callback", any(|| async { "not a callback this app handles" }))
+//!     .layer(CallbackLayer::new(Config::new(1400000000)).path("/callback").on(
+//!         |event: MemberLeave, _meta| async move {
+//!             println!("{:?} left {}", event.members, event.room_id);
+//!             Ok(())
+//!         },
+//!     ));
+//! let config = ServeConfig::from_env()?; // the defaults, or ROOM_CALLBACK_HEADER_TIMEOUT_MS...
+//! let listener = serve::bind("0.0.0.0:3000").await?; // "cannot listen on 0.0.0.0:3000: ..."
+//! serve::serve(listener, app, config, shutdown_signal()).await;
+//! # Ok(())
+//! # }
+//! # async fn shutdown_signal() {} // Ctrl-C or SIGTERM: examples/server.rs has one
+//! ```
+//!
+//! `axum::serve` and a bare hyper-util loop have no head or idle timeout and no connection cap: a few
+//! thousand connections that send nothing, or a header a byte at a time, or 400 KB headers that
+//! never end, hold their memory and file descriptors for as long as they like, until a real callback
+//! cannot connect. [`serve`] bounds each of them ([`ServeConfig`] has the numbers):
+//!
+//! - **First byte and head.** A connection must complete its first request head within
+//!   [`ServeConfig::header_timeout`] (10 s) of its accept, whatever it sends: nothing at all, an
+//!   incomplete head, or an HTTP/2 preface and no request (hyper's own header timer covers none of
+//!   these three). On HTTP/1 each later head must be complete within the same time of its first byte.
+//!   Closed without an answer.
+//! - **Head size.** HTTP/1 heads are read into a buffer of at most [`ServeConfig::max_header_bytes`]
+//!   (16 KiB) with at most [`ServeConfig::max_headers`] (64) fields: a larger head is answered 431 and
+//!   the connection closed. HTTP/2: the same size as `SETTINGS_MAX_HEADER_LIST_SIZE`, and at most
+//!   [`ServeConfig::max_concurrent_streams`] (100) requests at once on a connection.
+//! - **Idle.** A connection with no request in progress for [`ServeConfig::idle_timeout`] (60 s) is
+//!   closed (HTTP/2 with `GOAWAY`), and dropped if it does not close within the header timeout.
+//! - **Connections.** At most [`ServeConfig::max_connections`] (10,000) at once, all clients
+//!   together. One more is **accepted and closed at once**, with nothing read or written: the client
+//!   sees the connection closed (Tencent counts a failed delivery and retries, where retries are
+//!   on). Not a 503: an answer must wait for the request to arrive (a response written before it
+//!   is not HTTP, and closing a socket with the request unread resets it, so the client may not even
+//!   see the 503), and waiting means a buffer, a timer and a descriptor for each refused connection,
+//!   which is what the cap is there to bound. Closing costs one `accept` and one `close`.
+//! - **Accept errors.** Out of file descriptors (`EMFILE`, `ENFILE`), memory or buffers, the accept
+//!   loop waits (5 ms, doubling up to 250 ms) and tries again, serving the open connections
+//!   meanwhile; an error about one connection (reset, aborted) is skipped at once. The loop never
+//!   ends on an error.
+//! - **Shutdown.** Once the `shutdown` future resolves the listener is closed; connections with no
+//!   request in progress are closed at once, the others finish their requests (HTTP/1 then closes,
+//!   HTTP/2 sends `GOAWAY`) within [`ServeConfig::shutdown_grace`] (10 s); then whatever is left is
+//!   dropped and [`serve`] returns.
+//!
+//! A request in progress (its head complete, its response body not yet written) has no time limit
+//! from the server: bound it in the application (the layer reads a callback's body within
+//! [`Config::body_timeout`](crate::Config::body_timeout)). Nor is there a limit per client address:
+//! one address can take every connection, so put a proxy or firewall in front for that.
+//!
+//! With the `tracing` feature, refused connections and accept errors are logged (WARN, at most one
+//! event a second, counting the others), as are the start and the end of a shutdown (INFO).
+//!
+//! # Environment
+//!
+//! [`ServeConfig::from_env`] reads the table on [`ServeConfig`]: `ROOM_CALLBACK_HEADER_TIMEOUT_MS`,
+//! `ROOM_CALLBACK_IDLE_TIMEOUT_MS`, `ROOM_CALLBACK_MAX_CONNECTIONS`, `ROOM_CALLBACK_MAX_HEADER_BYTES`,
+//! `ROOM_CALLBACK_MAX_HEADERS`, `ROOM_CALLBACK_MAX_STREAMS`, `ROOM_CALLBACK_SHUTDOWN_GRACE_MS`.
+//! A variable set but empty, white space, not a whole number or zero is an [`EnvError`] naming it.
+
+mod config;
+mod conn;
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tower_service::Service;
+
+pub use config::{
+    EnvError, EnvProblem, ServeConfig, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS,
+    DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE, ENV_VARS, HEADER_TIMEOUT_VAR,
+    IDLE_TIMEOUT_VAR, MAX_CONNECTIONS_VAR, MAX_HEADERS_VAR, MAX_HEADER_BYTES_VAR, MAX_STREAMS_VAR,
+    MIN_HEADER_BYTES, SHUTDOWN_GRACE_VAR,
+};
+
+/// The first wait after an accept error that is not about one connection.
+const MIN_BACKOFF: Duration = Duration::from_millis(5);
+/// The longest wait between two accepts after errors.
+const MAX_BACKOFF: Duration = Duration::from_millis(250);
+/// Once the grace period is over, how long the connections have to go after they are told to.
+const LAST_WAIT: Duration = Duration::from_millis(500);
+
+/// Listens on `addr` (a `host:port`, resolved), or says which address could not be listened on and
+/// why.
+pub async fn bind(addr: &str) -> Result<TcpListener, BindError> {
+    TcpListener::bind(addr).await.map_err(|source| BindError {
+        addr: addr.to_owned(),
+        source,
+    })
+}
+
+/// An address [`bind`] could not listen on. Its `Display` names it: `cannot listen on
+/// 127.0.0.1:3000: Address already in use (os error 98)`.
+#[derive(Debug)]
+pub struct BindError {
+    addr: String,
+    source: io::Error,
+}
+
+impl BindError {
+    /// The address as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Why it could not be listened on.
+    pub fn io_error(&self) -> &io::Error {
+        &self.source
+    }
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot listen on {}: {}", self.addr, self.source)
+    }
+}
+
+impl StdError for BindError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Serves `service` on `listener`, HTTP/1 and HTTP/2 (told apart by the HTTP/2 preface, no TLS),
+/// within `config`'s limits (see the [module docs](self)), until `shutdown` resolves and the requests
+/// in progress have finished or the grace period is over.
+///
+/// Each connection gets a clone of `service`, and each request a clone readied before it is called
+/// (as tower's `oneshot` does). Errors never end it: it returns only after `shutdown`. Spawns its
+/// tasks with `tokio::spawn`: call it on a Tokio runtime with time and I/O enabled.
+pub async fn serve<S, B, F>(listener: TcpListener, service: S, config: ServeConfig, shutdown: F)
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    F: Future<Output = ()>,
+{
+    let limits = conn::Limits {
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
+    };
+    let (stop_tx, stop_rx) = watch::channel(None);
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let mut builder = auto::Builder::new(conn::Executor { abort: abort_rx });
+    builder
+        .http1()
+        .keep_alive(true)
+        .half_close(false)
+        // The connection's own task times heads (hyper's timer would also close idle keep-alive
+        // connections at the header timeout).
+        .header_read_timeout(None)
+        .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES))
+        .max_headers(config.max_headers.max(1));
+    builder
+        .http2()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX));
+    let builder = Arc::new(builder);
+    let permits = Arc::new(Semaphore::new(
+        config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let mut connections = JoinSet::new();
+    let mut refused = Every::new();
+    let mut failed = Every::new();
+    let mut backoff = MIN_BACKOFF;
+
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _peer)) => {
+                backoff = MIN_BACKOFF;
+                match permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let _ = stream.set_nodelay(true);
+                        connections.spawn(conn::run(
+                            stream,
+                            service.clone(),
+                            builder.clone(),
+                            limits,
+                            stop_rx.clone(),
+                            permit,
+                        ));
+                    }
+                    // Over the cap: closed at once (see the module docs).
+                    Err(_) => {
+                        drop(stream);
+                        if let Some(n) = refused.tick() {
+                            log::refused(n, config.max_connections);
+                        }
+                    }
+                }
+            }
+            Err(e) if about_one_connection(&e) => {}
+            Err(e) => {
+                if let Some(n) = failed.tick() {
+                    log::accept_failed(&e, n, backoff);
+                }
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+        // Finished connections, reaped as we go.
+        while connections.try_join_next().is_some() {}
+    }
+
+    drop(listener);
+    while connections.try_join_next().is_some() {}
+    log::stopping(connections.len(), config.shutdown_grace);
+    let deadline = Instant::now() + config.shutdown_grace;
+    let _ = stop_tx.send(Some(deadline));
+    let drained = tokio::time::timeout_at(deadline + LAST_WAIT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    let dropped = connections.len();
+    if drained.is_err() {
+        connections.shutdown().await;
+    }
+    // HTTP/2 streams still running.
+    let _ = abort_tx.send(true);
+    log::stopped(dropped);
+}
+
+/// An accept error about one connection (it went before it was accepted): the next accept may
+/// succeed at once.
+fn about_one_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Counts events and lets one through a second, with how many there were since the last one.
+#[derive(Debug)]
+struct Every {
+    last: Option<Instant>,
+    count: u64,
+}
+
+impl Every {
+    fn new() -> Every {
+        Every {
+            last: None,
+            count: 0,
+        }
+    }
+
+    /// One more event: `Some(count)` when it is time to report them.
+    fn tick(&mut self) -> Option<u64> {
+        self.count += 1;
+        let now = Instant::now();
+        match self.last {
+            Some(last) if now.duration_since(last) < Duration::from_secs(1) => None,
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.count))
+            }
+        }
+    }
+}
+
+/// The server's few log events: with the `tracing` feature, nothing otherwise.
+mod log {
+    use std::io;
+    use std::time::Duration;
+
+    /// The events' target: the module's path.
+    #[cfg(feature = "tracing")]
+    const TARGET: &str = "tencent_room_callback::serve";
+
+    #[cfg(feature = "tracing")]
+    pub(super) fn refused(count: u64, max: usize) {
+        tracing::warn!(
+            target: TARGET,
+            refused = count,
+            max_connections = max,
+            "connection limit reached: connections refused (accepted and closed at once)"
+        );
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(super) fn accept_failed(error: &io::Error, count: u64, backoff: Duration) {
+        tracing::warn!(
+            target: TARGET,
+            %error,
+            errors = count,
+            retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+            "accept failed; retrying"
+        );
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(super) fn stopping(open: usize, grace: Duration) {
+        tracing::info!(
+            target: TARGET,
+            open_connections = open,
+            grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+            "stopping: no new connections; requests in progress may finish"
+        );
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(super) fn stopped(dropped: usize) {
+        if dropped > 0 {
+            tracing::warn!(
+                target: TARGET,
+                dropped_connections = dropped,
+                "stopped: connections still open after the grace period were dropped"
+            );
+        } else {
+            tracing::info!(target: TARGET, "stopped: every connection closed");
+        }
+    }
+
+    #[cfg(not(feature = "tracing"))]
+    pub(super) fn refused(_: u64, _: usize) {}
+    #[cfg(not(feature = "tracing"))]
+    pub(super) fn accept_failed(_: &io::Error, _: u64, _: Duration) {}
+    #[cfg(not(feature = "tracing"))]
+    pub(super) fn stopping(_: usize, _: Duration) {}
+    #[cfg(not(feature = "tracing"))]
+    pub(super) fn stopped(_: usize) {}
+}
