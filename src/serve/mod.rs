@@ -85,7 +85,7 @@ use http::{Request, Response};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -106,13 +106,46 @@ const MAX_BACKOFF: Duration = Duration::from_millis(250);
 /// Once the grace period is over, how long the connections have to go after they are told to.
 const LAST_WAIT: Duration = Duration::from_millis(500);
 
-/// Listens on `addr` (a `host:port`, resolved), or says which address could not be listened on and
-/// why.
+/// The listen backlog [`bind`] asks for: connections the kernel has completed and the accept loop
+/// has not taken yet. The kernel caps it (`net.core.somaxconn`, 4096 by default since Linux 5.4).
+/// `TcpListener::bind` asks for 128: a burst beyond that has its SYNs dropped, and each such client
+/// retries a second later, half of Tencent's 2 s.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` (a `host:port`, resolved; the first of its addresses that can be listened on)
+/// with a backlog of [`LISTEN_BACKLOG`], or says which address could not be listened on and why.
 pub async fn bind(addr: &str) -> Result<TcpListener, BindError> {
-    TcpListener::bind(addr).await.map_err(|source| BindError {
+    let error = |source| BindError {
         addr: addr.to_owned(),
         source,
-    })
+    };
+    let mut last = None;
+    for resolved in tokio::net::lookup_host(addr).await.map_err(error)? {
+        match listen(resolved) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(error(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the name resolves to no address",
+        )
+    })))
+}
+
+/// A listener on one address, as `TcpListener::bind` makes it but for the backlog.
+fn listen(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std and Tokio do on Unix: a restart may listen again at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// An address [`bind`] could not listen on. Its `Display` names it: `cannot listen on
