@@ -22,6 +22,7 @@ use super::Shared;
 use crate::ack::Ack;
 use crate::command::CallbackCommand;
 use crate::meta::CallbackMeta;
+use crate::metrics;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{self, Room};
 
@@ -69,8 +70,13 @@ where
         }
     }
 
-    pub(crate) fn reject(command: Option<&str>, rejection: Rejection) -> Self {
+    pub(crate) fn reject(
+        command: Option<&str>,
+        measured: metrics::Request,
+        rejection: Rejection,
+    ) -> Self {
         trace::rejected(command, &rejection);
+        metrics::rejected(measured, rejection.kind());
         ResponseFuture {
             state: State::Refused {
                 rejection: Some(rejection),
@@ -82,6 +88,7 @@ where
         req: Request<B>,
         meta: CallbackMeta,
         at: u16,
+        measured: metrics::Request,
         shared: Arc<Shared<R>>,
         inner: Option<S>,
     ) -> Self {
@@ -91,6 +98,7 @@ where
                 callback: Box::pin(Intercept {
                     command: meta.command.clone(),
                     at,
+                    measured,
                     head: Some((parts, meta)),
                     shared,
                     inner,
@@ -172,6 +180,8 @@ pin_project! {
         command: CallbackCommand,
         // The route that takes it: its place in the chain.
         at: u16,
+        // Its command's label and when the layer took it, for the metrics (empty without them).
+        measured: metrics::Request,
         // Taken when the body is all there: the head is large, and every move copies it.
         head: Option<(Parts, CallbackMeta)>,
         shared: Arc<Shared<R>>,
@@ -192,7 +202,7 @@ pin_project! {
         R: Routes,
     {
         Reading { #[pin] body: B, buf: Collected },
-        Handling { #[pin] fut: R::Future, room: Room },
+        Handling { #[pin] fut: R::Future, room: Room, since: metrics::Clock },
         Done,
     }
 }
@@ -208,6 +218,7 @@ where
         let mut this = self.project();
         let command = this.command.as_str();
         let at = *this.at;
+        let measured = *this.measured;
         loop {
             match this.phase.as_mut().project() {
                 PhaseProj::Reading { body, buf } => {
@@ -248,15 +259,18 @@ where
                             if rejection.kind() != RejectionKind::HandlerPanicked {
                                 trace::rejected(Some(command), &rejection);
                             }
+                            metrics::rejected(measured, rejection.kind());
                             return Poll::Ready(Step::Answer(Err(rejection)));
                         }
                         Ok(delivery) => match delivery.to {
                             To::Handler(fut) => this.phase.set(Phase::Handling {
                                 fut,
                                 room: delivery.room,
+                                since: metrics::Clock::start(),
                             }),
                             To::Inner => {
                                 trace::forwarded(command, &delivery.room);
+                                metrics::forwarded(measured);
                                 // Only a route selected as forwarding delivers here, and for it the
                                 // service took the readied inner service; and only routes whose
                                 // inner body can hold bytes forward.
@@ -273,7 +287,7 @@ where
                         },
                     }
                 }
-                PhaseProj::Handling { fut, room } => {
+                PhaseProj::Handling { fut, room, since } => {
                     let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(ack))) => {
@@ -305,6 +319,11 @@ where
                         }
                         Err(panic) => Err(panicked(command, Some(room), &*panic)),
                     };
+                    metrics::handled(
+                        measured,
+                        *since,
+                        answer.as_ref().map(|_| ()).map_err(Rejection::kind),
+                    );
                     this.phase.set(Phase::Done);
                     return Poll::Ready(Step::Answer(answer));
                 }

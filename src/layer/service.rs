@@ -14,6 +14,7 @@ use super::handler::BoxError;
 use super::routes::Routes;
 use super::Shared;
 use crate::command::CallbackCommand;
+use crate::metrics;
 use crate::query::{may_carry_a_command, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
 use crate::verify::{conflicting_command, verify};
@@ -111,25 +112,36 @@ impl<S, R> Callback<S, R> {
         let command = match scan.route() {
             Routing::Pass => return ResponseFuture::inner(self.inner.call(R::pass_request(req))),
             Routing::Callback(name) => CallbackCommand::new(name),
-            Routing::Conflict => return ResponseFuture::reject(None, conflicting_command()),
+            Routing::Conflict => {
+                return ResponseFuture::reject(
+                    None,
+                    metrics::Request::start(),
+                    conflicting_command(),
+                )
+            }
         };
         let selected = shared.routes.select(&command);
         if selected.is_none() && !shared.verify_unrouted {
             return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
         }
+        // Taken now (with the `metrics` feature): the request's end-to-end time starts here.
+        let measured = metrics::Request::start();
         if req.method() != Method::POST {
             return ResponseFuture::reject(
                 Some(command.as_str()),
+                measured,
                 Rejection::new(RejectionKind::MethodNotAllowed),
             );
         }
         let meta = match verify(&shared.config, &command, scan) {
             Ok(meta) => meta,
-            Err(r) => return ResponseFuture::reject(Some(command.as_str()), r),
+            Err(r) => return ResponseFuture::reject(Some(command.as_str()), measured, r),
         };
+        let measured = measured.verified(&meta.command, selected.map(|s| s.rank));
         let Some(selected) = selected else {
             // Verified, and no route of ours: the app's, with what was verified.
             crate::trace::verified(meta.command.as_str());
+            metrics::verified(measured);
             req.extensions_mut().insert(meta);
             return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
         };
@@ -140,7 +152,7 @@ impl<S, R> Callback<S, R> {
                     RejectionKind::BodyTooLarge,
                     format_args!("{len} bytes declared, limit {limit}"),
                 );
-                return ResponseFuture::reject(Some(meta.command.as_str()), r);
+                return ResponseFuture::reject(Some(meta.command.as_str()), measured, r);
             }
         }
         // Only a request whose event goes to the inner service needs it: take the instance that was
@@ -149,7 +161,7 @@ impl<S, R> Callback<S, R> {
             let clone = self.inner.clone();
             std::mem::replace(&mut self.inner, clone)
         });
-        ResponseFuture::collect(req, meta, selected.at, shared.clone(), inner)
+        ResponseFuture::collect(req, meta, selected.at, measured, shared.clone(), inner)
     }
 }
 
