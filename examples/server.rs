@@ -42,10 +42,32 @@
 //!   file that no longer reads, or is malformed, keeps the tokens in force and logs why; apps missing
 //!   from it keep theirs. Not together with `ROOM_CALLBACK_TOKENS`.
 //!
+//!
+//! # Facing the internet
+//!
+//! The server is the library's `serve` (feature `serve`), not `axum::serve`: every connection must
+//! complete its first request head within the header timeout of its accept (one that sends nothing,
+//! or a head a byte at a time, is closed), HTTP/1 heads are bounded in bytes and fields (431 beyond),
+//! a connection without a request in progress is closed after the idle timeout, and connections past
+//! the cap are accepted and closed at once. Each variable is a whole decimal number, not zero:
+//!
+//! - `ROOM_CALLBACK_HEADER_TIMEOUT_MS`: time for a request head, the first counted from the accept
+//!   (default 10000).
+//! - `ROOM_CALLBACK_IDLE_TIMEOUT_MS`: time a connection may stay without a request (default 60000).
+//! - `ROOM_CALLBACK_MAX_CONNECTIONS`: connections open at once, all clients together (default 10000;
+//!   keep it under `ulimit -n`).
+//! - `ROOM_CALLBACK_MAX_HEADER_BYTES`: bytes of a request head (default 16384, at least 8192).
+//! - `ROOM_CALLBACK_MAX_HEADERS`: header fields of an HTTP/1 request (default 64).
+//! - `ROOM_CALLBACK_MAX_STREAMS`: HTTP/2 requests at once on a connection (default 100).
+//! - `ROOM_CALLBACK_SHUTDOWN_GRACE_MS`: after Ctrl-C or SIGTERM, time for the requests in progress to
+//!   finish (default 10000).
+//!
 //! A variable that is set must be valid: set but empty, only white space, not UTF-8, or malformed (an
 //! empty list item, an app ID that is not a number, `APPID=` without a token, a token with surrounding
-//! white space...), it stops the server before it listens, with one line on stderr naming the variable
-//! and the problem (never a token) and exit code 2. Failing to listen exits with 1.
+//! white space, a limit that is zero or not a number...), it stops the server before it listens, with
+//! one line on stderr naming the variable and the problem (never a token) and exit code 2. So does an
+//! address it cannot listen on (`server: ROOM_CALLBACK_ADDR: cannot listen on 127.0.0.1:3000: Address
+//! already in use (os error 98)`); a later error exits 1.
 //!
 //! # Signature policy
 //!
@@ -66,6 +88,7 @@ use std::process::ExitCode;
 
 use axum::{http::StatusCode, routing::any, Router};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use tencent_room_callback::serve::{self, ServeConfig};
 use tencent_room_callback::{
     Ack, CallbackLayer, CommandSet, Config, HandlerError, RawCallback, Rejection, RejectionKind,
     RoomEvent, TokenSets,
@@ -255,6 +278,8 @@ struct Settings {
     auth: String,
     /// The apps without any token: their callbacks are not verified.
     unverified: Vec<u64>,
+    /// The server's limits: `ROOM_CALLBACK_HEADER_TIMEOUT_MS` and the rest.
+    limits: ServeConfig,
 }
 
 /// A variable that is set, as text: unset is `None`; set but not UTF-8, empty or only white space is
@@ -469,6 +494,7 @@ fn settings() -> Result<Settings, String> {
         .copied()
         .filter(|id| !has_default && !own_tokens.contains(id))
         .collect();
+    let limits = ServeConfig::from_env().map_err(|e| e.to_string())?;
     Ok(Settings {
         addr,
         app_ids,
@@ -476,6 +502,7 @@ fn settings() -> Result<Settings, String> {
         tokens_file,
         auth,
         unverified,
+        limits,
     })
 }
 
@@ -498,6 +525,11 @@ async fn main() -> ExitCode {
     };
     match serve(settings).await {
         Ok(()) => ExitCode::SUCCESS,
+        // The address: a startup error, as a variable's.
+        Err(e) if e.is::<serve::BindError>() => {
+            eprintln!("server: ROOM_CALLBACK_ADDR: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("server: {e}");
             ExitCode::FAILURE
@@ -513,6 +545,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         tokens_file,
         auth,
         unverified,
+        limits,
     } = settings;
     let authenticated = config.authenticates();
     if authenticated && !unverified.is_empty() {
@@ -539,19 +572,19 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
                 .on_prefix("", move |callback| print_raw(raw.clone(), callback)),
         );
 
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("ROOM_CALLBACK_ADDR: cannot listen on {addr}: {e}"))?;
+    // A `serve::BindError`, which `main` names as the variable's.
+    let listener = serve::bind(&addr).await?;
     tracing::info!(
         addr = %listener.local_addr()?,
         sdk_app_ids = ?app_ids,
         authenticated,
         tokens = %auth,
+        header_timeout_ms = limits.header_timeout.as_millis(),
+        idle_timeout_ms = limits.idle_timeout.as_millis(),
+        max_connections = limits.max_connections,
         "listening for callbacks (Room, Chat, Live) on /callback"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    serve::serve(listener, app, limits, shutdown()).await;
     // Every connection is closed and the app dropped with its printers: the printer's task writes
     // what is left (every acknowledged line already is) and ends.
     let _ = writer.await;

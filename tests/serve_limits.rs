@@ -1,0 +1,813 @@
+//! The receiver on the internet, black-box: the compiled `server` example (the library's `serve`)
+//! under connections that hold it open without ever asking anything, over loopback.
+//!
+//! - 2,000 slow-header connections (a 4 KiB partial request head, then a byte every 300 ms) and 2,000
+//!   idle ones (connected, nothing sent), plus 200 that send the HTTP/2 preface and no request, with
+//!   a 3 s header timeout: while they are held a valid signed callback is answered OK within 1 s,
+//!   the server's peak resident memory stays under 150 MB, and the server closes every one of them
+//!   within the header timeout + 2 s of its connect. (`axum::serve` kept such connections for as long
+//!   as they liked: 95 s and counting.)
+//! - Past `ROOM_CALLBACK_MAX_CONNECTIONS` a connection is accepted and closed at once, nothing
+//!   written, and a callback is served again as soon as the held connections go.
+//! - A keep-alive connection is closed at the idle timeout after its last response (HTTP/1 and
+//!   HTTP/2), not at the header timeout; a second HTTP/1 head that starts and stalls is closed at the
+//!   header timeout.
+//!
+//! The counts need about 4,500 file descriptors on each side: the test raises its soft
+//! `RLIMIT_NOFILE` (the server inherits it) up to the hard limit, and holds fewer connections, saying
+//! so, when the hard limit is lower. Linux only (`/proc/PID/status`). Every wait is bounded; the tests
+//! run one at a time and take about 15 s together.
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tencent_room_callback::serve::{ServeConfig, ENV_VARS};
+use tencent_room_callback::testing::CallbackRequest;
+use tencent_room_callback::{Command as Cmd, OK_BODY};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Connections of each of the two big kinds, when the file-descriptor limit allows.
+const HELD: usize = 2000;
+/// HTTP/2 connections that send the preface and no request.
+const H2_HELD: usize = 200;
+/// The header timeout the server runs with here.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long after the header timeout a held connection may still be open.
+const CLOSE_SLACK: Duration = Duration::from_secs(2);
+/// The callback's answer must come within this, while the connections are held.
+const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+/// The server's peak resident memory must stay under this.
+const RSS_LIMIT_KB: u64 = 150 * 1024;
+const TOKEN: &str = "serve-limits-token";
+
+/// One heavy test at a time: they share the machine's ports, descriptors and two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `target/<profile>/examples/<name>`, next to this test's `deps/`.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples").join(name))
+        .expect("the test binary sits in target/<profile>/deps");
+    assert!(
+        path.is_file(),
+        "the `{name}` example is not at {}: build the examples first (`cargo test` does; so does \
+         `cargo build -p tencent-room-callback-dev --examples`)",
+        path.display()
+    );
+    path
+}
+
+/// Raises the soft open-file limit towards `want` (as far as the hard limit allows); the limit in
+/// force after.
+fn raise_fd_limit(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed, which lives on this
+    // stack frame for the calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < want {
+            let raised = libc::rlimit {
+                rlim_cur: want.min(lim.rlim_max),
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = raised.rlim_cur;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// The number of connections of each big kind the limit allows, and a note when it is fewer.
+fn held_count() -> usize {
+    let want = (2 * HELD + H2_HELD + 512) as u64;
+    let limit = raise_fd_limit(want);
+    if limit >= want {
+        return HELD;
+    }
+    let n = (limit.saturating_sub(H2_HELD as u64 + 512) / 2) as usize;
+    eprintln!(
+        "note: RLIMIT_NOFILE is {limit} (hard limit below {want}): holding {n} connections of each \
+         kind instead of {HELD}"
+    );
+    n.max(10)
+}
+
+/// A running server example; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    /// Its open file descriptors once listening.
+    base_fds: usize,
+    stderr: Option<JoinHandle<Vec<String>>>,
+    stdout: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts the server example on a free loopback port with `env`, and waits for it to listen.
+    fn start(env: &[(&str, &str)]) -> Server {
+        for _attempt in 0..5 {
+            let addr = StdListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port");
+            let mut cmd = Command::new(example("server"));
+            for var in ENV_VARS {
+                cmd.env_remove(var);
+            }
+            cmd.env_remove("ROOM_CALLBACK_TOKENS")
+                .env_remove("ROOM_CALLBACK_TOKENS_FILE")
+                .env_remove("ROOM_CALLBACK_SDKAPPID")
+                .env("ROOM_CALLBACK_ADDR", addr.to_string())
+                .env("ROOM_CALLBACK_TOKEN", TOKEN)
+                .env("RUST_LOG", "info")
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            let mut child = cmd.spawn().expect("the server example starts");
+            let out = child.stdout.take().expect("piped stdout");
+            let err = child.stderr.take().expect("piped stderr");
+            let (tx, rx) = mpsc::channel();
+            let mut server = Server {
+                child,
+                addr,
+                base_fds: 0,
+                stdout: Some(thread::spawn(move || {
+                    let _ = std::io::copy(&mut BufReader::new(out), &mut std::io::sink());
+                })),
+                stderr: Some(thread::spawn(move || {
+                    let mut lines = Vec::new();
+                    for line in BufReader::new(err).lines().map_while(Result::ok) {
+                        let _ = tx.send(line.clone());
+                        lines.push(line);
+                    }
+                    lines
+                })),
+            };
+            let give_up = Instant::now() + Duration::from_secs(60);
+            let listening = loop {
+                match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(line) if line.contains("listening") => break true,
+                    Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+                }
+                assert!(
+                    Instant::now() < give_up,
+                    "the server did not listen in 60 s"
+                );
+            };
+            if listening {
+                server.base_fds = server.connections();
+                return server;
+            }
+            // Most likely another process took the port first.
+            server.kill();
+        }
+        panic!("the server example never listened");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's open file descriptors beyond those it had once listening: its connections.
+    fn connections(&self) -> usize {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| dir.count())
+            .unwrap_or(0);
+        fds.saturating_sub(self.base_fds)
+    }
+
+    /// `VmRSS` and `VmHWM` (peak) of the server, in kB.
+    fn memory_kb(&self) -> (u64, u64) {
+        memory_kb(self.pid())
+    }
+
+    fn kill(&mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(out) = self.stdout.take() {
+            let _ = out.join();
+        }
+        self.stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// SIGTERM, then its exit status (within 20 s) and its stderr.
+    fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.pid().to_string();
+        let kill = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("`kill` runs");
+        assert!(kill.success());
+        let give_up = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                break status;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "the server did not stop within 20 s of SIGTERM"
+            );
+            thread::sleep(Duration::from_millis(20));
+        };
+        (status, self.kill())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn memory_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A valid signed member-leave callback, as raw HTTP/1.1 bytes (`Connection: close`).
+fn callback_bytes(addr: SocketAddr) -> Vec<u8> {
+    let req = CallbackRequest::sample(Cmd::MemberLeave).token(TOKEN);
+    let body = req.body().clone();
+    let mut bytes = format!(
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        req.uri(),
+        body.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// Sends the callback on a new connection: its whole answer (empty when the connection was closed
+/// without one) and how long it took, connect included; within 10 s.
+async fn send_callback(addr: SocketAddr) -> (String, Duration) {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        stream.write_all(&callback_bytes(addr)).await.ok()?;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        Some(String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    (answer, started.elapsed())
+}
+
+fn assert_ok(answer: &str, what: &str) {
+    assert!(
+        answer.starts_with("HTTP/1.1 200")
+            && answer.ends_with(std::str::from_utf8(OK_BODY).unwrap()),
+        "{what}: {answer:?}"
+    );
+}
+
+/// The kinds of held connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Connected, nothing sent.
+    Idle,
+    /// A partial request head, then a byte now and then.
+    Slow,
+    /// The HTTP/2 preface and an empty SETTINGS frame, no request.
+    H2,
+}
+
+/// How one held connection ended: how long after its connect the server closed it (`None`: still
+/// open when the test gave up).
+struct Held {
+    kind: Kind,
+    closed_after: Option<Duration>,
+}
+
+/// Counts of the held connections.
+struct Counts {
+    /// Connected so far.
+    connected: AtomicU64,
+    /// Connected and not closed yet.
+    open: AtomicU64,
+}
+
+/// Opens one connection of `kind` and holds it until the server closes it (or 4 s after the close
+/// was due).
+async fn hold(addr: SocketAddr, kind: Kind, n: usize, counts: Arc<Counts>) -> Option<Held> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    let connected = Instant::now();
+    counts.connected.fetch_add(1, Ordering::SeqCst);
+    counts.open.fetch_add(1, Ordering::SeqCst);
+    match kind {
+        Kind::Idle => {}
+        Kind::Slow => {
+            let mut head = format!(
+                "POST /callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave \
+                 HTTP/1.1\r\nHost: {addr}\r\nX-Conn: {n}\r\n"
+            );
+            while head.len() < 4096 {
+                head.push_str(
+                    "X-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
+                );
+            }
+            head.push_str("X-Slow: ");
+            let _ = stream.write_all(head.as_bytes()).await;
+        }
+        Kind::H2 => {
+            let _ = stream
+                .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                .await;
+        }
+    }
+    let give_up = connected + HEADER_TIMEOUT + CLOSE_SLACK + Duration::from_secs(4);
+    let mut buf = [0u8; 1024];
+    let mut trickle = tokio::time::interval(Duration::from_millis(300));
+    trickle.tick().await;
+    let closed_after = loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                // The server's frames (HTTP/2 SETTINGS), read and dropped.
+                Ok(n) if n > 0 => {}
+                _ => break Some(connected.elapsed()),
+            },
+            _ = trickle.tick(), if kind == Kind::Slow => {
+                if stream.write_all(b"a").await.is_err() {
+                    break Some(connected.elapsed());
+                }
+            }
+            () = tokio::time::sleep_until(give_up.into()) => break None,
+        }
+    };
+    counts.open.fetch_sub(1, Ordering::SeqCst);
+    Some(Held { kind, closed_after })
+}
+
+/// The test's client runtime.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+#[test]
+fn held_connections_are_closed_and_a_callback_is_answered_meanwhile() {
+    let _serial = serial();
+    let held = held_count();
+    let server = Server::start(&[(
+        "ROOM_CALLBACK_HEADER_TIMEOUT_MS",
+        &HEADER_TIMEOUT.as_millis().to_string(),
+    )]);
+    let addr = server.addr;
+    let (rss_before, _) = server.memory_kb();
+
+    // The server's memory, sampled every 50 ms until the end.
+    let done = Arc::new(AtomicBool::new(false));
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (done, peak_rss, pid) = (done.clone(), peak_rss.clone(), server.pid());
+        thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                peak_rss.fetch_max(memory_kb(pid).0, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
+
+    let rt = runtime();
+    let (results, answers, open_at_answer, rss_held) = rt.block_on(async {
+        let counts = Arc::new(Counts {
+            connected: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+        });
+        let started = Instant::now();
+        let kinds = (0..held)
+            .flat_map(|n| [(Kind::Idle, n), (Kind::Slow, n)])
+            .chain((0..H2_HELD).map(|n| (Kind::H2, n)))
+            .collect::<Vec<_>>();
+        let mut tasks = Vec::with_capacity(kinds.len());
+        // In batches, each accepted by the server (its descriptors counted) before the next: a
+        // connect the kernel completed while the accept queue was full is not the server's yet (a
+        // silent one may never be), and its close could not be timed from its connect. A straggler
+        // or two is not waited for.
+        for batch in kinds.chunks(200) {
+            for &(kind, n) in batch {
+                tasks.push(tokio::spawn(hold(addr, kind, n, counts.clone())));
+            }
+            let until = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < until {
+                let connected = counts.connected.load(Ordering::SeqCst) as usize;
+                let open = counts.open.load(Ordering::SeqCst) as usize;
+                if connected + 4 >= tasks.len() && server.connections() >= open {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        let connected_in = started.elapsed();
+        let open_now = counts.open.load(Ordering::SeqCst);
+        eprintln!(
+            "{open_now} connections open after {connected_in:?} ({held} idle, {held} slow, {H2_HELD} \
+             HTTP/2 asked for)"
+        );
+        // While they are held: three callbacks, one after the other.
+        let mut answers = Vec::new();
+        let mut open_at_answer = Vec::new();
+        for _ in 0..3 {
+            open_at_answer.push(counts.open.load(Ordering::SeqCst));
+            answers.push(send_callback(addr).await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let rss_held = memory_kb(server.pid()).0;
+        let mut results = Vec::new();
+        for task in tasks {
+            if let Ok(Some(held)) = task.await {
+                results.push(held);
+            }
+        }
+        (results, answers, open_at_answer, rss_held)
+    });
+    done.store(true, Ordering::SeqCst);
+    let _ = sampler.join();
+    let (rss_after, hwm) = server.memory_kb();
+
+    // Once they are gone: still serving.
+    let (after, _) = rt.block_on(send_callback(addr));
+    assert_ok(&after, "the callback after the held connections");
+
+    let report = |kind: Kind| {
+        let mut times: Vec<Duration> = results
+            .iter()
+            .filter(|h| h.kind == kind)
+            .filter_map(|h| h.closed_after)
+            .collect();
+        times.sort();
+        let still_open = results
+            .iter()
+            .filter(|h| h.kind == kind && h.closed_after.is_none())
+            .count();
+        let count = results.iter().filter(|h| h.kind == kind).count();
+        (
+            count,
+            still_open,
+            times.first().copied(),
+            times.last().copied(),
+        )
+    };
+    for kind in [Kind::Idle, Kind::Slow, Kind::H2] {
+        let (count, still_open, first, last) = report(kind);
+        eprintln!(
+            "{kind:?}: {count} connections, closed by the server after {first:?} .. {last:?}; \
+             {still_open} still open"
+        );
+    }
+    for (n, ((_, took), open)) in answers.iter().zip(&open_at_answer).enumerate() {
+        eprintln!("callback {n}: answered in {took:?} with {open} connections held");
+    }
+    eprintln!(
+        "server RSS: {rss_before} kB before, {rss_held} kB while held, {} kB sampled peak, {hwm} kB \
+         VmHWM, {rss_after} kB after",
+        peak_rss.load(Ordering::SeqCst)
+    );
+
+    // Every connection was made and held.
+    let expected = 2 * held + H2_HELD;
+    assert_eq!(results.len(), expected, "connections made");
+    // The callbacks were answered OK, fast, while most connections were held.
+    for (n, ((answer, took), open)) in answers.iter().zip(&open_at_answer).enumerate() {
+        assert_ok(answer, &format!("callback {n}"));
+        assert!(*took < ANSWER_WITHIN, "callback {n} took {took:?}");
+        assert!(
+            *open as usize >= expected * 9 / 10,
+            "callback {n} was sent with only {open} of {expected} connections held"
+        );
+    }
+    // Every held connection was closed by the server, within the header timeout + 2 s.
+    for kind in [Kind::Idle, Kind::Slow, Kind::H2] {
+        let (_, still_open, first, last) = report(kind);
+        assert_eq!(
+            still_open, 0,
+            "{kind:?} connections the server never closed"
+        );
+        let (first, last) = (first.unwrap_or_default(), last.unwrap_or_default());
+        assert!(
+            last <= HEADER_TIMEOUT + CLOSE_SLACK,
+            "{kind:?}: the last was closed after {last:?}"
+        );
+        // Not before the header timeout either (give or take the client's own lag in noting its
+        // connect).
+        assert!(
+            first + Duration::from_millis(500) >= HEADER_TIMEOUT,
+            "{kind:?}: one was closed after {first:?}, before the header timeout"
+        );
+    }
+    assert!(
+        hwm < RSS_LIMIT_KB,
+        "the server's peak RSS was {hwm} kB (limit {RSS_LIMIT_KB} kB)"
+    );
+
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{}", log.join("\n"));
+}
+
+#[test]
+fn connections_beyond_the_cap_are_refused_then_served_again() {
+    let _serial = serial();
+    const CAP: usize = 100;
+    let server = Server::start(&[
+        ("ROOM_CALLBACK_MAX_CONNECTIONS", &CAP.to_string()),
+        ("ROOM_CALLBACK_HEADER_TIMEOUT_MS", "20000"),
+    ]);
+    let addr = server.addr;
+    // The cap's worth of idle connections, each accepted (the server holds them).
+    let held: Vec<StdStream> = (0..CAP)
+        .map(|_| StdStream::connect(addr).expect("connect"))
+        .collect();
+    // Accepted in order: once one more is refused, the held ones are all in.
+    let refused = |what: &str| {
+        let mut stream = StdStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 64];
+        let read = stream.read(&mut buf);
+        let took = started.elapsed();
+        match read {
+            Ok(0) => {}
+            // A reset is a clean refusal too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("{what}: not refused: {other:?} after {took:?}"),
+        }
+        assert!(
+            took < Duration::from_secs(1),
+            "{what}: refused after {took:?}"
+        );
+        took
+    };
+    let mut slowest = Duration::ZERO;
+    for n in 0..20 {
+        slowest = slowest.max(refused(&format!("connection {} over the cap", n + 1)));
+    }
+    eprintln!("20 connections over the cap of {CAP}: each closed by the server within {slowest:?}");
+    // A callback now is refused the same way: closed, no answer.
+    let rt = runtime();
+    let (answer, _) = rt.block_on(send_callback(addr));
+    assert_eq!(answer, "", "a callback over the cap");
+
+    // The held connections go; a callback is served again at once.
+    drop(held);
+    let started = Instant::now();
+    let answer = loop {
+        let (answer, _) = rt.block_on(send_callback(addr));
+        if !answer.is_empty() || started.elapsed() > Duration::from_secs(3) {
+            break answer;
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_ok(&answer, "the callback once the held connections went");
+    eprintln!(
+        "served again {:?} after the held connections closed",
+        started.elapsed()
+    );
+
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        log.iter().any(|l| l.contains("connection limit reached")),
+        "the refusals are logged:\n{}",
+        log.join("\n")
+    );
+}
+
+#[test]
+fn idle_keep_alive_connections_close_at_the_idle_timeout_and_stalled_heads_at_the_header_timeout() {
+    let _serial = serial();
+    let (header, idle) = (Duration::from_millis(1000), Duration::from_millis(2500));
+    let server = Server::start(&[
+        ("ROOM_CALLBACK_HEADER_TIMEOUT_MS", "1000"),
+        ("ROOM_CALLBACK_IDLE_TIMEOUT_MS", "2500"),
+    ]);
+    let addr = server.addr;
+    let rt = runtime();
+    rt.block_on(async {
+        // HTTP/1 keep-alive: one request, then nothing. Closed at the idle timeout, not the header's.
+        let h1_idle = async {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !String::from_utf8_lossy(&answer).contains("40401") {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed before the answer");
+                answer.extend_from_slice(&buf[..n]);
+            }
+            let answered = Instant::now();
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            assert_eq!(n, 0);
+            answered.elapsed()
+        };
+        // HTTP/1: one request, then the start of another head that stalls: closed at the header
+        // timeout after its first byte.
+        let h1_stalled = async {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !String::from_utf8_lossy(&answer).contains("40401") {
+                let n = stream.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed before the answer");
+                answer.extend_from_slice(&buf[..n]);
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stream.write_all(b"GET /healthz HT").await.unwrap();
+            let started = Instant::now();
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            assert_eq!(n, 0);
+            started.elapsed()
+        };
+        // HTTP/2 (prior knowledge, hyper's client): one request, then nothing.
+        let h2_idle = async {
+            let stream = TcpStream::connect(addr).await.unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                    .await
+                    .unwrap();
+            let conn = tokio::spawn(conn);
+            let req = http::Request::get(format!("http://{addr}/healthz"))
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let res = sender.send_request(req).await.unwrap();
+            assert_eq!(res.status(), 404);
+            let _ = res.into_body().collect().await;
+            let answered = Instant::now();
+            let _ = tokio::time::timeout(Duration::from_secs(10), conn).await;
+            answered.elapsed()
+        };
+        let (h1, stalled, h2) = tokio::join!(h1_idle, h1_stalled, h2_idle);
+        eprintln!(
+            "HTTP/1 keep-alive closed {h1:?} after its answer, HTTP/2 {h2:?}; a stalled second \
+             head {stalled:?} after its first byte (idle {idle:?}, header {header:?})"
+        );
+        let slack = Duration::from_millis(1500);
+        for (what, took) in [("HTTP/1", h1), ("HTTP/2", h2)] {
+            assert!(
+                took + Duration::from_millis(100) >= idle && took <= idle + slack,
+                "{what} idle connection closed after {took:?}"
+            );
+        }
+        assert!(
+            stalled + Duration::from_millis(100) >= header && stalled <= header + slack,
+            "the stalled head was closed after {stalled:?}"
+        );
+    });
+    let (status, _) = server.terminate();
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn the_default_header_timeout_is_at_most_20_s() {
+    let defaults = ServeConfig::default();
+    assert!(defaults.header_timeout <= Duration::from_secs(20));
+    assert!(defaults.idle_timeout <= Duration::from_secs(120));
+    assert!(defaults.max_connections >= 10_000);
+    assert!(defaults.max_header_bytes <= 64 * 1024);
+}
+
+#[test]
+fn a_bad_limit_stops_the_server_naming_the_variable() {
+    for (var, value) in [
+        ("ROOM_CALLBACK_HEADER_TIMEOUT_MS", ""),
+        ("ROOM_CALLBACK_HEADER_TIMEOUT_MS", "  "),
+        ("ROOM_CALLBACK_IDLE_TIMEOUT_MS", "60s"),
+        ("ROOM_CALLBACK_MAX_CONNECTIONS", "0"),
+        ("ROOM_CALLBACK_MAX_HEADER_BYTES", "1024"),
+        ("ROOM_CALLBACK_MAX_HEADERS", " 64"),
+        ("ROOM_CALLBACK_MAX_STREAMS", "-1"),
+        ("ROOM_CALLBACK_SHUTDOWN_GRACE_MS", "99999999999"),
+    ] {
+        let mut cmd = Command::new(example("server"));
+        for v in ENV_VARS {
+            cmd.env_remove(v);
+        }
+        let mut child = cmd
+            .env("ROOM_CALLBACK_ADDR", "127.0.0.1:0")
+            .env(var, value)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        let reader = thread::spawn(move || {
+            let mut err = String::new();
+            let _ = stderr.read_to_string(&mut err);
+            err
+        });
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("the server's status") {
+                break status;
+            }
+            if Instant::now() > give_up {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{var}={value:?}: the server did not refuse to start");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let err = reader.join().unwrap_or_default();
+        assert_eq!(status.code(), Some(2), "{var}={value:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{var}={value:?}: {err}");
+        assert!(
+            err.starts_with(&format!("server: {var} ")),
+            "{var}={value:?}: {err}"
+        );
+        assert!(!err.contains("listening"), "{var}={value:?}: {err}");
+    }
+}
+
+/// Oversized heads, as in the 400 KB header attack: answered 431 and closed, without holding the
+/// bytes.
+#[test]
+fn an_oversized_head_is_answered_431() {
+    let _serial = serial();
+    let server = Server::start(&[]);
+    let mut stream = StdStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut head = b"GET /callback HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    head.resize(400 * 1024, b'a');
+    // The server may close before it has read it all.
+    let _ = stream.write_all(&head);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{:?}",
+        &answer[..answer.len().min(200)]
+    );
+    // And 65 header fields (over 64).
+    let mut stream = StdStream::connect(server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut head = String::from("GET /callback HTTP/1.1\r\nHost: x\r\n");
+    for n in 0..64 {
+        head.push_str(&format!("X-H{n}: v\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+    let (status, _) = server.terminate();
+    assert_eq!(status.code(), Some(0));
+}
