@@ -70,7 +70,7 @@
 //!   intercepted request, never a secret), `metrics` (callbacks by command and outcome, rejections by
 //!   reason, handler and end-to-end latency, through the `metrics` facade: see
 //!   [`metrics`]), `testing` (build requests exactly as Tencent sends them,
-//!   sign them, and fix the clock), `serve` (the [`serve`](crate::serve) module: a server with head
+//!   sign them, and fix the clock), `serve` (the `serve` module: a server with head
 //!   and idle timeouts, bounded heads and a connection cap, to put the stack on the internet).
 //!
 //! # Security
