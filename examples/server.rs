@@ -41,6 +41,10 @@
 //!   restart: add the new token, switch it in Tencent's console, remove the old one, `kill -HUP`). A
 //!   file that no longer reads, or is malformed, keeps the tokens in force and logs why; apps missing
 //!   from it keep theirs. Not together with `ROOM_CALLBACK_TOKENS`.
+//! - `ROOM_CALLBACK_METRICS_ADDR`: where to serve the library's metrics (feature `metrics`) in
+//!   Prometheus' text format, at `GET /metrics` (unset: none are recorded). A separate address, for
+//!   your scraper only. Failing to listen on it stops the server before it listens for callbacks, exit
+//!   code 2, the line naming the variable and the address.
 //!
 //!
 //! # Facing the internet
@@ -95,6 +99,10 @@ use tencent_room_callback::{
 };
 use tokio::sync::{mpsc, oneshot};
 use tracing_subscriber::EnvFilter;
+
+/// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
+#[path = "server/metrics.rs"]
+mod metrics;
 
 /// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
 const DEFAULT_SDK_APP_ID: u64 = 1400000000;
@@ -523,6 +531,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = metrics::start().await {
+        eprintln!("server: {e}");
+        return ExitCode::from(2);
+    }
     match serve(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         // The address: a startup error, as a variable's.
