@@ -4,6 +4,7 @@
 #
 #   scripts/loadtest.sh            # 3 interleaved rounds of 5 s per server
 #   DURATION=10 ROUNDS=1 CONNECTIONS=32 scripts/loadtest.sh
+#   SUITE=inbox scripts/loadtest.sh   # the receiver without an inbox, on the embedded one, on Redis
 #
 # Servers (release builds, each on its own loopback port, run the same way):
 #   example      examples/server.rs: CallbackLayer in handler mode for all six commands, scoped to
@@ -17,6 +18,13 @@
 #   layer_hyper  the floor server, BENCH_MODE=layer: CallbackLayer in front (handler mode, scoped to
 #                /callback, a handler that does nothing), so the only difference from the floor is the
 #                layer
+#
+# SUITE=inbox compares the example receiver in three modes, every request a distinct callback (wrk
+# numbers the bodies, so that de-duplication does not skip any):
+#   plain        no inbox: each callback printed before its OK (as `example` above)
+#   embedded     ROOM_CALLBACK_INBOX: OK once the event is synced to disk; the in-process worker prints
+#   redis        ROOM_CALLBACK_REDIS: a redis-server started here (appendonly yes, appendfsync always,
+#                on the same disk), OK once Redis has replied; the in-process worker prints
 #
 # The rounds interleave the servers, so that a change in the machine's load hits all of them.
 # Every server gets the documented Room.CallbackAfterMemberLeave sample as a POST with Tencent's query.
@@ -35,7 +43,12 @@ BASE_PORT=${BASE_PORT:-38080}
 PIN=${PIN:-1}
 
 cd "$(dirname "$0")/.."
+SUITE=${SUITE:-layer}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+[[ $SUITE == layer || $SUITE == inbox ]] || { echo "SUITE is layer or inbox" >&2; exit 1; }
+if [[ $SUITE == inbox ]]; then
+    command -v redis-server >/dev/null || { echo "redis-server is needed: apt-get install redis-server" >&2; exit 1; }
+fi
 (( DURATION >= 1 && DURATION <= 60 && ROUNDS >= 1 && ROUNDS <= 10 )) \
     || { echo "DURATION must be 1..60 and ROUNDS 1..10" >&2; exit 1; }
 
@@ -49,6 +62,7 @@ PIDS=()
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [[ -n ${REDIS_PID:-} ]] && kill "$REDIS_PID" 2>/dev/null
     wait 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -80,9 +94,42 @@ done = function(summary, latency, requests)
 end
 EOF
 
-NAMES=(example handwritten floor hyper_decode layer_hyper)
+# Distinct callbacks: each wrk thread numbers its bodies from its own base (thread, start time).
+cat >"$WORK/distinct.lua" <<'LUA'
+local threads = 0
+setup = function(thread)
+    threads = threads + 1
+    thread:set("tid", threads)
+end
+local n = 0
+request = function()
+    n = n + 1
+    local id = tid * 1e13 + (os.time() % 100000) * 1e7 + n
+    local body = string.format(
+        '{"CallbackCommand":"Room.CallbackAfterMemberLeave","Operator_Account":"user1","RoomId":"rid-%d","MemberCount":20,"Type":"Leave","MemberList_Account":["user1"],"Reason":"xxxx","EventTime":%d}',
+        n % 100, id)
+    return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
+end
+LUA
+sed -n '/^done = function/,$p' "$WORK/post.lua" >>"$WORK/distinct.lua"
+SCRIPT=$WORK/post.lua
+
+if [[ $SUITE == inbox ]]; then
+    NAMES=(plain embedded redis)
+    SCRIPT=$WORK/distinct.lua
+    REDIS_PORT=$((BASE_PORT + 9))
+    mkdir -p "$WORK/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly yes --appendfsync always \
+        --dir "$WORK/redis" >"$WORK/redis.log" 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$REDIS_PORT) 2>/dev/null && break; sleep 0.05; done
+else
+    NAMES=(example handwritten floor hyper_decode layer_hyper)
+fi
 declare -A PORT=([example]=$BASE_PORT [handwritten]=$((BASE_PORT + 1)) [floor]=$((BASE_PORT + 2))
-    [hyper_decode]=$((BASE_PORT + 3)) [layer_hyper]=$((BASE_PORT + 4)))
+    [hyper_decode]=$((BASE_PORT + 3)) [layer_hyper]=$((BASE_PORT + 4))
+    [plain]=$((BASE_PORT + 5)) [embedded]=$((BASE_PORT + 6)) [redis]=$((BASE_PORT + 7)))
+RUN=0
 
 start() { # start NAME: sets SERVER_PID
     local name=$1 port=${PORT[$1]}
@@ -90,7 +137,14 @@ start() { # start NAME: sets SERVER_PID
     [[ -n $SERVER_CPU ]] && env+=(TOKIO_WORKER_THREADS=1)
     local bin
     case $name in
-    example) env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port) bin=$BIN/server ;;
+    example | plain) env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port) bin=$BIN/server ;;
+    embedded)
+        RUN=$((RUN + 1))
+        env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port ROOM_CALLBACK_INBOX=$WORK/inbox-$RUN) bin=$BIN/server ;;
+    redis)
+        # A fresh Redis keyspace for each run (the same server, its AOF on the same disk).
+        redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
+        env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port ROOM_CALLBACK_REDIS=redis://127.0.0.1:$REDIS_PORT/) bin=$BIN/server ;;
     handwritten) env+=(BENCH_ADDR=127.0.0.1:$port) bin=$BIN/bench_handwritten ;;
     floor) env+=(BENCH_ADDR=127.0.0.1:$port) bin=$BIN/bench_floor ;;
     hyper_decode) env+=(BENCH_ADDR=127.0.0.1:$port BENCH_MODE=decode) bin=$BIN/bench_floor ;;
@@ -113,7 +167,7 @@ run() { # run NAME SECONDS -> "RESULT rps p50_us p99_us requests errors"
     local threads=1
     [[ -z $CLIENT_CPU ]] && threads=2
     $(pinned_prefix "$CLIENT_CPU") wrk -t"$threads" -c"$CONNECTIONS" -d"${2}s" --timeout 2s \
-        -s "$WORK/post.lua" "http://127.0.0.1:${PORT[$1]}/callback?$QUERY" | grep '^RESULT'
+        -s "$SCRIPT" "http://127.0.0.1:${PORT[$1]}/callback?$QUERY" | grep '^RESULT'
 }
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min); ${DURATION}s x $ROUNDS rounds, $CONNECTIONS connections, \
@@ -132,7 +186,7 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # Medians over the rounds, then the table and the ratios.
-awk -v rounds="$ROUNDS" '
+awk -v rounds="$ROUNDS" -v suite="$SUITE" '
 function median(list, n,   a, i, j, t) {
     n = split(list, a, " ")
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -141,6 +195,17 @@ function median(list, n,   a, i, j, t) {
 { rps[$1] = rps[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5; bad[$1] += $7 }
 END {
     printf "\n%-12s %12s %10s %10s %8s\n", "server", "req/s", "p50 (ms)", "p99 (ms)", "errors"
+    if (suite == "inbox") {
+        split("plain embedded redis", names, " ")
+        for (k = 1; k <= 3; k++) {
+            n = names[k]; r[n] = median(rps[n])
+            printf "%-12s %12.0f %10.3f %10.3f %8d\n", n, r[n], median(p50[n]) / 1000, median(p99[n]) / 1000, bad[n]
+        }
+        printf "\nembedded / plain  %.3f  (target: >= 10,000/s, p99 <= 50 ms)\n", r["embedded"] / r["plain"]
+        printf "redis / plain     %.3f  (target: >= 15,000/s)\n", r["redis"] / r["plain"]
+        printf "(medians of %d rounds; acknowledged callbacks per second, each a distinct event)\n", rounds
+        exit
+    }
     split("example handwritten floor hyper_decode layer_hyper", names, " ")
     for (k = 1; k <= 5; k++) {
         n = names[k]; r[n] = median(rps[n])
