@@ -82,7 +82,7 @@ impl Conn {
     }
 
     fn at(&self, millis: u64, after: Duration) -> Instant {
-        self.start + Duration::from_millis(millis) + after
+        later(later(self.start, Duration::from_millis(millis)), after)
     }
 
     /// The next deadline and what it is for; `None` while a request is in progress (a request's own
@@ -92,7 +92,7 @@ impl Conn {
             return None;
         }
         if self.requests.load(Ordering::Acquire) == 0 {
-            return Some((self.start + limits.header_timeout, Why::Head));
+            return Some((later(self.start, limits.header_timeout), Why::Head));
         }
         let idle = self.at(self.idle_since.load(Ordering::Acquire), limits.idle_timeout);
         let head = self.head_since.load(Ordering::Acquire);
@@ -124,6 +124,13 @@ impl Conn {
             self.notify.notify_one();
         }
     }
+}
+
+/// `at` + `after`, or a time decades away when that does not fit (a `Duration::MAX` setting).
+pub(super) fn later(at: Instant, after: Duration) -> Instant {
+    at.checked_add(after)
+        .or_else(|| at.checked_add(Duration::from_secs(30 * 365 * 86_400)))
+        .unwrap_or(at)
 }
 
 /// A request in progress; dropped once its response body is written, or with its future.
@@ -240,7 +247,7 @@ pub(super) async fn run<S, B>(
                     Some((at, Why::Head)) if at <= Instant::now() => return,
                     Some((at, Why::Idle)) if at <= Instant::now() => {
                         connection.as_mut().graceful_shutdown();
-                        closing = Some(Instant::now() + limits.header_timeout);
+                        closing = Some(later(Instant::now(), limits.header_timeout));
                     }
                     _ => {}
                 },

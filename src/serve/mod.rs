@@ -277,9 +277,9 @@ where
     drop(listener);
     while connections.try_join_next().is_some() {}
     log::stopping(connections.len(), config.shutdown_grace);
-    let deadline = Instant::now() + config.shutdown_grace;
+    let deadline = conn::later(Instant::now(), config.shutdown_grace);
     let _ = stop_tx.send(Some(deadline));
-    let drained = tokio::time::timeout_at(deadline + LAST_WAIT, async {
+    let drained = tokio::time::timeout_at(conn::later(deadline, LAST_WAIT), async {
         while connections.join_next().await.is_some() {}
     })
     .await;
@@ -395,4 +395,146 @@ mod log {
     pub(super) fn stopping(_: usize, _: Duration) {}
     #[cfg(not(feature = "tracing"))]
     pub(super) fn stopped(_: usize) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// Serves a 200 "ok" on a free loopback port with `config`; the address, the signal that stops
+    /// it, and its task.
+    async fn start(
+        config: ServeConfig,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = bind("127.0.0.1:0").await.expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
+        let service = tower::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, service, config, async {
+            let _ = stopped.await;
+        }));
+        (addr, stop, server)
+    }
+
+    /// Sends a request on a new connection (`Connection: close`) and reads the whole answer.
+    async fn get(addr: std::net::SocketAddr) -> String {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    }
+
+    /// Reads until the server closes the connection: how long that took.
+    async fn closed_after(stream: &mut TcpStream) -> Duration {
+        let started = Instant::now();
+        let mut buf = [0u8; 256];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+        }
+        started.elapsed()
+    }
+
+    #[tokio::test]
+    async fn serves_closes_silent_connections_and_stops() {
+        let config = ServeConfig {
+            header_timeout: Duration::from_millis(300),
+            shutdown_grace: Duration::from_millis(200),
+            ..ServeConfig::default()
+        };
+        let (addr, stop, server) = start(config).await;
+        assert!(get(addr).await.starts_with("HTTP/1.1 200"));
+
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let took = closed_after(&mut silent).await;
+        assert!(took >= Duration::from_millis(250), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("stopped within the grace period")
+            .expect("the server task");
+        assert!(TcpStream::connect(addr).await.is_err(), "still listening");
+    }
+
+    #[tokio::test]
+    async fn one_connection_past_the_cap_is_closed_at_once() {
+        let config = ServeConfig {
+            max_connections: 1,
+            ..ServeConfig::default()
+        };
+        let (addr, stop, server) = start(config).await;
+        let held = TcpStream::connect(addr).await.expect("connect");
+        // The held one accepted first (accepts are in order).
+        let mut over = TcpStream::connect(addr).await.expect("connect");
+        assert!(closed_after(&mut over).await < Duration::from_secs(2));
+        drop(held);
+        let mut answer = String::new();
+        for _ in 0..100 {
+            answer = get(addr).await;
+            if !answer.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        let _ = stop.send(());
+        let _ = server.await;
+    }
+
+    #[tokio::test]
+    async fn limits_too_large_or_too_small_do_not_panic() {
+        let config = ServeConfig {
+            header_timeout: Duration::MAX,
+            idle_timeout: Duration::MAX,
+            shutdown_grace: Duration::ZERO,
+            max_connections: usize::MAX,
+            max_header_bytes: 0,
+            max_headers: 0,
+            max_concurrent_streams: 0,
+        };
+        let (addr, stop, server) = start(config).await;
+        // At least one field is allowed: this request has two.
+        let answer = get(addr).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("stopped")
+            .expect("the server task");
+    }
+
+    #[tokio::test]
+    async fn bind_names_the_address() {
+        let taken = bind("127.0.0.1:0").await.expect("a port");
+        let addr = taken.local_addr().expect("its address").to_string();
+        let e = bind(&addr).await.expect_err("the port is taken");
+        assert_eq!(e.addr(), addr);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("cannot listen on {addr}: ")),
+            "{e}"
+        );
+    }
 }
