@@ -453,8 +453,8 @@ fn record(
 /// whose storage `backend` names (a fixed name of the crate's, such as `"memory"` or `"redis"`: each
 /// distinct name is a series, kept for the life of the process). For the inbox to call whenever its
 /// depth is known (after a push, a pop, a periodic count); empty without the feature.
-// Not called yet: the inbox that reports its depth is another change.
-#[allow(dead_code)]
+// Called by the inbox (feature `inbox`), after each store and each settled event.
+#[cfg_attr(not(feature = "inbox"), allow(dead_code))]
 #[inline]
 pub(crate) fn inbox_depth(backend: &'static str, depth: u64) {
     #[cfg(feature = "metrics")]

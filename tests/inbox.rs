@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 use http_body_util::BodyExt;
-use tencent_room_callback::inbox::{self, Inbox, InboxEvent};
+use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave, OK_BODY};
 use tower::ServiceExt;
@@ -78,9 +78,9 @@ async fn each_ok_follows_a_sync_to_disk() {
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
     for n in 0..20 {
-        let before = inbox::__syncs(&inbox).unwrap();
+        let before = inbox.syncs().unwrap();
         let (status, body) = send(&app, &leave("r", n)).await;
-        let after = inbox::__syncs(&inbox).unwrap();
+        let after = inbox.syncs().unwrap();
         assert_eq!((status, body.as_bytes()), (StatusCode::OK, OK_BODY));
         assert!(
             after > before,
@@ -95,7 +95,7 @@ async fn concurrent_callbacks_share_a_sync() {
     let dir = TempDir::new("group");
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
-    let before = inbox::__syncs(&inbox).unwrap();
+    let before = inbox.syncs().unwrap();
     let tasks: Vec<_> = (0..64u64)
         .map(|c| {
             let app = app.clone();
@@ -110,7 +110,7 @@ async fn concurrent_callbacks_share_a_sync() {
     for task in tasks {
         task.await.unwrap();
     }
-    let syncs = inbox::__syncs(&inbox).unwrap() - before;
+    let syncs = inbox.syncs().unwrap() - before;
     assert_eq!(pending(&inbox).await, 640);
     assert!(
         syncs < 640 / 2,

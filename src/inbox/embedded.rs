@@ -49,6 +49,22 @@ const MAX_BATCH: usize = 4096;
 /// The most expired keys one transaction purges.
 const MAX_PURGE: usize = 1024;
 
+/// Any of redb's errors, boxed (they are large): `?` takes each of redb's error types.
+#[derive(Debug)]
+struct Db(Box<redb::Error>);
+
+impl<E: Into<redb::Error>> From<E> for Db {
+    fn from(e: E) -> Self {
+        Db(Box::new(e.into()))
+    }
+}
+
+impl fmt::Display for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A file backend that counts its completed syncs.
 #[derive(Debug)]
 struct Counted {
@@ -374,7 +390,7 @@ fn write_batch(
     work: Vec<Work>,
     next: &mut u64,
     purge: bool,
-) -> Result<Vec<Outcome>, redb::Error> {
+) -> Result<Vec<Outcome>, Db> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
     let now_ms = millis(SystemTime::now());
@@ -578,7 +594,7 @@ impl Backend for Embedded {
     }
 
     fn dead_letters(&self, max: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, InboxError>> {
-        let read = || -> Result<Vec<DeadLetter>, redb::Error> {
+        let read = || -> Result<Vec<DeadLetter>, Db> {
             let txn = self.db.begin_read()?;
             let dead = txn.open_table(DEAD)?;
             let mut out = Vec::new();
@@ -593,7 +609,8 @@ impl Backend for Embedded {
             }
             Ok(out)
         };
-        let result = read().map_err(|e| InboxError::new("cannot read the dead letters", e));
+        let result =
+            read().map_err(|e| InboxError::new("cannot read the dead letters", e.0));
         Box::pin(async move { result })
     }
 
@@ -612,11 +629,11 @@ impl Backend for Embedded {
 
     fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>> {
         let pending = self.shared.lock().len() as u64;
-        let dead = (|| -> Result<u64, redb::Error> {
+        let dead = (|| -> Result<u64, Db> {
             let txn = self.db.begin_read()?;
             Ok(txn.open_table(DEAD)?.len()?)
         })()
-        .map_err(|e| InboxError::new("cannot count the dead letters", e));
+        .map_err(|e| InboxError::new("cannot count the dead letters", e.0));
         Box::pin(async move {
             Ok(Depth {
                 pending,

@@ -159,6 +159,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// The store's name, for `Debug` and metrics.
     fn name(&self) -> &'static str;
 
+    /// How many events wait, when the store knows it without asking a server.
+    fn pending_now(&self) -> Option<u64> {
+        None
+    }
+
     /// How many syncs to disk the store has completed, when it counts them.
     fn syncs(&self) -> Option<u64> {
         None
@@ -231,10 +236,12 @@ impl Inbox {
             }
         }
         let record = Record::new(callback, SystemTime::now(), self.dedup_ttl);
-        match self.backend.append(record).await? {
-            Appended::Stored(_) => Ok(true),
-            Appended::Duplicate => Ok(false),
-        }
+        let stored = match self.backend.append(record).await? {
+            Appended::Stored(_) => true,
+            Appended::Duplicate => false,
+        };
+        self.record_depth();
+        Ok(stored)
     }
 
     /// Up to `max` dead letters (events whose every attempt failed), oldest first.
@@ -260,6 +267,19 @@ impl Inbox {
     /// The store failed.
     pub async fn depth(&self) -> Result<Depth, InboxError> {
         self.backend.depth().await
+    }
+
+    /// Sets the inbox-depth gauge (feature `metrics`), for the stores that count without a round trip.
+    pub(crate) fn record_depth(&self) {
+        if let Some(depth) = self.backend.pending_now() {
+            crate::metrics::inbox_depth(self.backend.name(), depth);
+        }
+    }
+
+    /// How many syncs to disk (`fdatasync`) the embedded store has completed since it was opened; `None`
+    /// for another store. Fewer syncs than stored callbacks is the group commit at work.
+    pub fn syncs(&self) -> Option<u64> {
+        self.backend.syncs()
     }
 
     /// The store's name: `"embedded"`, `"redis"` or `"memory"`.
@@ -515,10 +535,3 @@ impl std::error::Error for InboxError {
     }
 }
 
-/// How many syncs the embedded store has completed (tests prove a sync between a callback's arrival
-/// and its OK); `None` for another store.
-#[cfg(feature = "testing")]
-#[doc(hidden)]
-pub fn __syncs(inbox: &Inbox) -> Option<u64> {
-    inbox.backend.syncs()
-}

@@ -272,6 +272,9 @@ async fn settle<H: InboxHandler>(
             }
         }
     };
+    if let Some(depth) = worker.backend.pending_now() {
+        crate::metrics::inbox_depth(worker.backend.name(), depth);
+    }
     if let Err(error) = outcome {
         // The event stays claimed in the store: handed again after a restart (or, on Redis, claimed by
         // another worker once idle).
