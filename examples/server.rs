@@ -47,6 +47,26 @@
 //!   code 2, the line naming the variable and the address.
 //!
 //!
+//! # An inbox: acknowledge what is durable, handle it after
+//!
+//! - `ROOM_CALLBACK_INBOX=DIR`: every verified "after" callback is stored in the embedded inbox in DIR
+//!   (created if missing; one process at a time) and acknowledged once it is synced to disk; a worker
+//!   in this process then prints each event, as the same one JSON line as without an inbox, after
+//!   handling it. Events stored before a crash or a `kill -9` are printed after the next start.
+//! - `ROOM_CALLBACK_REDIS=redis://HOST:PORT`: the same on Redis (Streams, a consumer group): several
+//!   receivers on one Redis share one inbox, and each distinct event is printed once between them,
+//!   whichever receiver got it and however often it was sent. Redis down: 503, never OK.
+//! - With either, copies of a callback (same app, command and body bytes within 24 h) are acknowledged
+//!   and not printed again; "before" callbacks (their answer is a decision) are still printed and
+//!   answered at once. With neither, nothing is stored or de-duplicated: each callback is printed
+//!   before it is acknowledged.
+//! - `ROOM_CALLBACK_WORK_MS`: the handler takes this long per event before printing (default 0): a
+//!   slow downstream. With an inbox the acknowledgments do not wait for it.
+//! - `ROOM_CALLBACK_WORKERS`: with an inbox, how many events the worker handles at once (default 32).
+//!
+//! On Ctrl-C or SIGTERM the worker gets the shutdown grace to finish the events it holds; the rest stay
+//! in the inbox for the next start.
+//!
 //! # Facing the internet
 //!
 //! The server is the library's `serve` (feature `serve`), not `axum::serve`: every connection must
@@ -89,9 +109,11 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum::{http::StatusCode, routing::any, Router};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::serve::{self, ServeConfig};
 use tencent_room_callback::{
     Ack, CallbackLayer, CommandSet, Config, HandlerError, RawCallback, Rejection, RejectionKind,
@@ -103,6 +125,10 @@ use tracing_subscriber::EnvFilter;
 /// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
 #[path = "server/metrics.rs"]
 mod metrics;
+
+/// `ROOM_CALLBACK_INBOX`, `ROOM_CALLBACK_REDIS`: the inbox and its worker.
+#[path = "server/inbox.rs"]
+mod inbox;
 
 /// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
 const DEFAULT_SDK_APP_ID: u64 = 1400000000;
@@ -167,13 +193,46 @@ async fn write_batches(mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Prints a Room event as one JSON line on stdout.
-async fn print_event(printer: Printer, event: RoomEvent) -> Result<(), HandlerError> {
+/// Prints a Room event as one JSON line on stdout, after the simulated `work`.
+async fn print_event(printer: Printer, event: RoomEvent, work: Duration) -> Result<(), HandlerError> {
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
     printer.print(serde_json::to_vec(&event)?).await
 }
 
-/// Prints any other callback's body as one JSON line on stdout (see the module docs).
-async fn print_raw(printer: Printer, callback: RawCallback) -> Result<Ack, HandlerError> {
+/// Prints any other callback's body as one JSON line on stdout (see the module docs), after `work`.
+async fn print_raw(
+    printer: Printer,
+    callback: RawCallback,
+    work: Duration,
+) -> Result<Ack, HandlerError> {
+    let line = raw_line(&callback)?;
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    printer.print(line).await?;
+    Ok(Ack::ok())
+}
+
+/// The inbox worker's handler: the stored event printed as the same line as without an inbox.
+async fn print_stored(
+    printer: Printer,
+    event: InboxEvent,
+    work: Duration,
+) -> Result<(), HandlerError> {
+    let line = match event.meta().command.typed() {
+        Some(command) => serde_json::to_vec(&RoomEvent::from_json(command, event.body())?)?,
+        None => raw_line(&event.callback())?,
+    };
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    printer.print(line).await
+}
+
+/// Any callback but a Room event, as its printed line (see the module docs).
+fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
     let command = callback.meta.command.as_str();
     // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
     let top: TopLevel = callback.json()?;
@@ -206,8 +265,7 @@ async fn print_raw(printer: Printer, callback: RawCallback) -> Result<Ack, Handl
             line
         }
     };
-    printer.print(line).await?;
-    Ok(Ack::ok())
+    Ok(line)
 }
 
 /// What the raw printer needs to know of a body: that it is one JSON object (every value checked, none
@@ -288,6 +346,8 @@ struct Settings {
     unverified: Vec<u64>,
     /// The server's limits: `ROOM_CALLBACK_HEADER_TIMEOUT_MS` and the rest.
     limits: ServeConfig,
+    /// `ROOM_CALLBACK_INBOX` or `_REDIS`, `_WORK_MS`, `_WORKERS`.
+    inbox: inbox::Settings,
 }
 
 /// A variable that is set, as text: unset is `None`; set but not UTF-8, empty or only white space is
@@ -503,6 +563,7 @@ fn settings() -> Result<Settings, String> {
         .filter(|id| !has_default && !own_tokens.contains(id))
         .collect();
     let limits = ServeConfig::from_env().map_err(|e| e.to_string())?;
+    let inbox = inbox::settings()?;
     Ok(Settings {
         addr,
         app_ids,
@@ -511,6 +572,7 @@ fn settings() -> Result<Settings, String> {
         auth,
         unverified,
         limits,
+        inbox,
     })
 }
 
@@ -535,7 +597,18 @@ async fn main() -> ExitCode {
         eprintln!("server: {e}");
         return ExitCode::from(2);
     }
-    match serve(settings).await {
+    // The inbox, before listening: a directory it cannot use is a startup error too.
+    let opened = match &settings.inbox.store {
+        Some(store) => match inbox::open(store).await {
+            Ok(opened) => Some(opened),
+            Err(e) => {
+                eprintln!("server: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    match serve(settings, opened).await {
         Ok(()) => ExitCode::SUCCESS,
         // The address: a startup error, as a variable's.
         Err(e) if e.is::<serve::BindError>() => {
@@ -549,7 +622,10 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    settings: Settings,
+    opened: Option<Inbox>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let Settings {
         addr,
         app_ids,
@@ -558,6 +634,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         auth,
         unverified,
         limits,
+        inbox,
     } = settings;
     let authenticated = config.authenticates();
     if authenticated && !unverified.is_empty() {
@@ -571,18 +648,40 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         tokio::spawn(reload_on_hangup(path, app_ids.clone(), config.tokens()));
     }
     let (printer, writer) = Printer::start();
-    let (events, raw) = (printer.clone(), printer);
-    let app = Router::new()
-        .route("/callback", any(no_handler))
-        .fallback(no_handler)
-        .layer(
-            CallbackLayer::new(config)
-                .path("/callback")
-                .on_any(CommandSet::ALL, move |event, _meta| {
-                    print_event(events.clone(), event)
-                })
-                .on_prefix("", move |callback| print_raw(raw.clone(), callback)),
-        );
+    let work = inbox.work;
+    let layer = CallbackLayer::new(config).path("/callback");
+    let raw = printer.clone();
+    let print_raw = move |callback| print_raw(raw.clone(), callback, work);
+    // With an inbox: the layer stores, the worker prints. Without: the handlers print, then answer.
+    let (app, worker, store) = match (opened, &inbox.store) {
+        (Some(opened), Some(store)) => {
+            let stored = printer.clone();
+            let worker = opened
+                .worker(move |event| print_stored(stored.clone(), event, work))
+                .concurrency(inbox.workers)
+                .start();
+            let app = Router::new()
+                .route("/callback", any(no_handler))
+                .fallback(no_handler)
+                .layer(layer.inbox(opened).on_before(print_raw));
+            (app, Some(worker), store.describe())
+        }
+        _ => {
+            let events = printer.clone();
+            let app = Router::new()
+                .route("/callback", any(no_handler))
+                .fallback(no_handler)
+                .layer(
+                    layer
+                        .on_any(CommandSet::ALL, move |event, _meta| {
+                            print_event(events.clone(), event, work)
+                        })
+                        .on_prefix("", print_raw),
+                );
+            (app, None, "none".to_owned())
+        }
+    };
+    drop(printer);
 
     // A `serve::BindError`, which `main` names as the variable's.
     let listener = serve::bind(&addr).await?;
@@ -594,9 +693,20 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         header_timeout_ms = limits.header_timeout.as_millis(),
         idle_timeout_ms = limits.idle_timeout.as_millis(),
         max_connections = limits.max_connections,
+        inbox = %store,
         "listening for callbacks (Room, Chat, Live) on /callback"
     );
+    let grace = limits.shutdown_grace;
     serve::serve(listener, app, limits, shutdown()).await;
+    if let Some(worker) = worker {
+        // No request in progress any more: the worker finishes what it holds, or leaves it stored.
+        let report = worker.shutdown(grace).await;
+        tracing::info!(
+            finished = report.finished,
+            left_in_the_inbox = report.returned,
+            "the inbox's worker stopped"
+        );
+    }
     // Every connection is closed and the app dropped with its printers: the printer's task writes
     // what is left (every acknowledged line already is) and ends.
     let _ = writer.await;

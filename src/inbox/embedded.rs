@@ -98,7 +98,9 @@ impl StorageBackend for Counted {
 
 enum Op {
     Append(Record, oneshot::Sender<Result<Appended, InboxError>>),
-    Complete(u64),
+    /// Answered once the removal is durable: the worker's slot stays taken until then, so that the
+    /// events handled twice after a crash are at most those the worker had in hand.
+    Complete(u64, oneshot::Sender<Result<(), InboxError>>),
     Retry {
         seq: u64,
         attempts: u32,
@@ -248,6 +250,7 @@ enum Outcome {
 enum Reply {
     Append(oneshot::Sender<Result<Appended, InboxError>>),
     Replay(oneshot::Sender<Result<Option<EventId>, InboxError>>),
+    Done(oneshot::Sender<Result<(), InboxError>>),
     Nobody,
 }
 
@@ -271,7 +274,7 @@ enum Work {
 fn split(op: Op) -> (Work, Reply) {
     match op {
         Op::Append(record, tx) => (Work::Append(record), Reply::Append(tx)),
-        Op::Complete(seq) => (Work::Complete(seq), Reply::Nobody),
+        Op::Complete(seq, tx) => (Work::Complete(seq), Reply::Done(tx)),
         Op::Retry {
             seq,
             attempts,
@@ -348,6 +351,9 @@ fn write_loop(db: &Database, shared: &Shared, ops: mpsc::Receiver<Op>, mut next:
                         (Outcome::Replayed(replayed), Reply::Replay(tx)) => {
                             let _ = tx.send(Ok(replayed.map(|(seq, _)| EventId::seq(seq))));
                         }
+                        (_, Reply::Done(tx)) => {
+                            let _ = tx.send(Ok(()));
+                        }
                         _ => {}
                     }
                 }
@@ -368,6 +374,12 @@ fn write_loop(db: &Database, shared: &Shared, ops: mpsc::Receiver<Op>, mut next:
                         Reply::Replay(tx) => {
                             let _ = tx.send(Err(InboxError::new(
                                 "the inbox could not replay the event",
+                                error.clone(),
+                            )));
+                        }
+                        Reply::Done(tx) => {
+                            let _ = tx.send(Err(InboxError::new(
+                                "the inbox could not remove a handled event",
                                 error.clone(),
                             )));
                         }
@@ -554,8 +566,13 @@ impl Backend for Embedded {
         let seq = seq_of(event);
         self.shared.lock().remove(seq);
         self.shared.wake();
-        let sent = self.send(Op::Complete(seq));
-        Box::pin(async move { sent })
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(Op::Complete(seq, tx));
+        Box::pin(async move {
+            sent?;
+            rx.await
+                .map_err(|_| InboxError::msg("the inbox's writer has stopped"))?
+        })
     }
 
     fn retry(
