@@ -384,6 +384,15 @@ impl InboxBuilder {
         self
     }
 
+    /// How long an event claimed by a Redis worker may go without a sign of life from it (a live
+    /// worker renews its claims) before another worker takes it over: default 30 s. For tests.
+    #[cfg(feature = "redis")]
+    #[doc(hidden)]
+    pub fn __redis_claim_idle(mut self, idle: Duration) -> Self {
+        self.redis_claim_idle = idle;
+        self
+    }
+
     /// The inbox on Redis at `url` (`redis://host:port/db`, `rediss://` for TLS, `redis+unix:///path`):
     /// events in a Redis Stream read by a consumer group, keys in `SET NX EX` entries, the two written
     /// by one Lua script (atomic). Every receiver and worker on that Redis shares one inbox and one dedup
@@ -395,7 +404,8 @@ impl InboxBuilder {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub async fn redis(self, url: &str) -> Result<Inbox, InboxError> {
-        let backend = redis::RedisStore::connect(url, &self.redis_prefix).await?;
+        let backend =
+            redis::RedisStore::connect(url, &self.redis_prefix, self.redis_claim_idle).await?;
         Ok(Inbox {
             backend: Arc::new(backend),
             dedup_ttl: self.dedup_ttl,

@@ -1,12 +1,1126 @@
-//! The inbox on Redis Streams (being written).
+//! The inbox on Redis Streams (feature `redis`): every receiver and worker on one Redis shares one
+//! inbox and one dedup set.
+//!
+//! # Keys
+//!
+//! Every key starts with the prefix in braces — a Redis Cluster hash tag, so that each script's keys
+//! share one slot (default prefix `tencent-room-callback`):
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{prefix}:events` | stream | events to handle (and in a worker's hands), one field `d`: [`Stored::encode`] |
+//! | `{prefix}:workers` | consumer group of `{prefix}:events` | one consumer per [`Inbox`](super::Inbox): `host-pid-random` |
+//! | `{prefix}:retry` | sorted set | failed events waiting for their retry: score the due time (ms), member `<old id> <encoded>` |
+//! | `{prefix}:dead` | stream | dead letters, field `d` (with the attempts and the last error) |
+//! | `{prefix}:key:<hex>` | string, `PX` the dedup TTL | a remembered key (its value the event's stream ID) |
+//!
+//! An event leaves `{prefix}:events` when it is completed (`XACK` + `XDEL`), retried (to the retry set),
+//! buried (to the dead letters); so every entry of the stream is unfinished work, and the consumer group
+//! is created at ID `0` (never `$`: nothing stored before it existed is skipped) by the first claim that
+//! finds it missing — the first worker's, or any after an `XGROUP DESTROY`.
+//!
+//! Needs Redis 6.2 or later (`XAUTOCLAIM`), with `maxmemory-policy noeviction` (Redis's default: an
+//! evicting policy may drop the stream itself). Not Redis Cluster (the hash tags are ready for it, the
+//! client is not), not TLS (`rediss://` is refused by [`RedisStore::connect`]: the redis crate's TLS
+//! features are not turned on).
+//!
+//! # Atomicity
+//!
+//! Each change is one Lua script (Redis runs a script alone, and its effects reach the AOF and the
+//! replicas as one transaction): the append checks the key, adds the event, then remembers the key;
+//! retry, burial and release act only on an event still pending for this consumer (a worker that was
+//! taken for dead and whose events another worker took over changes nothing); moving due retries back
+//! into the stream is one script, so two workers never both move one; a replay deletes the dead letter
+//! and adds the event in one script, so it happens once.
+//!
+//! # Durability
+//!
+//! An append resolves once Redis has replied: with `appendonly yes` and `appendfsync always`, Redis
+//! replies to a write only after its AOF is written and fsynced, so an OK means "on the server's disk".
+//! With `appendfsync everysec` (Redis's default when the AOF is on) up to a second of acknowledged
+//! events can be lost in a crash of the server's machine; without persistence, all of them.
+//!
+//! # Failures
+//!
+//! Connections are made lazily: [`RedisStore::connect`] succeeds while the server is down. Each
+//! operation is bounded ([`OP_DEADLINE`]: connecting and answering each have [`IO_TIMEOUT`]): with the
+//! server down or stalled it fails within that bound (the layer answers 503), and the connection is
+//! made again by the next operation once the server is back — no restart needed.
+//!
+//! # Claims and order
+//!
+//! A claim first moves the due retries back into the stream, then takes over the events that another
+//! consumer has held without a sign of life for the claim idle time (`XAUTOCLAIM`: a worker that died
+//! with events in hand), then reads new events (`XREADGROUP ... >`, blocking up to a second when there
+//! are none). While a handler runs, its consumer renews its claim (an `XCLAIM` that resets the idle time)
+//! every third of the claim idle time, so a slow handler is not taken over; a claim that finds an event
+//! this consumer already holds, or settled in the last seconds (a race with the group's recreation),
+//! does not hand it again.
+//!
+//! Per-room order (`ordered`) cannot hold across workers that read one stream: it is ignored. What
+//! holds: new events are handed in stream order (arrival order at Redis), several at once to each
+//! worker and to every worker, so they run concurrently and may finish in any order; a retried event
+//! goes back at the end of the stream when due (after the events that came meanwhile); an event taken
+//! over from a dead worker, or given back by a shutdown (released: left in place, marked idle for long,
+//! its ID kept), comes first in the next claim of any worker, ahead of newer events.
 
-use super::InboxError;
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult, Script, Value};
+
+use super::record::{EventId, Stored};
+use super::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent, Record};
+
+/// The bound on connecting, and on each answer once connected.
+pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(1);
+/// The bound on a whole operation (a connection, then its commands).
+pub(crate) const OP_DEADLINE: Duration = Duration::from_millis(1500);
+/// The longest a claim blocks on Redis waiting for a new event (a shutdown waits no longer).
+const MAX_BLOCK: Duration = Duration::from_secs(1);
+/// How long a claimed event may go without a sign of life from its consumer before another consumer
+/// takes it over (its worker is taken for dead).
+pub(crate) const DEFAULT_CLAIM_IDLE: Duration = Duration::from_secs(30);
+/// The most due retries one claim moves back into the stream.
+const PROMOTE: usize = 256;
+/// A consumer of the group with nothing pending, silent this long, is removed (a worker process long
+/// gone: consumers would otherwise pile up, one per process ever started).
+const FORGET_CONSUMER: Duration = Duration::from_secs(60 * 60);
+/// How often a store that has claimed looks for consumers to forget.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// The most idle connections kept for blocking reads.
+const MAX_IDLE_BLOCKING: usize = 4;
+/// The idle time a released event is given, so that the next claim of any consumer takes it over.
+const RELEASED_IDLE_MS: u64 = 100_000_000_000;
+/// The stream entries' one field.
+const FIELD: &str = "d";
+
+/// A Lua function: is entry `id` pending in `group` of `events` for consumer `me`?
+const MINE: &str = r"
+local function mine(events, group, id, me)
+  local p = redis.pcall('XPENDING', events, group, id, id, 1)
+  if type(p) ~= 'table' or p.err or #p == 0 then return false end
+  return p[1][2] == me
+end
+";
+
+/// KEYS: events, the key to remember (absent without dedup). ARGV: the encoded event, the TTL in ms.
+/// The event's new stream ID, or nil for a duplicate. Reads before writing, so that a failing XADD
+/// leaves nothing behind (a script is not rolled back).
+const APPEND: &str = r"
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
+if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[2]) end
+return id
+";
+
+/// KEYS: events, retry. ARGV: group, consumer, count, claim idle ms, most retries to move.
+/// Moves the due retries into the stream, takes over idle events, reads new ones (not blocking):
+/// `{taken over, read, ms until the next retry is due or -1}`. Creates the group (at 0) when missing.
+const CLAIM: &str = r"
+local events, retry = KEYS[1], KEYS[2]
+local group, me, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', retry, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
+for _, member in ipairs(due) do
+  local cut = string.find(member, ' ', 1, true)
+  if cut then redis.call('XADD', events, '*', 'd', string.sub(member, cut + 1)) end
+  redis.call('ZREM', retry, member)
+end
+local claimed = redis.pcall('XAUTOCLAIM', events, group, me, ARGV[4], '0-0', 'COUNT', count)
+if type(claimed) == 'table' and claimed.err then
+  if string.find(claimed.err, 'NOGROUP', 1, true) then
+    redis.call('XGROUP', 'CREATE', events, group, '0', 'MKSTREAM')
+    claimed = redis.call('XAUTOCLAIM', events, group, me, ARGV[4], '0-0', 'COUNT', count)
+  else
+    return redis.error_reply(claimed.err)
+  end
+end
+local taken = {}
+for _, entry in ipairs(claimed[2]) do
+  if type(entry) == 'table' then taken[#taken + 1] = entry end
+end
+local read = {}
+if #taken < count then
+  local r = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', count - #taken, 'STREAMS', events, '>')
+  if r then read = r[1][2] end
+end
+local next_due = -1
+local first = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
+if first[2] then next_due = math.max(0, tonumber(first[2]) - now) end
+return {taken, read, next_due}
+";
+
+/// KEYS: events. ARGV: group, id. Removes the event (whoever holds it: it was handled).
+const COMPLETE: &str = r"
+redis.pcall('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+";
+
+/// KEYS: events, retry. ARGV: group, consumer, id, delay ms, the encoded event (attempt counted).
+const RETRY: &str = r"
+local events, retry, group, me, id = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
+if not mine(events, group, id, me) then return 0 end
+redis.call('XACK', events, group, id)
+if redis.call('XDEL', events, id) == 0 then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', retry, now + tonumber(ARGV[4]), id .. ' ' .. ARGV[5])
+return 1
+";
+
+/// KEYS: events, dead. ARGV: group, consumer, id, the encoded event (attempt counted, error).
+const BURY: &str = r"
+local events, dead, group, me, id = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
+if not mine(events, group, id, me) then return 0 end
+redis.call('XACK', events, group, id)
+if redis.call('XDEL', events, id) == 0 then return 0 end
+redis.call('XADD', dead, '*', 'd', ARGV[4])
+return 1
+";
+
+/// KEYS: events. ARGV: group, consumer, id, idle ms. Leaves the event where it is (its ID and place
+/// kept, no attempt counted), idle for long: the next claim of any consumer takes it over.
+const RELEASE: &str = r"
+local events, group, me, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+if not mine(events, group, id, me) then return 0 end
+redis.call('XCLAIM', events, group, me, 0, id, 'IDLE', ARGV[4], 'JUSTID')
+return 1
+";
+
+/// KEYS: events. ARGV: group, consumer, the IDs in hand. Resets their idle time (still ours only).
+const TOUCH: &str = r"
+local events, group, me = KEYS[1], ARGV[1], ARGV[2]
+local n = 0
+for i = 3, #ARGV do
+  if mine(events, group, ARGV[i], me) then
+    redis.call('XCLAIM', events, group, me, 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+";
+
+/// KEYS: dead, events. ARGV: the dead letter's ID, the event to add (attempts 0, no error).
+const REPLAY: &str = r"
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return false end
+return redis.call('XADD', KEYS[2], '*', 'd', ARGV[2])
+";
+
+/// KEYS: events. ARGV: group, this consumer, idle ms. Removes the other consumers with nothing
+/// pending, silent for longer than that.
+const FORGET: &str = r"
+local events, group, me, limit = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local consumers = redis.pcall('XINFO', 'CONSUMERS', events, group)
+if type(consumers) ~= 'table' or consumers.err then return 0 end
+local n = 0
+for _, c in ipairs(consumers) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info['name'] ~= me and info['pending'] == 0 and tonumber(info['idle']) > limit then
+    redis.call('XGROUP', 'DELCONSUMER', events, group, info['name'])
+    n = n + 1
+  end
+end
+return n
+";
+
+struct Scripts {
+    append: Script,
+    claim: Script,
+    complete: Script,
+    retry: Script,
+    bury: Script,
+    release: Script,
+    touch: Script,
+    replay: Script,
+    forget: Script,
+}
+
+impl Scripts {
+    fn new() -> Scripts {
+        let owned = |body: &str| Script::new(&format!("{MINE}{body}"));
+        Scripts {
+            append: Script::new(APPEND),
+            claim: Script::new(CLAIM),
+            complete: Script::new(COMPLETE),
+            retry: owned(RETRY),
+            bury: owned(BURY),
+            release: owned(RELEASE),
+            touch: owned(TOUCH),
+            replay: Script::new(REPLAY),
+            forget: Script::new(FORGET),
+        }
+    }
+}
+
+/// The inbox's keys under one prefix.
 #[derive(Debug)]
-pub(crate) struct RedisStore;
+struct Keys {
+    events: String,
+    retry: String,
+    dead: String,
+    group: String,
+    /// `{prefix}:key:` — a remembered key's name without its hex.
+    key: String,
+}
+
+impl Keys {
+    fn new(prefix: &str) -> Keys {
+        let tag = format!("{{{prefix}}}");
+        Keys {
+            events: format!("{tag}:events"),
+            retry: format!("{tag}:retry"),
+            dead: format!("{tag}:dead"),
+            group: format!("{tag}:workers"),
+            key: format!("{tag}:key:"),
+        }
+    }
+
+    fn of(&self, record: &Record) -> String {
+        let mut name = String::with_capacity(self.key.len() + 34);
+        name.push_str(&self.key);
+        for byte in record.stored_key() {
+            name.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+            name.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
+        }
+        name
+    }
+}
+
+struct Inner {
+    client: Client,
+    /// Every command but the blocking reads: one multiplexed connection, made again when lost.
+    conn: ConnectionManager,
+    /// Connections for blocking reads (a blocked read holds its connection), one per claim under way.
+    blocking: Mutex<Vec<MultiplexedConnection>>,
+    blocking_config: AsyncConnectionConfig,
+    keys: Keys,
+    consumer: String,
+    claim_idle: Duration,
+    scripts: Scripts,
+    /// The events in this consumer's hands, and those it settled lately.
+    hands: Mutex<Hands>,
+    /// Whether this store ever claimed (a worker runs on it).
+    claims: AtomicBool,
+}
+
+/// The Redis store: see the module's documentation.
+pub(crate) struct RedisStore {
+    inner: Arc<Inner>,
+    upkeep: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("events", &self.inner.keys.events)
+            .field("consumer", &self.inner.consumer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        self.upkeep.abort();
+    }
+}
 
 impl RedisStore {
-    pub(crate) async fn connect(_url: &str, _prefix: &str) -> Result<RedisStore, InboxError> {
-        Err(InboxError::msg("not yet"))
+    /// The store on Redis at `url`, its keys under `prefix`: no connection is made yet (the server need
+    /// not be up). Errors on a malformed URL only.
+    pub(crate) async fn connect(
+        url: &str,
+        prefix: &str,
+        claim_idle: Duration,
+    ) -> Result<RedisStore, InboxError> {
+        let client = Client::open(url).map_err(|e| InboxError::new("invalid Redis URL", e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(IO_TIMEOUT))
+            .set_response_timeout(Some(IO_TIMEOUT))
+            // One attempt per operation: with the server down an operation fails at once, and the next
+            // one tries again.
+            .set_number_of_retries(0);
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| InboxError::new("cannot set up the Redis connection", e))?;
+        let blocking_config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(IO_TIMEOUT))
+            .set_response_timeout(Some(MAX_BLOCK + IO_TIMEOUT));
+        let claim_idle = claim_idle.max(Duration::from_millis(100));
+        let inner = Arc::new(Inner {
+            client,
+            conn,
+            blocking: Mutex::new(Vec::new()),
+            blocking_config,
+            keys: Keys::new(prefix),
+            consumer: consumer_name(),
+            claim_idle,
+            scripts: Scripts::new(),
+            hands: Mutex::new(Hands::default()),
+            claims: AtomicBool::new(false),
+        });
+        let upkeep = tokio::spawn(upkeep(Arc::downgrade(&inner)));
+        Ok(RedisStore { inner, upkeep })
+    }
+}
+
+/// This consumer's name: the host, the process, a random part (two inboxes of one process differ).
+fn consumer_name() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(64)
+        .collect();
+    let host = if host.is_empty() {
+        "host".to_owned()
+    } else {
+        host
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let random = RandomState::new().hash_one((nanos, N.fetch_add(1, Ordering::Relaxed)));
+    format!("{host}-{}-{:08x}", std::process::id(), random as u32)
+}
+
+/// Renews the claims of the events in hand, and now and then forgets long-gone consumers; ends with
+/// the store.
+async fn upkeep(inner: Weak<Inner>) {
+    let Some(every) = inner.upgrade().map(|i| i.claim_idle / 3) else {
+        return;
+    };
+    let mut since_housekeeping = Duration::ZERO;
+    loop {
+        tokio::time::sleep(every).await;
+        since_housekeeping += every;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let ids: Vec<String> = inner.hands().held.iter().cloned().collect();
+        if !ids.is_empty() {
+            let result = inner
+                .call("renew claims", |mut c| {
+                    let (inner, ids) = (&inner, &ids);
+                    async move {
+                        inner
+                            .scripts
+                            .touch
+                            .key(&inner.keys.events)
+                            .arg(&inner.keys.group)
+                            .arg(&inner.consumer)
+                            .arg(ids)
+                            .invoke_async::<i64>(&mut c)
+                            .await
+                    }
+                })
+                .await;
+            if let Err(error) = result {
+                crate::trace::inbox_failed("renew", &error);
+            }
+        }
+        if since_housekeeping >= HOUSEKEEPING && inner.claims.load(Ordering::Relaxed) {
+            since_housekeeping = Duration::ZERO;
+            let _ = inner
+                .call("forget consumers", |mut c| {
+                    let inner = &inner;
+                    async move {
+                        inner
+                            .scripts
+                            .forget
+                            .key(&inner.keys.events)
+                            .arg(&inner.keys.group)
+                            .arg(&inner.consumer)
+                            .arg(millis(FORGET_CONSUMER))
+                            .invoke_async::<i64>(&mut c)
+                            .await
+                    }
+                })
+                .await;
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Inner {
+    fn hands(&self) -> std::sync::MutexGuard<'_, Hands> {
+        self.hands.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `op` on the shared connection within [`OP_DEADLINE`]. A refused connection (the server
+    /// was down when the connection was last made) is tried once more at once: the manager makes a
+    /// new connection for the second try, and nothing was sent by the first.
+    async fn call<T, F, Fut>(&self, what: &'static str, mut op: F) -> Result<T, InboxError>
+    where
+        F: FnMut(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let attempt = async {
+            match op(self.conn.clone()).await {
+                Err(e) if e.is_connection_refusal() => op(self.conn.clone()).await,
+                other => other,
+            }
+        };
+        match tokio::time::timeout(OP_DEADLINE, attempt).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(failed(what, e)),
+            Err(_) => Err(InboxError::msg(format!(
+                "Redis did not answer within {} ms ({what})",
+                OP_DEADLINE.as_millis()
+            ))),
+        }
+    }
+
+    /// One blocking `XREADGROUP` of up to `count` new events, for up to `block`, on a connection of its
+    /// own (a blocked read holds its connection). `Ok(None)`: the group is missing (the next claim
+    /// creates it).
+    async fn read_blocking(
+        &self,
+        count: usize,
+        block: Duration,
+    ) -> Result<Option<Value>, InboxError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.keys.group)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(count)
+            .arg("BLOCK")
+            .arg(millis(block).max(1))
+            .arg("STREAMS")
+            .arg(&self.keys.events)
+            .arg(">");
+        let read = async {
+            let pooled = self
+                .blocking
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&self.blocking_config)
+                    .await
+                    .map_err(|e| failed("connect", e))?,
+            };
+            // A read cancelled mid-way drops its connection (closed: Redis unblocks it) rather than
+            // leave a blocked read on a pooled one.
+            let result = cmd.query_async::<Value>(&mut conn).await;
+            let healthy = match &result {
+                Ok(_) => true,
+                Err(e) => !e.is_io_error() && !e.is_unrecoverable_error(),
+            };
+            if healthy {
+                let mut pool = self.blocking.lock().unwrap_or_else(|e| e.into_inner());
+                if pool.len() < MAX_IDLE_BLOCKING {
+                    pool.push(conn);
+                }
+            }
+            match result {
+                Ok(value) => Ok(Some(value)),
+                Err(e) if e.code() == Some("NOGROUP") => Ok(None),
+                Err(e) => Err(failed("read", e)),
+            }
+        };
+        match tokio::time::timeout(block + OP_DEADLINE, read).await {
+            Ok(result) => result,
+            Err(_) => Err(InboxError::msg(format!(
+                "Redis did not answer a blocking read within {} ms",
+                (block + OP_DEADLINE).as_millis()
+            ))),
+        }
+    }
+
+    /// Decodes claimed entries; an unreadable one goes to the dead letters as it is.
+    async fn take(&self, entries: Vec<(String, Vec<u8>)>, out: &mut Vec<Stored>) {
+        for (id, bytes) in entries {
+            match Stored::decode(EventId::text(&id), &bytes) {
+                Ok(stored) => {
+                    if self.hands().take(id) {
+                        out.push(stored);
+                    }
+                }
+                Err(corrupt) => {
+                    crate::trace::inbox_failed("claim", &corrupt);
+                    let _ = self.bury_raw(&id, &bytes).await;
+                }
+            }
+        }
+    }
+
+    async fn bury_raw(&self, id: &str, payload: &[u8]) -> Result<(), InboxError> {
+        self.call("bury", |mut c| async move {
+            self.scripts
+                .bury
+                .key(&self.keys.events)
+                .key(&self.keys.dead)
+                .arg(&self.keys.group)
+                .arg(&self.consumer)
+                .arg(id)
+                .arg(payload)
+                .invoke_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The event being settled: out of this consumer's hands once its settling is over (done, failed
+    /// or cancelled) — not before, so that a claim under way meanwhile does not hand it again.
+    fn settling(&self, event: &Stored, done: bool) -> Settling<'_> {
+        Settling {
+            inner: self,
+            id: event.id.to_string(),
+            done,
+        }
+    }
+}
+
+/// An event being settled: see [`Inner::settling`].
+struct Settling<'a> {
+    inner: &'a Inner,
+    id: String,
+    /// Completed, retried or buried: the entry leaves the stream (a release leaves it there).
+    done: bool,
+}
+
+impl Drop for Settling<'_> {
+    fn drop(&mut self) {
+        let id = std::mem::take(&mut self.id);
+        self.inner.hands().settle(id, self.done);
+    }
+}
+
+/// How long a settled event's ID is remembered: longer than a claim takes (its script may have read
+/// the entry just before the settling removed it, its reply read just after).
+const SETTLED_MEMORY: Duration = Duration::from_secs(5);
+
+/// The events in a consumer's hands (their claims renewed), and those it settled lately (a claim that
+/// read one of them before it left the stream does not hand it again).
+#[derive(Debug, Default)]
+struct Hands {
+    held: HashSet<String>,
+    settled: HashSet<String>,
+    settled_order: VecDeque<(Instant, String)>,
+}
+
+impl Hands {
+    /// Takes a claimed entry: false when it is already in hand or was settled lately.
+    fn take(&mut self, id: String) -> bool {
+        self.forget(Instant::now());
+        !self.settled.contains(&id) && self.held.insert(id)
+    }
+
+    fn settle(&mut self, id: String, done: bool) {
+        let now = Instant::now();
+        self.forget(now);
+        self.held.remove(&id);
+        if done && self.settled.insert(id.clone()) {
+            self.settled_order.push_back((now, id));
+        }
+    }
+
+    fn forget(&mut self, now: Instant) {
+        while let Some((at, _)) = self.settled_order.front() {
+            if now.duration_since(*at) < SETTLED_MEMORY {
+                break;
+            }
+            if let Some((_, id)) = self.settled_order.pop_front() {
+                self.settled.remove(&id);
+            }
+        }
+    }
+}
+
+fn failed(what: &'static str, e: RedisError) -> InboxError {
+    InboxError::new(format!("Redis failed ({what})"), e)
+}
+
+/// The bytes of a bulk or simple string.
+fn bytes(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn text(value: &Value) -> Option<String> {
+    bytes(value).map(|b| String::from_utf8_lossy(b).into_owned())
+}
+
+/// A stream entry `[id, [field, value, ...]]`: its ID and its field `d` (empty when missing).
+fn entry(value: &Value) -> Option<(String, Vec<u8>)> {
+    let Value::Array(parts) = value else {
+        return None;
+    };
+    let id = text(parts.first()?)?;
+    let payload = match parts.get(1) {
+        Some(Value::Array(fields)) => fields
+            .chunks(2)
+            .find(|kv| bytes(&kv[0]) == Some(FIELD.as_bytes()))
+            .and_then(|kv| kv.get(1))
+            .and_then(bytes)
+            .map(<[u8]>::to_vec),
+        Some(Value::Map(fields)) => fields
+            .iter()
+            .find(|(k, _)| bytes(k) == Some(FIELD.as_bytes()))
+            .and_then(|(_, v)| bytes(v))
+            .map(<[u8]>::to_vec),
+        _ => None,
+    };
+    Some((id, payload.unwrap_or_default()))
+}
+
+/// The entries of an array of stream entries.
+fn entries(value: &Value) -> Vec<(String, Vec<u8>)> {
+    match value {
+        Value::Array(items) => items.iter().filter_map(entry).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The entries of an `XREADGROUP` reply (one stream): `[[stream, entries]]`, or a map in RESP3.
+fn read_entries(value: &Value) -> Vec<(String, Vec<u8>)> {
+    match value {
+        Value::Array(streams) => streams
+            .iter()
+            .filter_map(|s| match s {
+                Value::Array(pair) => pair.get(1).map(entries),
+                _ => None,
+            })
+            .flatten()
+            .collect(),
+        Value::Map(streams) => streams.iter().flat_map(|(_, v)| entries(v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `ms-seq`, as Redis prints a full stream ID.
+fn is_stream_id(id: &str) -> bool {
+    let mut parts = id.splitn(2, '-');
+    let digits = |s: Option<&str>| {
+        s.is_some_and(|s| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()))
+    };
+    digits(parts.next()) && digits(parts.next())
+}
+
+impl Backend for RedisStore {
+    fn append(&self, record: Record) -> BoxFuture<'_, Result<Appended, InboxError>> {
+        let inner = &*self.inner;
+        let dedup = record
+            .dedup_ttl
+            .map(|ttl| (inner.keys.of(&record), millis(ttl).max(1)));
+        let payload = Stored {
+            id: EventId::seq(0),
+            record,
+            attempts: 0,
+            error: None,
+        }
+        .encode();
+        Box::pin(async move {
+            let (payload, dedup) = (&payload, &dedup);
+            let id: Option<String> = inner
+                .call("append", |mut c| async move {
+                    let mut invocation = inner.scripts.append.key(&inner.keys.events);
+                    invocation.arg(payload);
+                    if let Some((key, ttl)) = dedup {
+                        invocation.key(key).arg(*ttl);
+                    }
+                    invocation.invoke_async(&mut c).await
+                })
+                .await?;
+            Ok(match id {
+                Some(id) => Appended::Stored(EventId::text(&id)),
+                None => Appended::Duplicate,
+            })
+        })
+    }
+
+    fn claim(
+        &self,
+        max: usize,
+        _ordered: bool,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Stored>, InboxError>> {
+        let inner = &*self.inner;
+        inner.claims.store(true, Ordering::Relaxed);
+        let max = max.max(1);
+        Box::pin(async move {
+            let reply: Value = inner
+                .call("claim", |mut c| async move {
+                    inner
+                        .scripts
+                        .claim
+                        .key(&inner.keys.events)
+                        .key(&inner.keys.retry)
+                        .arg(&inner.keys.group)
+                        .arg(&inner.consumer)
+                        .arg(max)
+                        .arg(millis(inner.claim_idle))
+                        .arg(PROMOTE)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            let mut taken = Vec::new();
+            let mut next_due = None;
+            if let Value::Array(parts) = &reply {
+                if let (Some(claimed), Some(read)) = (parts.first(), parts.get(1)) {
+                    let mut claimed = entries(claimed);
+                    claimed.extend(entries(read));
+                    taken = claimed;
+                }
+                if let Some(Value::Int(ms)) = parts.get(2) {
+                    next_due = u64::try_from(*ms).ok().map(Duration::from_millis);
+                }
+            }
+            let mut out = Vec::with_capacity(taken.len());
+            inner.take(taken, &mut out).await;
+            if !out.is_empty() || wait.is_zero() {
+                return Ok(out);
+            }
+            let mut block = wait.min(MAX_BLOCK);
+            if let Some(due) = next_due {
+                block = block.min(due);
+            }
+            if block < Duration::from_millis(1) {
+                return Ok(out);
+            }
+            if let Some(reply) = inner.read_blocking(max, block).await? {
+                inner.take(read_entries(&reply), &mut out).await;
+            }
+            Ok(out)
+        })
+    }
+
+    fn complete(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
+        let inner = &*self.inner;
+        let settling = inner.settling(event, true);
+        Box::pin(async move {
+            let id = &settling.id;
+            inner
+                .call("complete", |mut c| async move {
+                    inner
+                        .scripts
+                        .complete
+                        .key(&inner.keys.events)
+                        .arg(&inner.keys.group)
+                        .arg(id)
+                        .invoke_async::<i64>(&mut c)
+                        .await
+                })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn retry(
+        &self,
+        event: &Stored,
+        delay: Duration,
+        error: &str,
+    ) -> BoxFuture<'_, Result<(), InboxError>> {
+        let inner = &*self.inner;
+        let settling = inner.settling(event, true);
+        let payload = Stored {
+            id: event.id.clone(),
+            record: event.record.clone(),
+            attempts: event.attempts + 1,
+            error: Some(error.to_owned()),
+        }
+        .encode();
+        Box::pin(async move {
+            let (id, payload) = (&settling.id, &payload);
+            inner
+                .call("retry", |mut c| async move {
+                    inner
+                        .scripts
+                        .retry
+                        .key(&inner.keys.events)
+                        .key(&inner.keys.retry)
+                        .arg(&inner.keys.group)
+                        .arg(&inner.consumer)
+                        .arg(id)
+                        .arg(millis(delay))
+                        .arg(payload)
+                        .invoke_async::<i64>(&mut c)
+                        .await
+                })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>> {
+        let inner = &*self.inner;
+        let settling = inner.settling(event, true);
+        let payload = Stored {
+            id: event.id.clone(),
+            record: event.record.clone(),
+            attempts: event.attempts + 1,
+            error: Some(error.to_owned()),
+        }
+        .encode();
+        Box::pin(async move { inner.bury_raw(&settling.id, &payload).await })
+    }
+
+    fn release(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
+        let inner = &*self.inner;
+        let settling = inner.settling(event, false);
+        Box::pin(async move {
+            let id = &settling.id;
+            inner
+                .call("release", |mut c| async move {
+                    inner
+                        .scripts
+                        .release
+                        .key(&inner.keys.events)
+                        .arg(&inner.keys.group)
+                        .arg(&inner.consumer)
+                        .arg(id)
+                        .arg(RELEASED_IDLE_MS)
+                        .invoke_async::<i64>(&mut c)
+                        .await
+                })
+                .await
+                .map(drop)
+        })
+    }
+
+    fn dead_letters(&self, max: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, InboxError>> {
+        let inner = &*self.inner;
+        Box::pin(async move {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            let reply: Value = inner
+                .call("dead letters", |mut c| async move {
+                    redis::cmd("XRANGE")
+                        .arg(&inner.keys.dead)
+                        .arg("-")
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(max)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(entries(&reply)
+                .into_iter()
+                // An unreadable dead letter (see `take`) is left in the stream, not listed.
+                .filter_map(|(id, bytes)| Stored::decode(EventId::text(&id), &bytes).ok())
+                .map(|stored| DeadLetter {
+                    error: stored.error.clone().unwrap_or_default(),
+                    event: InboxEvent { stored },
+                })
+                .collect())
+        })
+    }
+
+    fn replay(&self, id: &EventId) -> BoxFuture<'_, Result<Option<EventId>, InboxError>> {
+        let inner = &*self.inner;
+        let id = id.to_string();
+        Box::pin(async move {
+            if !is_stream_id(&id) {
+                return Ok(None);
+            }
+            let id = &id;
+            let reply: Value = inner
+                .call("replay", |mut c| async move {
+                    redis::cmd("XRANGE")
+                        .arg(&inner.keys.dead)
+                        .arg(id)
+                        .arg(id)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            let Some((_, bytes)) = entries(&reply).into_iter().next() else {
+                return Ok(None);
+            };
+            let mut stored = Stored::decode(EventId::text(id), &bytes)
+                .map_err(|e| InboxError::new("cannot replay the dead letter", e))?;
+            stored.attempts = 0;
+            stored.error = None;
+            let payload = &stored.encode();
+            let new: Option<String> = inner
+                .call("replay", |mut c| async move {
+                    inner
+                        .scripts
+                        .replay
+                        .key(&inner.keys.dead)
+                        .key(&inner.keys.events)
+                        .arg(id)
+                        .arg(payload)
+                        .invoke_async(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(new.map(|new| EventId::text(&new)))
+        })
+    }
+
+    fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>> {
+        let inner = &*self.inner;
+        Box::pin(async move {
+            let (events, retry, dead): (u64, u64, u64) = inner
+                .call("depth", |mut c| async move {
+                    redis::pipe()
+                        .cmd("XLEN")
+                        .arg(&inner.keys.events)
+                        .cmd("ZCARD")
+                        .arg(&inner.keys.retry)
+                        .cmd("XLEN")
+                        .arg(&inner.keys.dead)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(Depth {
+                pending: events + retry,
+                dead,
+            })
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_a_malformed_url_fails_to_connect() {
+        // Nothing listens on port 1: made all the same (lazily), it fails when used, promptly.
+        let store = RedisStore::connect("redis://127.0.0.1:1/", "t", DEFAULT_CLAIM_IDLE)
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert!(store.depth().await.is_err());
+        assert!(started.elapsed() < OP_DEADLINE + Duration::from_millis(500));
+        for url in [
+            "redis+unix:///nowhere/redis.sock",
+            "unix:///nowhere/redis.sock",
+        ] {
+            assert!(
+                RedisStore::connect(url, "t", DEFAULT_CLAIM_IDLE)
+                    .await
+                    .is_ok(),
+                "{url}"
+            );
+        }
+        for url in ["not a url", "http://127.0.0.1/"] {
+            let err = RedisStore::connect(url, "t", DEFAULT_CLAIM_IDLE)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("invalid Redis URL"), "{err}");
+        }
+        // TLS needs a TLS feature of the redis crate, which this crate does not turn on.
+        let err = RedisStore::connect("rediss://127.0.0.1:1/", "t", DEFAULT_CLAIM_IDLE)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("TLS"), "{err}");
+    }
+
+    #[test]
+    fn keys_share_one_hash_tag() {
+        let keys = Keys::new("app");
+        assert_eq!(keys.events, "{app}:events");
+        assert_eq!(keys.retry, "{app}:retry");
+        assert_eq!(keys.dead, "{app}:dead");
+        assert_eq!(keys.group, "{app}:workers");
+        assert!(keys.key.starts_with("{app}:key:"));
+    }
+
+    #[test]
+    fn only_full_stream_ids_are_replayed() {
+        assert!(is_stream_id("1700000000000-0"));
+        assert!(is_stream_id("0-1"));
+        for id in [
+            "42",
+            "-",
+            "+",
+            "1-",
+            "-1",
+            "1-2-3",
+            "a-1",
+            "1700000000000-0 ",
+        ] {
+            assert!(!is_stream_id(id), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_settled_event_is_not_taken_again_a_released_one_is() {
+        let mut hands = Hands::default();
+        assert!(hands.take("1-0".into()));
+        assert!(!hands.take("1-0".into()), "already in hand");
+        hands.settle("1-0".into(), true);
+        assert!(hands.held.is_empty());
+        assert!(!hands.take("1-0".into()), "settled lately");
+        assert!(hands.take("2-0".into()));
+        hands.settle("2-0".into(), false);
+        assert!(hands.take("2-0".into()), "released: taken again");
+        hands.forget(Instant::now() + SETTLED_MEMORY);
+        assert!(hands.settled.is_empty() && hands.settled_order.is_empty());
+    }
+
+    #[test]
+    fn consumer_names_differ() {
+        let (a, b) = (consumer_name(), consumer_name());
+        assert_ne!(a, b);
+        assert!(a.contains(&format!("-{}-", std::process::id())), "{a}");
+    }
+
+    #[test]
+    fn entries_are_read_from_arrays_and_maps() {
+        let e = |id: &str, v: &str| {
+            Value::Array(vec![
+                Value::BulkString(id.into()),
+                Value::Array(vec![
+                    Value::BulkString(b"d".to_vec()),
+                    Value::BulkString(v.into()),
+                ]),
+            ])
+        };
+        let resp2 = Value::Array(vec![Value::Array(vec![
+            Value::BulkString(b"s".to_vec()),
+            Value::Array(vec![e("1-0", "x"), e("2-0", "y")]),
+        ])]);
+        let resp3 = Value::Map(vec![(
+            Value::BulkString(b"s".to_vec()),
+            Value::Array(vec![e("1-0", "x")]),
+        )]);
+        assert_eq!(
+            read_entries(&resp2),
+            [
+                ("1-0".to_owned(), b"x".to_vec()),
+                ("2-0".to_owned(), b"y".to_vec())
+            ]
+        );
+        assert_eq!(read_entries(&resp3), [("1-0".to_owned(), b"x".to_vec())]);
+        assert!(read_entries(&Value::Nil).is_empty());
     }
 }
