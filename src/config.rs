@@ -85,6 +85,19 @@ impl std::error::Error for ConfigError {}
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default bound on a list of members in an event: 10,000 entries.
+///
+/// Real lists are far shorter (one callback carries the members of one join or leave), and a 1 MiB body
+/// holds up to half a million one-character accounts, each costing its own allocation once decoded. A
+/// list longer than the bound is refused while it is decoded ([`RejectionKind::MalformedBody`], 400),
+/// after at most this many entries: see [`Config::max_members`]. Decoding outside a layer
+/// ([`Event::from_json`], [`RoomEvent::from_json`], or `serde_json` on an event type) applies this
+/// default.
+///
+/// [`RejectionKind::MalformedBody`]: crate::RejectionKind::MalformedBody
+/// [`Event::from_json`]: crate::Event::from_json
+/// [`RoomEvent::from_json`]: crate::RoomEvent::from_json
+pub const DEFAULT_MAX_MEMBERS: usize = 10_000;
 /// The default body-read timeout: 1 second, half of Tencent's 2 s answer budget, leaving the other half
 /// for the handler. Real callbacks are a few hundred bytes and arrive in one packet.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(1);
@@ -141,6 +154,7 @@ pub struct Config {
     clock: Option<Arc<ClockFn>>,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Option<Duration>,
+    pub(crate) max_members: usize,
 }
 
 /// What a callback of one app and command is checked against: its policy and, at this moment, its
@@ -165,6 +179,7 @@ impl Config {
             clock: None,
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
+            max_members: DEFAULT_MAX_MEMBERS,
         }
     }
 
@@ -284,6 +299,27 @@ impl Config {
         self
     }
 
+    /// The most entries a list of members in an event may have (default [`DEFAULT_MAX_MEMBERS`],
+    /// 10,000): `MemberList_Account` of [`MemberLeave`] and [`MemberEnter`],
+    /// `ScheduleInviteeList_Account` of [`CreateRoom`], `SeatList` of [`SeatInfoChanged`]. A longer
+    /// list is refused while it is decoded, before it is built: the layer (and [`decode`],
+    /// [`decode_any`]) answers 400 with a FAIL acknowledgment ([`RejectionKind::MalformedBody`])
+    /// whose `ErrorInfo` names the list and the bound. Together with the body limit it bounds the
+    /// memory one callback can take once decoded.
+    ///
+    /// [`MemberLeave`]: crate::MemberLeave
+    /// [`MemberEnter`]: crate::MemberEnter
+    /// [`CreateRoom`]: crate::CreateRoom
+    /// [`SeatInfoChanged`]: crate::SeatInfoChanged
+    /// [`decode`]: crate::decode
+    /// [`decode_any`]: crate::decode_any
+    /// [`RejectionKind::MalformedBody`]: crate::RejectionKind::MalformedBody
+    #[must_use]
+    pub fn max_members(mut self, entries: usize) -> Config {
+        self.max_members = entries;
+        self
+    }
+
     /// The clock used for the `RequestTime` window (default: [`SystemTime::now`]); for tests, with the
     /// `testing` feature (see [`testing::fixed_clock`](crate::testing::fixed_clock)).
     #[cfg(any(test, feature = "testing"))]
@@ -367,6 +403,7 @@ impl fmt::Debug for Config {
             )
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
+            .field("max_members", &self.max_members)
             .finish()
     }
 }

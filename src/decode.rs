@@ -6,13 +6,15 @@ use crate::event::{Event, RoomEvent};
 use crate::meta::CallbackMeta;
 use crate::query::{Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
+use crate::value::with_max_members;
 use crate::verify::{conflicting_command, verify};
 
 /// Verifies and decodes a callback without HTTP: the query string (without `?`) and the body bytes.
 ///
 /// Checks what the layer checks on the query (the command, `SdkAppid`, and with a token `Sign` and
-/// `RequestTime`), then decodes the body as `E`. The method and body-size checks belong to the transport
-/// and are the layer's.
+/// `RequestTime`), then decodes the body as `E`, with the configuration's bound on member lists
+/// ([`Config::max_members`]). The method and body-size checks belong to the transport and are the
+/// layer's.
 ///
 /// ```
 /// use tencent_room_callback::{decode, Config, MemberLeave};
@@ -34,7 +36,8 @@ pub fn decode<E: Event>(
     body: &[u8],
 ) -> Result<(E, CallbackMeta), Rejection> {
     let meta = verify_for(config, CommandSet::from(E::COMMAND), query)?;
-    Ok((E::from_json(body)?, meta))
+    let event = with_max_members(config.max_members, || E::from_json(body))?;
+    Ok((event, meta))
 }
 
 /// Like [`decode`] for any Room command: the query's command picks the event type.
@@ -51,7 +54,8 @@ pub fn decode_any(
         .command
         .typed()
         .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
-    Ok((RoomEvent::from_json(command, body)?, meta))
+    let event = with_max_members(config.max_members, || RoomEvent::from_json(command, body))?;
+    Ok((event, meta))
 }
 
 fn verify_for(
@@ -94,5 +98,79 @@ mod tests {
                 .kind(),
             RejectionKind::UnknownCommand
         );
+    }
+
+    /// Every list of members of the Room events, under a configured bound of 2: 2 entries pass, 3 are
+    /// refused with the list named.
+    #[test]
+    fn the_configured_bound_applies_to_every_list() {
+        let c = Config::new(1400000000).max_members(2);
+        let query = |command: &str| {
+            format!("SdkAppid=1400000000&CallbackCommand={command}&contenttype=json")
+        };
+        let cases = [
+            (
+                "Room.CallbackAfterMemberLeave",
+                "MemberList_Account",
+                r#"{"RoomId":"r","EventTime":1,"MemberList_Account":LIST}"#,
+                r#""a""#,
+            ),
+            (
+                "Room.CallbackAfterMemberEnter",
+                "MemberList_Account",
+                r#"{"RoomId":"r","EventTime":1,"MemberList_Account":LIST}"#,
+                "7",
+            ),
+            (
+                "Room.CallbackAfterCreateRoom",
+                "ScheduleInviteeList_Account",
+                r#"{"RoomInfo":{},"EventTime":1,"ScheduleInviteeList_Account":LIST}"#,
+                r#""a""#,
+            ),
+            (
+                "Mic.CallbackAfterSeatInfoChanged",
+                "SeatList",
+                r#"{"RoomId":"r","EventTime":1,"SeatList":LIST}"#,
+                r#"{"Index":1}"#,
+            ),
+        ];
+        for (command, field, template, item) in cases {
+            let q = query(command);
+            let body =
+                |n: usize| template.replace("LIST", &format!("[{}]", vec![item; n].join(",")));
+            assert!(decode_any(&c, &q, body(2).as_bytes()).is_ok(), "{command}");
+            let err = decode_any(&c, &q, body(3).as_bytes()).unwrap_err();
+            assert_eq!(err.kind(), RejectionKind::MalformedBody, "{command}");
+            let text = err.to_string();
+            assert!(
+                text.contains(&format!("{field}: the list is longer than 2 entries")),
+                "{text}"
+            );
+            // Without the layer's configuration, the default bound.
+            assert!(RoomEvent::from_json(typed(command), body(3).as_bytes()).is_ok());
+        }
+        let leave = |n: usize| {
+            format!(
+                r#"{{"RoomId":"r","EventTime":1,"MemberList_Account":[{}]}}"#,
+                vec![r#""a""#; n].join(",")
+            )
+        };
+        let q = query("Room.CallbackAfterMemberLeave");
+        assert!(decode::<crate::event::MemberLeave>(&c, &q, leave(2).as_bytes()).is_ok());
+        let err = decode::<crate::event::MemberLeave>(&c, &q, leave(3).as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::MalformedBody);
+        // The default configuration: 10,000.
+        let d = Config::new(1400000000);
+        assert!(decode::<crate::event::MemberLeave>(&d, &q, leave(10_000).as_bytes()).is_ok());
+        let err =
+            decode::<crate::event::MemberLeave>(&d, &q, leave(10_001).as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("longer than 10000 entries"),
+            "{err}"
+        );
+    }
+
+    fn typed(name: &str) -> Command {
+        CallbackCommand::new(name).typed().unwrap()
     }
 }

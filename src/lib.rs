@@ -127,7 +127,7 @@ pub use ack::{Ack, ActionStatus, OK_BODY};
 pub use command::{CallbackCommand, Command, CommandSet};
 pub use config::{
     Config, ConfigError, SignPolicy, TokenSets, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
-    DEFAULT_WINDOW,
+    DEFAULT_MAX_MEMBERS, DEFAULT_WINDOW,
 };
 pub use decode::{decode, decode_any};
 pub use event::{

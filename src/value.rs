@@ -4,11 +4,15 @@
 //! and times as numeric strings. The types here accept each documented shape, keep exact digits (never
 //! through a float), and serialize back to the documented shape.
 
+use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::de::{self, Deserializer, Unexpected, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+
+use crate::config::DEFAULT_MAX_MEMBERS;
 
 /// A Tencent account (user) ID.
 ///
@@ -131,7 +135,7 @@ impl<'de> Deserialize<'de> for FlexU64 {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<FlexU64, E> {
                 parse_digits(v)
                     .map(FlexU64)
-                    .ok_or_else(|| E::invalid_value(Unexpected::Str(v), &self))
+                    .ok_or_else(|| E::invalid_value(unexpected_str(v), &self))
             }
         }
         d.deserialize_any(V)
@@ -159,6 +163,224 @@ pub(crate) fn parse_digits(s: &str) -> Option<u64> {
     s.parse().ok()
 }
 
+/// The longest string an error message quotes ([`unexpected_str`]).
+const MAX_QUOTED: usize = 64;
+
+/// `v` as the [`Unexpected`] value of an error message: quoted when short, else described by its
+/// length. A message quotes a string with `{:?}`, which writes up to 6 bytes for each byte of it (a
+/// DEL is `\u{7f}`): quoting a 1 MiB string would build a 6 MiB message, where one of these costs a
+/// few hundred bytes whatever the body.
+pub(crate) fn unexpected_str(v: &str) -> Unexpected<'_> {
+    if v.len() <= MAX_QUOTED {
+        Unexpected::Str(v)
+    } else {
+        Unexpected::Other("a string longer than 64 bytes")
+    }
+}
+
+/// A string as an error message shows it: quoted (`{:?}`) when short, else described by its length
+/// (as [`unexpected_str`] does, for the same reason).
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= MAX_QUOTED {
+            write!(f, "{:?}", self.0)
+        } else {
+            write!(f, "a string of {} bytes", self.0.len())
+        }
+    }
+}
+
+/// The first `max` bytes (or a little less, on a character boundary) of what `text` displays, without
+/// ever formatting more: the text of an error whose `Display` may be long (a decoder's message quoting
+/// the body) costs at most `max` bytes here.
+pub(crate) fn capped(text: impl fmt::Display, max: usize) -> String {
+    struct Capped {
+        out: String,
+        max: usize,
+    }
+    impl fmt::Write for Capped {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let room = self.max - self.out.len();
+            let end = fitting(s, room);
+            self.out.push_str(&s[..end]);
+            if end < s.len() {
+                // Full: stop the formatting (the error only ends it early).
+                Err(fmt::Error)
+            } else {
+                Ok(())
+            }
+        }
+    }
+    let mut capped = Capped {
+        out: String::new(),
+        max,
+    };
+    let _ = fmt::Write::write_fmt(&mut capped, format_args!("{text}"));
+    capped.out
+}
+
+thread_local! {
+    /// The bound on lists of members decoded on this thread: [`DEFAULT_MAX_MEMBERS`] unless a
+    /// [`with_max_members`] scope set another.
+    static MAX_MEMBERS: Cell<usize> = const { Cell::new(DEFAULT_MAX_MEMBERS) };
+}
+
+/// Runs `decode` with `max` as the bound on every list of members ([`members`]) decoded on this thread
+/// meanwhile, then puts back the bound that was in force before (also when `decode` panics, and with
+/// scopes nested).
+///
+/// Why a scoped thread-local rather than a `DeserializeSeed` carrying the bound: the events derive
+/// `Deserialize`, and stay plain `Deserialize` types for their users (`serde_json::from_slice`
+/// decodes them, bounded by [`DEFAULT_MAX_MEMBERS`]). A seed would need every event, and every type
+/// holding a list, to be decoded by hand to hand it down, and [`Event::from_json`]'s signature to
+/// change. A decode is synchronous: `serde_json` runs on the calling thread from start to end with no
+/// `.await` in between, so a value set on that thread around the call is seen by exactly that decode
+/// (and by nothing running on another thread or task), and the guard restores it on the way out.
+///
+/// [`Event::from_json`]: crate::Event::from_json
+pub(crate) fn with_max_members<T>(max: usize, decode: impl FnOnce() -> T) -> T {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = MAX_MEMBERS.try_with(|m| m.set(self.0));
+        }
+    }
+    let before = MAX_MEMBERS
+        .try_with(|m| m.replace(max))
+        .unwrap_or(DEFAULT_MAX_MEMBERS);
+    let _restore = Restore(before);
+    decode()
+}
+
+/// The bound on lists of members in force on this thread.
+fn max_members() -> usize {
+    MAX_MEMBERS
+        .try_with(Cell::get)
+        .unwrap_or(DEFAULT_MAX_MEMBERS)
+}
+
+/// Decodes the list of members (accounts...) in field `field`, refusing one of more entries than the
+/// bound in force ([`with_max_members`]) while decoding it: entries are counted as they come, and the
+/// first one past the bound is only skipped over (never built) and ends the decode with an error naming
+/// the field and the bound. The list never holds more than the bound, and is not grown past what its
+/// entries need.
+///
+/// Anything but a list is refused with a short message (a string is described, not quoted: see
+/// [`unexpected_str`]).
+pub(crate) fn members<'de, D, T>(field: &'static str, d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    bounded_list(field, false, d)
+}
+
+/// [`members`] for a list of objects (seats...): each entry decoded as [`object`] decodes it.
+pub(crate) fn object_members<'de, D, T>(field: &'static str, d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    bounded_list(field, true, d)
+}
+
+fn bounded_list<'de, D, T>(field: &'static str, objects: bool, d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T> {
+        field: &'static str,
+        max: usize,
+        objects: bool,
+        item: PhantomData<fn() -> T>,
+    }
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a list of at most {} entries", self.max)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            // A hint from the format is trusted only up to the bound and 64 KiB of entries.
+            let cautious = (64 * 1024 / std::mem::size_of::<T>().max(1)).min(self.max);
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(cautious));
+            while items.len() < self.max {
+                let item = if self.objects {
+                    seq.next_element_seed(Object(PhantomData))?
+                } else {
+                    seq.next_element()?
+                };
+                match item {
+                    Some(item) => items.push(item),
+                    None => return Ok(items),
+                }
+            }
+            if seq.next_element::<IgnoredAny>()?.is_some() {
+                return Err(de::Error::custom(format_args!(
+                    "{}: the list is longer than {} entries",
+                    self.field, self.max
+                )));
+            }
+            Ok(items)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
+            Err(E::invalid_type(unexpected_str(v), &self))
+        }
+    }
+    d.deserialize_any(V {
+        field,
+        max: max_members(),
+        objects,
+        item: PhantomData,
+    })
+}
+
+/// `deserialize_with` for a field holding an object (a derived struct such as [`RoomInfo`]): decoded
+/// as the struct would be from an object (or, as serde allows for a struct, from a list of its fields
+/// in order), and anything else refused with a short message.
+///
+/// A struct's own `Deserialize` asks the format for a struct, and `serde_json` answers a string there
+/// with an error quoting the whole string (`{:?}`, up to 6 bytes for each byte of it: a 1 MiB string
+/// of DEL characters made a 6 MiB message, and a peak of 7 times the body). Asking for any value
+/// instead lets a string reach [`unexpected_str`].
+///
+/// [`RoomInfo`]: crate::RoomInfo
+pub(crate) fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    de::DeserializeSeed::deserialize(Object(PhantomData), d)
+}
+
+/// The seed behind [`object`], for the entries of a list too.
+struct Object<T>(PhantomData<fn() -> T>);
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for Object<T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        T::deserialize(de::value::SeqAccessDeserializer::new(seq))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Err(E::invalid_type(unexpected_str(v), &self))
+    }
+}
+
 /// A boolean sent as a JSON boolean or as the string `"true"` / `"false"` (any ASCII case).
 pub(crate) struct FlexBool(pub(crate) bool);
 
@@ -179,7 +401,7 @@ impl<'de> Deserialize<'de> for FlexBool {
                 } else if v.eq_ignore_ascii_case("false") {
                     Ok(FlexBool(false))
                 } else {
-                    Err(E::invalid_value(Unexpected::Str(v), &self))
+                    Err(E::invalid_value(unexpected_str(v), &self))
                 }
             }
         }
@@ -402,6 +624,160 @@ mod tests {
         for bad in ["\"no\"", "0", "1", "null"] {
             assert!(serde_json::from_str::<FlexBool>(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A JSON list of `n` one-character accounts.
+    fn list(n: usize) -> String {
+        let mut s = String::from("[");
+        for i in 0..n {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str("\"a\"");
+        }
+        s.push(']');
+        s
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Listed {
+        #[serde(deserialize_with = "listed")]
+        l: Vec<AccountId>,
+    }
+
+    fn listed<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AccountId>, D::Error> {
+        members("L", d)
+    }
+
+    fn decode_list(n: usize) -> Result<usize, String> {
+        serde_json::from_str::<Listed>(&format!(r#"{{"l":{}}}"#, list(n)))
+            .map(|x| x.l.len())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn member_lists_are_bounded_by_default() {
+        assert_eq!(decode_list(0), Ok(0));
+        assert_eq!(decode_list(DEFAULT_MAX_MEMBERS), Ok(DEFAULT_MAX_MEMBERS));
+        let err = decode_list(DEFAULT_MAX_MEMBERS + 1).unwrap_err();
+        assert!(
+            err.starts_with("L: the list is longer than 10000 entries at line 1"),
+            "{err}"
+        );
+        // The entry past the bound is not decoded: a bad one there still reads as "too long".
+        let mut past = list(DEFAULT_MAX_MEMBERS);
+        past.insert_str(past.len() - 1, ",1.5");
+        let err = serde_json::from_str::<Listed>(&format!(r#"{{"l":{past}}}"#)).unwrap_err();
+        assert!(err.to_string().contains("longer than 10000"), "{err}");
+    }
+
+    #[test]
+    fn a_scope_sets_the_bound_and_restores_it() {
+        assert_eq!(with_max_members(5, || decode_list(5)), Ok(5));
+        let err = with_max_members(5, || decode_list(6)).unwrap_err();
+        assert!(err.contains("longer than 5 entries"), "{err}");
+        assert_eq!(with_max_members(0, || decode_list(0)), Ok(0));
+        assert!(with_max_members(0, || decode_list(1)).is_err());
+        // Nested scopes, and the default back once they end.
+        with_max_members(3, || {
+            assert!(with_max_members(10, || decode_list(10)).is_ok());
+            assert!(decode_list(4).is_err());
+        });
+        assert_eq!(max_members(), DEFAULT_MAX_MEMBERS);
+        // Restored when the decode panics too.
+        let caught = std::panic::catch_unwind(|| with_max_members(1, || panic!("in the decode")));
+        assert!(caught.is_err());
+        assert_eq!(max_members(), DEFAULT_MAX_MEMBERS);
+        // Another thread has its own bound: a scope here does not reach it.
+        with_max_members(1, || {
+            let other = std::thread::spawn(|| decode_list(2)).join().unwrap();
+            assert_eq!(other, Ok(2));
+        });
+    }
+
+    #[test]
+    fn a_member_list_of_another_type_is_refused_briefly() {
+        let long = "\u{7f}".repeat(100_000);
+        let err = serde_json::from_str::<Listed>(&format!(r#"{{"l":"{long}"}}"#)).unwrap_err();
+        let text = err.to_string();
+        assert!(text.len() < 200, "{}", text.len());
+        assert!(text.contains("a string longer than 64 bytes"), "{text}");
+        for bad in [r#"{"l":"a"}"#, r#"{"l":{}}"#, r#"{"l":null}"#, r#"{"l":7}"#] {
+            assert!(serde_json::from_str::<Listed>(bad).is_err(), "{bad}");
+        }
+        // A long string where a number is expected is not quoted whole either.
+        let err = serde_json::from_str::<EventTime>(&format!("\"{long}\"")).unwrap_err();
+        assert!(err.to_string().len() < 200, "{err}");
+        let Err(err) = serde_json::from_str::<FlexBool>(&format!("\"{long}\"")) else {
+            panic!("a long string is not a boolean");
+        };
+        assert!(err.to_string().len() < 200, "{err}");
+        assert!(serde_json::from_str::<EventTime>("\"x\"")
+            .unwrap_err()
+            .to_string()
+            .contains("string \"x\""));
+    }
+
+    #[test]
+    fn objects_are_objects_and_a_long_string_is_not_quoted() {
+        use crate::event::{CreateRoom, Event, SeatInfoChanged};
+        let long = "\u{7f}".repeat(100_000);
+        let bodies = [
+            format!(r#"{{"EventTime":1,"RoomInfo":"{long}"}}"#),
+            format!(r#"{{"RoomId":"r","EventTime":1,"SeatList":[{{"Index":1}},"{long}"]}}"#),
+        ];
+        let errors = [
+            CreateRoom::from_json(bodies[0].as_bytes()).map(drop),
+            SeatInfoChanged::from_json(bodies[1].as_bytes()).map(drop),
+        ];
+        for err in errors {
+            let text = err.unwrap_err().to_string();
+            assert!(
+                text.contains("invalid type: a string longer than 64 bytes, expected an object"),
+                "{text}"
+            );
+        }
+        // An object, or its fields in order as serde allows for a struct; nothing else.
+        let e = CreateRoom::from_json(br#"{"EventTime":1,"RoomInfo":{"RoomId":"r"}}"#).unwrap();
+        assert_eq!(e.room_info.room_id.as_deref(), Some("r"));
+        let e = CreateRoom::from_json(br#"{"EventTime":1,"RoomInfo":["r"]}"#).unwrap();
+        assert_eq!(e.room_info.room_id.as_deref(), Some("r"));
+        for bad in [
+            &br#"{"EventTime":1,"RoomInfo":null}"#[..],
+            br#"{"EventTime":1,"RoomInfo":"r"}"#,
+            br#"{"EventTime":1,"RoomInfo":7}"#,
+            br#"{"EventTime":1}"#,
+            br#"{"EventTime":1,"RoomInfo":{"RoomId":5}}"#,
+        ] {
+            assert!(
+                CreateRoom::from_json(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let missing = CreateRoom::from_json(br#"{"EventTime":1}"#).unwrap_err();
+        assert!(
+            missing.to_string().contains("missing field `RoomInfo`"),
+            "{missing}"
+        );
+        let seat = SeatInfoChanged::from_json(br#"{"RoomId":"r","EventTime":1,"SeatList":["x"]}"#)
+            .unwrap_err();
+        assert!(
+            seat.to_string()
+                .contains(r#"string "x", expected an object"#),
+            "{seat}"
+        );
+    }
+
+    #[test]
+    fn capped_text() {
+        assert_eq!(capped("short", 10), "short");
+        assert_eq!(capped(format_args!("{}{}", "abc", "def"), 4), "abcd");
+        // A character is never split.
+        assert_eq!(capped("ééé", 5), "éé");
+        assert_eq!(capped("", 0), "");
+        assert_eq!(Quoted("ab").to_string(), "\"ab\"");
+        assert_eq!(Quoted(&"x".repeat(65)).to_string(), "a string of 65 bytes");
     }
 
     #[test]

@@ -6,6 +6,16 @@ use serde::{Deserialize, Serialize};
 use super::{flex, MsgElement, Tag};
 use crate::value::{string_enum, AccountId, EventTime, UnixSeconds};
 
+/// `NewMemberList`, bounded like a Room event's member list.
+fn new_member_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<GroupMember>, D::Error> {
+    crate::value::object_members("NewMemberList", d)
+}
+
+/// `ExitMemberList`, bounded like a Room event's member list.
+fn exit_member_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<GroupMember>, D::Error> {
+    crate::value::object_members("ExitMemberList", d)
+}
+
 string_enum!(
     /// The kind of group (`Type`).
     GroupType, "group type" {
@@ -267,8 +277,10 @@ pub struct GroupAfterNewMemberJoin {
         skip_serializing_if = "Option::is_none"
     )]
     pub operator: Option<AccountId>,
-    /// `NewMemberList`: the members who joined.
-    #[serde(rename = "NewMemberList")]
+    /// `NewMemberList`: the members who joined (at most
+    /// [`DEFAULT_MAX_MEMBERS`](crate::DEFAULT_MAX_MEMBERS) entries: a longer list is refused while it is
+    /// decoded).
+    #[serde(rename = "NewMemberList", deserialize_with = "new_member_list")]
     pub new_members: Vec<GroupMember>,
     /// `EventTime`: when it happened (milliseconds).
     #[serde(rename = "EventTime")]
@@ -320,8 +332,10 @@ pub struct GroupAfterMemberExit {
         skip_serializing_if = "Option::is_none"
     )]
     pub operator: Option<AccountId>,
-    /// `ExitMemberList`: the members who left.
-    #[serde(rename = "ExitMemberList")]
+    /// `ExitMemberList`: the members who left (at most
+    /// [`DEFAULT_MAX_MEMBERS`](crate::DEFAULT_MAX_MEMBERS) entries: a longer list is refused while it is
+    /// decoded).
+    #[serde(rename = "ExitMemberList", deserialize_with = "exit_member_list")]
     pub exit_members: Vec<GroupMember>,
     /// `EventTime`: when it happened (milliseconds).
     #[serde(rename = "EventTime")]

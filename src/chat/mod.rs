@@ -122,7 +122,8 @@ impl<'de, E: Named> Deserialize<'de> for Tag<E> {
                     Ok(Tag(PhantomData))
                 } else {
                     Err(Er::custom(format_args!(
-                        "CallbackCommand in the body is {v:?}, expected {:?}",
+                        "CallbackCommand in the body is {}, expected {:?}",
+                        crate::value::Quoted(v),
                         E::NAME
                     )))
                 }
@@ -171,11 +172,11 @@ mod flex {
                 fn visit_str<E: de::Error>(self, v: &str) -> Result<FlexI64, E> {
                     let digits = v.strip_prefix('-').unwrap_or(v);
                     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                        return Err(E::invalid_value(Unexpected::Str(v), &self));
+                        return Err(E::invalid_value(crate::value::unexpected_str(v), &self));
                     }
                     v.parse()
                         .map(FlexI64)
-                        .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+                        .map_err(|_| E::invalid_value(crate::value::unexpected_str(v), &self))
                 }
             }
             d.deserialize_any(V)
@@ -216,7 +217,7 @@ mod flex {
                 match v {
                     "0" => Ok(false),
                     "1" => Ok(true),
-                    _ => Err(E::invalid_value(Unexpected::Str(v), &self)),
+                    _ => Err(E::invalid_value(crate::value::unexpected_str(v), &self)),
                 }
             }
         }

@@ -237,6 +237,40 @@ fn group_exit_sample() {
     assert_eq!(e, want);
 }
 
+#[test]
+fn group_member_lists_are_bounded() {
+    let body = |field: &str, n: usize| {
+        format!(
+            r#"{{"GroupId":"g","EventTime":1,"{field}":[{}]}}"#,
+            vec![r#"{"Member_Account":"a"}"#; n].join(",")
+        )
+    };
+    let max = crate::DEFAULT_MAX_MEMBERS;
+    let join = GroupAfterNewMemberJoin::from_json(body("NewMemberList", max).as_bytes()).unwrap();
+    assert_eq!(join.new_members.len(), max);
+    let exit = GroupAfterMemberExit::from_json(body("ExitMemberList", max).as_bytes()).unwrap();
+    assert_eq!(exit.exit_members.len(), max);
+    let err =
+        GroupAfterNewMemberJoin::from_json(body("NewMemberList", max + 1).as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("NewMemberList: the list is longer than 10000 entries"),
+        "{err}"
+    );
+    let err =
+        GroupAfterMemberExit::from_json(body("ExitMemberList", max + 1).as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("ExitMemberList: the list is longer than 10000 entries"),
+        "{err}"
+    );
+    // Under a narrower bound in force (as a layer sets its configuration's).
+    let narrow = crate::value::with_max_members(1, || {
+        GroupAfterMemberExit::from_json(body("ExitMemberList", 2).as_bytes())
+    });
+    assert_malformed(narrow, "2 members under a bound of 1");
+}
+
 // ---- ChatEvent ----
 
 #[test]
@@ -616,6 +650,17 @@ fn wrong_callback_command_in_the_body_is_refused() {
             br#"{"CallbackCommand":5,"EventTime":1,"Info":{"Action":"Login","To_Account":"u"}}"#,
         ),
         "numeric command",
+    );
+    // A long command is described, not quoted whole.
+    let long = format!(
+        r#"{{"CallbackCommand":"{}","EventTime":1,"Info":{{"Action":"Login","To_Account":"u"}}}}"#,
+        "\u{7f}".repeat(10_000)
+    );
+    let err = StateChange::from_json(long.as_bytes()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("CallbackCommand in the body is a string of 10000 bytes"),
+        "{err}"
     );
 }
 

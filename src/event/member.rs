@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::CommandTag;
 use crate::value::{flex, string_enum, AccountId, EventTime};
 
+/// `MemberList_Account`, bounded ([`crate::Config::max_members`]).
+fn member_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AccountId>, D::Error> {
+    crate::value::members("MemberList_Account", d)
+}
+
 string_enum!(
     /// How members left a room (`Type` of [`MemberLeave`]).
     LeaveType, "leave type" {
@@ -57,8 +62,9 @@ pub struct MemberLeave {
     /// `Type`: how the members left.
     #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<LeaveType>,
-    /// `MemberList_Account`: the members who left (one callback may carry several).
-    #[serde(rename = "MemberList_Account")]
+    /// `MemberList_Account`: the members who left (one callback may carry several; at most
+    /// [`Config::max_members`](crate::Config::max_members)).
+    #[serde(rename = "MemberList_Account", deserialize_with = "member_list")]
     pub members: Vec<AccountId>,
     /// `Reason`: free-text reason.
     #[serde(rename = "Reason", default, skip_serializing_if = "Option::is_none")]
@@ -117,8 +123,9 @@ pub struct MemberEnter {
     /// `Type`: how the members entered.
     #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<EnterType>,
-    /// `MemberList_Account`: the members who entered.
-    #[serde(rename = "MemberList_Account")]
+    /// `MemberList_Account`: the members who entered (at most
+    /// [`Config::max_members`](crate::Config::max_members)).
+    #[serde(rename = "MemberList_Account", deserialize_with = "member_list")]
     pub members: Vec<AccountId>,
     /// `EventTime`: when it happened (milliseconds).
     #[serde(rename = "EventTime")]

@@ -77,8 +77,11 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejecti
             ))
         }
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Rejection::with_detail(RejectionKind::MalformedBody, e))
+    // The error's text is read only as far as a rejection keeps it (200 bytes, cut with a mark): a
+    // decoder's message may quote the body at length, and need not be copied whole to be cut.
+    serde_json::from_slice(body).map_err(|e| {
+        Rejection::with_detail(RejectionKind::MalformedBody, crate::value::capped(e, 256))
+    })
 }
 
 /// The body's `CallbackCommand`: optional, but when present it must name the event's command (any of its
@@ -124,7 +127,8 @@ impl<'de, E: Event> Deserialize<'de> for CommandTag<E> {
                     Ok(CommandTag(PhantomData))
                 } else {
                     Err(Er::custom(format_args!(
-                        "CallbackCommand in the body is {v:?}, the query says {:?}",
+                        "CallbackCommand in the body is {}, the query says {:?}",
+                        crate::value::Quoted(v),
                         E::COMMAND.name()
                     )))
                 }

@@ -3,7 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::CommandTag;
-use crate::value::{flex, string_enum, AccountId, EventTime, UnixSeconds};
+use crate::value::{flex, object, string_enum, AccountId, EventTime, UnixSeconds};
+
+/// `ScheduleInviteeList_Account`, bounded ([`crate::Config::max_members`]).
+fn invitee_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<AccountId>, D::Error> {
+    crate::value::members("ScheduleInviteeList_Account", d)
+}
 
 string_enum!(
     /// The kind of room (`RoomType`).
@@ -186,12 +191,14 @@ pub struct CreateRoom {
     )]
     pub operator: Option<AccountId>,
     /// `RoomInfo`: the new room.
-    #[serde(rename = "RoomInfo")]
+    #[serde(rename = "RoomInfo", deserialize_with = "object")]
     pub room_info: RoomInfo,
-    /// `ScheduleInviteeList_Account`: invitees of a scheduled room (empty when absent).
+    /// `ScheduleInviteeList_Account`: invitees of a scheduled room (empty when absent; at most
+    /// [`Config::max_members`](crate::Config::max_members)).
     #[serde(
         rename = "ScheduleInviteeList_Account",
         default,
+        deserialize_with = "invitee_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub schedule_invitees: Vec<AccountId>,
@@ -266,7 +273,7 @@ pub struct UpdateRoomInfo {
     )]
     pub operator: Option<AccountId>,
     /// `RoomInfo`: the room's information as sent.
-    #[serde(rename = "RoomInfo")]
+    #[serde(rename = "RoomInfo", deserialize_with = "object")]
     pub room_info: RoomInfo,
     /// `EventTime`: when it happened (milliseconds).
     #[serde(rename = "EventTime")]

@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use super::CommandTag;
 use crate::value::{flex, opt_account, AccountId, EventTime};
 
+/// `SeatList`, bounded ([`crate::Config::max_members`]).
+fn seat_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Seat>, D::Error> {
+    crate::value::object_members("SeatList", d)
+}
+
 /// One seat of a room's seat list (`SeatList` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -74,8 +79,8 @@ pub struct SeatInfoChanged {
     /// `RoomId`: the room.
     #[serde(rename = "RoomId")]
     pub room_id: String,
-    /// `SeatList`: the seats.
-    #[serde(rename = "SeatList")]
+    /// `SeatList`: the seats (at most [`Config::max_members`](crate::Config::max_members)).
+    #[serde(rename = "SeatList", deserialize_with = "seat_list")]
     pub seats: Vec<Seat>,
     /// `EventTime`: when it happened (milliseconds).
     #[serde(rename = "EventTime")]

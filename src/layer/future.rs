@@ -25,6 +25,7 @@ use crate::meta::CallbackMeta;
 use crate::metrics;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{self, Room};
+use crate::value::with_max_members;
 
 pin_project! {
     /// The response future of [`Callback`](super::Callback).
@@ -246,10 +247,13 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion");
                     let delivery = result.and_then(|()| {
+                        // The event is decoded under the configuration's bound on member lists.
                         catch_unwind(AssertUnwindSafe(|| {
-                            this.shared
-                                .routes
-                                .deliver(at, meta, &bytes, &mut parts.extensions)
+                            with_max_members(this.shared.config.max_members, || {
+                                this.shared
+                                    .routes
+                                    .deliver(at, meta, &bytes, &mut parts.extensions)
+                            })
                         }))
                         .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                     });
