@@ -82,7 +82,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/callback", any(not_a_callback))
         .fallback(not_a_callback)
-        .layer(CallbackLayer::new(config).path("/callback").inbox(inbox.clone()));
+        .layer(
+            CallbackLayer::new(config)
+                .path("/callback")
+                .inbox(inbox.clone()),
+        );
 
     tracing::info!(
         addr = %listener.local_addr()?,

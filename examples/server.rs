@@ -194,7 +194,11 @@ async fn write_batches(mut queue: mpsc::Receiver<Job>) {
 }
 
 /// Prints a Room event as one JSON line on stdout, after the simulated `work`.
-async fn print_event(printer: Printer, event: RoomEvent, work: Duration) -> Result<(), HandlerError> {
+async fn print_event(
+    printer: Printer,
+    event: RoomEvent,
+    work: Duration,
+) -> Result<(), HandlerError> {
     if !work.is_zero() {
         tokio::time::sleep(work).await;
     }

@@ -58,7 +58,10 @@ fn leave(n: u64) -> CallbackRequest {
 async fn send(app: &Router, req: &CallbackRequest) -> (StatusCode, Vec<u8>) {
     let res = app.clone().oneshot(req.build::<Body>()).await.unwrap();
     let status = res.status();
-    (status, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    (
+        status,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
 }
 
 #[tokio::test]
@@ -66,7 +69,10 @@ async fn a_copy_of_a_handled_callback_does_not_reach_the_handler() {
     let calls = Arc::new(AtomicUsize::new(0));
     let app = app(Dedup::default(), calls.clone(), 0, Arc::default());
     for _ in 0..3 {
-        assert_eq!(send(&app, &leave(1)).await, (StatusCode::OK, OK_BODY.to_vec()));
+        assert_eq!(
+            send(&app, &leave(1)).await,
+            (StatusCode::OK, OK_BODY.to_vec())
+        );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Another body is another callback.

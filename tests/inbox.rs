@@ -248,7 +248,10 @@ async fn a_handler_that_fails_three_times_then_succeeds_is_retried() {
             let attempts = attempts.clone();
             inbox
                 .worker(move |event: InboxEvent| {
-                    attempts.lock().unwrap().push((event.attempt(), Instant::now()));
+                    attempts
+                        .lock()
+                        .unwrap()
+                        .push((event.attempt(), Instant::now()));
                     let attempt = event.attempt();
                     async move {
                         if attempt <= 3 {
@@ -324,7 +327,12 @@ async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
         assert_eq!(dead[0].error, "downstream says no");
         assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
         assert_eq!(
-            dead[0].event.decode::<MemberLeave>().unwrap().event_time.as_millis(),
+            dead[0]
+                .event
+                .decode::<MemberLeave>()
+                .unwrap()
+                .event_time
+                .as_millis(),
             1
         );
         wait_until(|| handled.lock().unwrap().as_slice() == [2]).await;
@@ -335,7 +343,11 @@ async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
         let id = dead[0].event.id().clone();
         let new = inbox.replay(&id).await.unwrap().expect("replayed");
         assert_ne!(new, id);
-        assert_eq!(inbox.replay(&id).await.unwrap(), None, "a dead letter replays once");
+        assert_eq!(
+            inbox.replay(&id).await.unwrap(),
+            None,
+            "a dead letter replays once"
+        );
         wait_until(|| handled.lock().unwrap().len() == 2).await;
         worker.shutdown(Duration::from_secs(1)).await;
         assert_eq!(inbox.depth().await.unwrap(), Default::default());
@@ -356,15 +368,23 @@ async fn ordered_workers_keep_each_rooms_arrival_order() {
         let overlap = Arc::new(AtomicUsize::new(0));
         let failed_once = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let worker = {
-            let (seen, busy, overlap, failed_once) =
-                (seen.clone(), busy.clone(), overlap.clone(), failed_once.clone());
+            let (seen, busy, overlap, failed_once) = (
+                seen.clone(),
+                busy.clone(),
+                overlap.clone(),
+                failed_once.clone(),
+            );
             inbox
                 .worker(move |event: InboxEvent| {
                     let leave: MemberLeave = event.decode().unwrap();
                     let room = leave.room_id.clone();
                     let n = leave.event_time.as_millis();
-                    let (seen, busy, overlap, failed_once) =
-                        (seen.clone(), busy.clone(), overlap.clone(), failed_once.clone());
+                    let (seen, busy, overlap, failed_once) = (
+                        seen.clone(),
+                        busy.clone(),
+                        overlap.clone(),
+                        failed_once.clone(),
+                    );
                     async move {
                         if busy.lock().unwrap().insert(room.clone(), true) == Some(true) {
                             overlap.fetch_add(1, Ordering::SeqCst);
@@ -387,7 +407,11 @@ async fn ordered_workers_keep_each_rooms_arrival_order() {
         };
         wait_until(|| seen.lock().unwrap().values().map(Vec::len).sum::<usize>() == 60).await;
         worker.shutdown(Duration::from_secs(1)).await;
-        assert_eq!(overlap.load(Ordering::SeqCst), 0, "two events of one room at once");
+        assert_eq!(
+            overlap.load(Ordering::SeqCst),
+            0,
+            "two events of one room at once"
+        );
         for (room, ns) in seen.lock().unwrap().iter() {
             let mut sorted = ns.clone();
             sorted.sort_unstable();
@@ -436,7 +460,10 @@ async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
     for n in 0..4 {
-        assert_eq!(send(&app, &leave(&format!("r{n}"), n)).await.0, StatusCode::OK);
+        assert_eq!(
+            send(&app, &leave(&format!("r{n}"), n)).await.0,
+            StatusCode::OK
+        );
     }
     let started = Arc::new(AtomicUsize::new(0));
     let worker = {
@@ -444,7 +471,12 @@ async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
         inbox
             .worker(move |event: InboxEvent| {
                 started.fetch_add(1, Ordering::SeqCst);
-                let quick = event.decode::<MemberLeave>().unwrap().event_time.as_millis() < 2;
+                let quick = event
+                    .decode::<MemberLeave>()
+                    .unwrap()
+                    .event_time
+                    .as_millis()
+                    < 2;
                 async move {
                     let ms = if quick { 100 } else { 60_000 };
                     tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -551,15 +583,17 @@ async fn with_an_inbox_before_callbacks_go_to_their_handler() {
     let decided = Arc::new(AtomicUsize::new(0));
     let app = {
         let decided = decided.clone();
-        Router::new().route("/cb", post(|| async { "the app" })).layer(
-            CallbackLayer::new(Config::new(APP))
-                .path("/cb")
-                .inbox(inbox.clone())
-                .on_before(move |_: tencent_room_callback::RawCallback| {
-                    decided.fetch_add(1, Ordering::SeqCst);
-                    async { Ok(tencent_room_callback::Ack::decision(1, "refused")) }
-                }),
-        )
+        Router::new()
+            .route("/cb", post(|| async { "the app" }))
+            .layer(
+                CallbackLayer::new(Config::new(APP))
+                    .path("/cb")
+                    .inbox(inbox.clone())
+                    .on_before(move |_: tencent_room_callback::RawCallback| {
+                        decided.fetch_add(1, Ordering::SeqCst);
+                        async { Ok(tencent_room_callback::Ack::decision(1, "refused")) }
+                    }),
+            )
     };
     let before = CallbackRequest::raw(Command::MemberLeave, r#"{"From_Account":"a"}"#)
         .callback_command("Group.CallbackBeforeSendMsg")
@@ -582,15 +616,17 @@ async fn a_typed_route_wins_over_the_inbox() {
     let got = Arc::new(AtomicUsize::new(0));
     let app = {
         let got = got.clone();
-        Router::new().route("/cb", post(|| async { "the app" })).layer(
-            CallbackLayer::new(Config::new(APP))
-                .path("/cb")
-                .inbox(inbox.clone())
-                .on(move |_: MemberLeave, _| {
-                    got.fetch_add(1, Ordering::SeqCst);
-                    async { Ok(()) }
-                }),
-        )
+        Router::new()
+            .route("/cb", post(|| async { "the app" }))
+            .layer(
+                CallbackLayer::new(Config::new(APP))
+                    .path("/cb")
+                    .inbox(inbox.clone())
+                    .on(move |_: MemberLeave, _| {
+                        got.fetch_add(1, Ordering::SeqCst);
+                        async { Ok(()) }
+                    }),
+            )
     };
     assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
     let enter = CallbackRequest::raw(
@@ -608,11 +644,13 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
     let dir = TempDir::new("meta");
     let token = "secret-token-for-the-inbox-test";
     let inbox = Inbox::open(&dir.0).unwrap();
-    let app = Router::new().route("/cb", post(|| async { "the app" })).layer(
-        CallbackLayer::new(Config::new(APP).token(token).unwrap())
-            .path("/cb")
-            .inbox(inbox.clone()),
-    );
+    let app = Router::new()
+        .route("/cb", post(|| async { "the app" }))
+        .layer(
+            CallbackLayer::new(Config::new(APP).token(token).unwrap())
+                .path("/cb")
+                .inbox(inbox.clone()),
+        );
     let req = leave("r", 7)
         .token(token)
         .client_ip("10.1.2.3")
@@ -639,16 +677,22 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
     let event = got.lock().unwrap().take().unwrap();
     assert_eq!(event.meta().sdk_app_id, APP);
     assert_eq!(event.meta().command, Command::MemberLeave);
-    assert_eq!(event.meta().client_ip.as_ref().unwrap().ip(), Some([10, 1, 2, 3].into()));
+    assert_eq!(
+        event.meta().client_ip.as_ref().unwrap().ip(),
+        Some([10, 1, 2, 3].into())
+    );
     assert_eq!(event.meta().platform.as_ref().unwrap().as_str(), "Android");
     assert!(event.meta().request_time.is_some());
     assert_eq!(event.room(), Some("\"r\""));
     assert_eq!(event.body(), req.body());
-    assert_eq!(event.key(), tencent_room_callback::IdempotencyKey::of_callback(
-        APP,
-        "Room.CallbackAfterMemberLeave",
-        req.body()
-    ));
+    assert_eq!(
+        event.key(),
+        tencent_room_callback::IdempotencyKey::of_callback(
+            APP,
+            "Room.CallbackAfterMemberLeave",
+            req.body()
+        )
+    );
 }
 
 async fn wait_until(mut done: impl FnMut() -> bool) {

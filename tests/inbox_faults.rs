@@ -137,7 +137,10 @@ impl Receiver {
                     panic!("the receiver exited before listening:\n{log}");
                 }
             }
-            assert!(Instant::now() < give_up, "the receiver did not listen within 60 s");
+            assert!(
+                Instant::now() < give_up,
+                "the receiver did not listen within 60 s"
+            );
         }
     }
 
@@ -287,7 +290,10 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 async fn a_killed_receiver_loses_no_acknowledged_event() {
     let dir = TempDir::new("kill");
     let inbox = dir.0.to_str().unwrap().to_owned();
-    let env = [("ROOM_CALLBACK_INBOX", inbox.as_str()), ("ROOM_CALLBACK_WORK_MS", "2")];
+    let env = [
+        ("ROOM_CALLBACK_INBOX", inbox.as_str()),
+        ("ROOM_CALLBACK_WORK_MS", "2"),
+    ];
     let mut first = Receiver::start(&env);
     let acked: Arc<Mutex<HashSet<u64>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -317,9 +323,11 @@ async fn a_killed_receiver_loses_no_acknowledged_event() {
         let seen: HashSet<u64> = before_kill.iter().chain(&printed(lines)).copied().collect();
         acked.iter().filter(|n| !seen.contains(n)).count()
     };
-    wait_until("every acknowledged event printed", Duration::from_secs(120), || {
-        missing(&second.lines()) == 0
-    });
+    wait_until(
+        "every acknowledged event printed",
+        Duration::from_secs(120),
+        || missing(&second.lines()) == 0,
+    );
     // Let it settle, then stop it cleanly.
     thread::sleep(Duration::from_millis(300));
     let log = second.terminate();
@@ -329,10 +337,20 @@ async fn a_killed_receiver_loses_no_acknowledged_event() {
     for n in before_kill.iter().chain(&after) {
         *times.entry(*n).or_default() += 1;
     }
-    let twice: Vec<u64> = times.iter().filter(|(_, c)| **c > 1).map(|(n, _)| *n).collect();
+    let twice: Vec<u64> = times
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(n, _)| *n)
+        .collect();
     let once_per_run = |ns: &[u64]| ns.iter().collect::<HashSet<_>>().len() == ns.len();
-    assert!(once_per_run(&before_kill), "an event printed twice before the kill");
-    assert!(once_per_run(&after), "an event printed twice after the restart:\n{log}");
+    assert!(
+        once_per_run(&before_kill),
+        "an event printed twice before the kill"
+    );
+    assert!(
+        once_per_run(&after),
+        "an event printed twice after the restart:\n{log}"
+    );
     // Printed twice: handled before the kill, its removal from the inbox not yet committed. The
     // worker's slot is held until that commit: at most what the worker (32 at once) had in hand.
     assert!(
@@ -475,15 +493,24 @@ async fn two_receivers_on_one_redis_print_each_event_once() {
         got.extend(printed(&b.lines()));
         got
     };
-    wait_until("300 events printed", Duration::from_secs(60), || all(&a, &b).len() >= 300);
+    wait_until("300 events printed", Duration::from_secs(60), || {
+        all(&a, &b).len() >= 300
+    });
     thread::sleep(Duration::from_millis(500));
     a.terminate();
     b.terminate();
     let mut got = all(&a, &b);
     got.sort_unstable();
-    assert_eq!(got, (0..300).collect::<Vec<_>>(), "each event once, between the two");
+    assert_eq!(
+        got,
+        (0..300).collect::<Vec<_>>(),
+        "each event once, between the two"
+    );
     let (pa, pb) = (printed(&a.lines()).len(), printed(&b.lines()).len());
-    eprintln!("{} copies sent; printed {pa} by one receiver, {pb} by the other", sent.into_inner());
+    eprintln!(
+        "{} copies sent; printed {pa} by one receiver, {pb} by the other",
+        sent.into_inner()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -510,7 +537,10 @@ async fn redis_down_means_503_never_ok_and_nothing_acknowledged_is_lost() {
         assert_eq!(status, Some(503), "event {n} while Redis is down");
         assert!(started.elapsed() < Duration::from_secs(3), "a slow 503");
     }
-    eprintln!("60 callbacks answered 503 in {:?} while Redis was down", down.elapsed());
+    eprintln!(
+        "60 callbacks answered 503 in {:?} while Redis was down",
+        down.elapsed()
+    );
     // Back up (same data directory, AOF): serving again without a restart.
     redis.restart();
     let back = Instant::now();
@@ -522,16 +552,23 @@ async fn redis_down_means_503_never_ok_and_nothing_acknowledged_is_lost() {
                 n += 1;
             }
             Some(503) => {
-                assert!(back.elapsed() < Duration::from_secs(20), "still 503 20 s after Redis came back");
+                assert!(
+                    back.elapsed() < Duration::from_secs(20),
+                    "still 503 20 s after Redis came back"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             other => panic!("event {n}: {other:?}"),
         }
     }
-    wait_until("every acknowledged event printed", Duration::from_secs(60), || {
-        let seen: HashSet<u64> = printed(&receiver.lines()).into_iter().collect();
-        acked.iter().all(|n| seen.contains(n))
-    });
+    wait_until(
+        "every acknowledged event printed",
+        Duration::from_secs(60),
+        || {
+            let seen: HashSet<u64> = printed(&receiver.lines()).into_iter().collect();
+            acked.iter().all(|n| seen.contains(n))
+        },
+    );
     receiver.terminate();
     let seen = printed(&receiver.lines());
     assert!(

@@ -54,17 +54,18 @@ fn number(name: &str, default: u64) -> Result<u64, String> {
 pub fn settings() -> Result<Settings, String> {
     let store = match (var(INBOX)?, var(REDIS)?) {
         (Some(_), Some(_)) => {
-            return Err(format!("{INBOX} and {REDIS} are both set: choose one inbox"))
+            return Err(format!(
+                "{INBOX} and {REDIS} are both set: choose one inbox"
+            ))
         }
         (Some(dir), None) => Some(Store::Embedded(dir)),
         (None, Some(url)) => {
             if !url.starts_with("redis://")
-                && !url.starts_with("rediss://")
                 && !url.starts_with("redis+unix://")
                 && !url.starts_with("unix://")
             {
                 return Err(format!(
-                    "{REDIS} is not a Redis URL (redis://HOST:PORT, rediss://..., unix://PATH): {url:?}"
+                    "{REDIS} is not a Redis URL (redis://HOST:PORT, redis+unix:///PATH): {url:?}"
                 ));
             }
             Some(Store::Redis(url))

@@ -13,13 +13,14 @@
 //! so a copy that arrives while the first is being committed is answered only after that commit. The
 //! index of pending events (for the workers) is kept in memory and rebuilt from the file at start.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -48,6 +49,11 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const MAX_BATCH: usize = 4096;
 /// The most expired keys one transaction purges.
 const MAX_PURGE: usize = 1024;
+/// The most stored events kept in memory for the worker's next claim (beyond, a claim reads the file).
+const MAX_CACHED: usize = 16_384;
+
+/// Events just stored, handed to the next claim without reading the file back.
+type Cache = Mutex<HashMap<u64, Stored>>;
 
 /// Any of redb's errors, boxed (they are large): `?` takes each of redb's error types.
 #[derive(Debug)]
@@ -119,6 +125,7 @@ pub(crate) struct Embedded {
     ops: Option<mpsc::Sender<Op>>,
     writer: Option<thread::JoinHandle<()>>,
     shared: Arc<Shared>,
+    cache: Arc<Cache>,
     syncs: Arc<AtomicU64>,
 }
 
@@ -131,7 +138,10 @@ impl fmt::Debug for Embedded {
 impl Embedded {
     pub(crate) fn open(dir: &Path) -> Result<Embedded, InboxError> {
         fs::create_dir_all(dir).map_err(|e| {
-            InboxError::new(format!("cannot create the inbox directory {}", dir.display()), e)
+            InboxError::new(
+                format!("cannot create the inbox directory {}", dir.display()),
+                e,
+            )
         })?;
         let path = dir.join("inbox.redb");
         let file = OpenOptions::new()
@@ -144,7 +154,10 @@ impl Embedded {
         let syncs = Arc::new(AtomicU64::new(0));
         let backend = FileBackend::new(file).map_err(|e| {
             InboxError::new(
-                format!("cannot lock {} (is another process using it?)", path.display()),
+                format!(
+                    "cannot lock {} (is another process using it?)",
+                    path.display()
+                ),
                 e,
             )
         })?;
@@ -158,12 +171,14 @@ impl Embedded {
         let shared = Arc::new(Shared::new());
         let next = load(&db, &shared)?;
         let (ops, rx) = mpsc::channel();
+        let cache = Arc::new(Cache::default());
         let writer = {
             let db = db.clone();
             let shared = shared.clone();
+            let cache = cache.clone();
             thread::Builder::new()
                 .name("room-callback-inbox".into())
-                .spawn(move || write_loop(&db, &shared, rx, next))
+                .spawn(move || write_loop(&db, &shared, &cache, rx, next))
                 .map_err(|e| InboxError::new("cannot start the inbox's writer thread", e))?
         };
         Ok(Embedded {
@@ -171,6 +186,7 @@ impl Embedded {
             ops: Some(ops),
             writer: Some(writer),
             shared,
+            cache,
             syncs,
         })
     }
@@ -182,9 +198,18 @@ impl Embedded {
             .ok_or_else(|| InboxError::msg("the inbox's writer has stopped"))
     }
 
-    fn read(&self, table: TableDefinition<'_, u64, &[u8]>, seq: u64) -> Result<Option<Stored>, InboxError> {
-        let txn = self.db.begin_read().map_err(|e| InboxError::new("read", e))?;
-        let table = txn.open_table(table).map_err(|e| InboxError::new("read", e))?;
+    fn read(
+        &self,
+        table: TableDefinition<'_, u64, &[u8]>,
+        seq: u64,
+    ) -> Result<Option<Stored>, InboxError> {
+        let txn = self
+            .db
+            .begin_read()
+            .map_err(|e| InboxError::new("read", e))?;
+        let table = txn
+            .open_table(table)
+            .map_err(|e| InboxError::new("read", e))?;
         let Some(bytes) = table.get(seq).map_err(|e| InboxError::new("read", e))? else {
             return Ok(None);
         };
@@ -210,11 +235,19 @@ fn load(db: &Database, shared: &Shared) -> Result<u64, InboxError> {
     let txn = db.begin_write().map_err(|e| InboxError::new("open", e))?;
     let mut next = 1;
     {
-        let events = txn.open_table(EVENTS).map_err(|e| InboxError::new("open", e))?;
-        let dead = txn.open_table(DEAD).map_err(|e| InboxError::new("open", e))?;
-        txn.open_table(KEYS).map_err(|e| InboxError::new("open", e))?;
-        txn.open_table(EXPIRIES).map_err(|e| InboxError::new("open", e))?;
-        let meta = txn.open_table(META).map_err(|e| InboxError::new("open", e))?;
+        let events = txn
+            .open_table(EVENTS)
+            .map_err(|e| InboxError::new("open", e))?;
+        let dead = txn
+            .open_table(DEAD)
+            .map_err(|e| InboxError::new("open", e))?;
+        txn.open_table(KEYS)
+            .map_err(|e| InboxError::new("open", e))?;
+        txn.open_table(EXPIRIES)
+            .map_err(|e| InboxError::new("open", e))?;
+        let meta = txn
+            .open_table(META)
+            .map_err(|e| InboxError::new("open", e))?;
         if let Some(n) = meta.get("next").map_err(|e| InboxError::new("open", e))? {
             next = next.max(n.value());
         }
@@ -240,10 +273,17 @@ fn load(db: &Database, shared: &Shared) -> Result<u64, InboxError> {
 
 /// What one operation of a committed batch did.
 enum Outcome {
-    Appended(u64, Option<Box<str>>),
+    Appended(Box<Stored>),
     Duplicate,
     Replayed(Option<(u64, Option<Box<str>>)>),
     Nothing,
+}
+
+/// What a committed operation's waiter is told.
+enum Answer {
+    Append(Appended),
+    Replay(Option<EventId>),
+    Done,
 }
 
 /// Who waits for an operation's outcome.
@@ -303,7 +343,13 @@ fn split(op: Op) -> (Work, Reply) {
     }
 }
 
-fn write_loop(db: &Database, shared: &Shared, ops: mpsc::Receiver<Op>, mut next: u64) {
+fn write_loop(
+    db: &Database,
+    shared: &Shared,
+    cache: &Cache,
+    ops: mpsc::Receiver<Op>,
+    mut next: u64,
+) {
     let mut last_purge = Instant::now();
     while let Ok(first) = ops.recv() {
         let mut work = Vec::new();
@@ -328,28 +374,41 @@ fn write_loop(db: &Database, shared: &Shared, ops: mpsc::Receiver<Op>, mut next:
                     last_purge = Instant::now();
                 }
                 let now = Instant::now();
+                let mut answers = Vec::with_capacity(replies.len());
                 {
+                    let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
                     let mut sched = shared.lock();
-                    for outcome in &outcomes {
-                        match outcome {
-                            Outcome::Appended(seq, room) | Outcome::Replayed(Some((seq, room))) => {
-                                sched.insert(*seq, room.as_deref(), now)
+                    for (outcome, reply) in outcomes.into_iter().zip(replies) {
+                        let answer = match outcome {
+                            Outcome::Appended(stored) => {
+                                let seq = seq_of(&stored);
+                                sched.insert(seq, stored.record.room.as_deref(), now);
+                                let id = stored.id.clone();
+                                if cached.len() < MAX_CACHED {
+                                    cached.insert(seq, *stored);
+                                }
+                                Answer::Append(Appended::Stored(id))
                             }
-                            _ => {}
-                        }
+                            Outcome::Duplicate => Answer::Append(Appended::Duplicate),
+                            Outcome::Replayed(replayed) => {
+                                if let Some((seq, room)) = &replayed {
+                                    sched.insert(*seq, room.as_deref(), now);
+                                }
+                                Answer::Replay(replayed.map(|(seq, _)| EventId::seq(seq)))
+                            }
+                            Outcome::Nothing => Answer::Done,
+                        };
+                        answers.push((answer, reply));
                     }
                 }
                 shared.wake();
-                for (outcome, reply) in outcomes.into_iter().zip(replies) {
-                    match (outcome, reply) {
-                        (Outcome::Appended(seq, _), Reply::Append(tx)) => {
-                            let _ = tx.send(Ok(Appended::Stored(EventId::seq(seq))));
+                for (answer, reply) in answers {
+                    match (answer, reply) {
+                        (Answer::Append(appended), Reply::Append(tx)) => {
+                            let _ = tx.send(Ok(appended));
                         }
-                        (Outcome::Duplicate, Reply::Append(tx)) => {
-                            let _ = tx.send(Ok(Appended::Duplicate));
-                        }
-                        (Outcome::Replayed(replayed), Reply::Replay(tx)) => {
-                            let _ = tx.send(Ok(replayed.map(|(seq, _)| EventId::seq(seq))));
+                        (Answer::Replay(replayed), Reply::Replay(tx)) => {
+                            let _ = tx.send(Ok(replayed));
                         }
                         (_, Reply::Done(tx)) => {
                             let _ = tx.send(Ok(()));
@@ -457,7 +516,6 @@ fn write_batch(
                     } else {
                         let seq = *next;
                         *next += 1;
-                        let room = record.room.clone();
                         let stored = Stored {
                             id: EventId::seq(seq),
                             record,
@@ -465,7 +523,7 @@ fn write_batch(
                             error: None,
                         };
                         events.insert(seq, stored.encode().as_slice())?;
-                        Outcome::Appended(seq, room)
+                        Outcome::Appended(Box::new(stored))
                     }
                 }
                 Work::Complete(seq) => {
@@ -542,7 +600,17 @@ impl Backend for Embedded {
         Box::pin(async move {
             let seqs = self.shared.claim(max, ordered, wait).await;
             let mut out = Vec::with_capacity(seqs.len());
-            for seq in seqs {
+            let mut misses = Vec::new();
+            {
+                let mut cached = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+                for seq in seqs {
+                    match cached.remove(&seq) {
+                        Some(stored) => out.push(stored),
+                        None => misses.push(seq),
+                    }
+                }
+            }
+            for seq in misses {
                 match self.read(EVENTS, seq) {
                     Ok(Some(stored)) => out.push(stored),
                     // Gone or unreadable: not handed (an unreadable one stays in the file).
@@ -626,8 +694,7 @@ impl Backend for Embedded {
             }
             Ok(out)
         };
-        let result =
-            read().map_err(|e| InboxError::new("cannot read the dead letters", e.0));
+        let result = read().map_err(|e| InboxError::new("cannot read the dead letters", e.0));
         Box::pin(async move { result })
     }
 

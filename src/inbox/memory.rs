@@ -190,7 +190,9 @@ impl Backend for Memory {
                 stored.error = None;
                 let room = stored.record.room.clone();
                 state.events.insert(seq, stored);
-                self.shared.lock().insert(seq, room.as_deref(), Instant::now());
+                self.shared
+                    .lock()
+                    .insert(seq, room.as_deref(), Instant::now());
                 EventId::seq(seq)
             });
         drop(state);

@@ -375,8 +375,10 @@ impl InboxBuilder {
         }
     }
 
-    /// The prefix of every Redis key the inbox uses (default `tencent-room-callback`): inboxes with
-    /// different prefixes on one Redis are separate.
+    /// The prefix of every Redis key the inbox uses (default `tencent-room-callback`; the keys are
+    /// `{prefix}:events`, `{prefix}:retry`, `{prefix}:dead`, `{prefix}:key:<hex>`, the braces a Redis
+    /// Cluster hash tag, so that one script's keys share a slot): inboxes with different prefixes on one
+    /// Redis are separate.
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -393,9 +395,9 @@ impl InboxBuilder {
         self
     }
 
-    /// The inbox on Redis at `url` (`redis://host:port/db`, `rediss://` for TLS, `redis+unix:///path`):
-    /// events in a Redis Stream read by a consumer group, keys in `SET NX EX` entries, the two written
-    /// by one Lua script (atomic). Every receiver and worker on that Redis shares one inbox and one dedup
+    /// The inbox on Redis at `url` (`redis://[:password@]host:port/db` or `redis+unix:///path`; TLS is
+    /// not built in): events in a Redis Stream read by a consumer group, each key in an entry with a
+    /// `PX` expiry, the two written by one Lua script (atomic). Every receiver and worker on that Redis shares one inbox and one dedup
     /// set. Acknowledged events are as durable as the server's persistence: run it with
     /// `appendonly yes` and `appendfsync always` for an OK to mean "on disk".
     ///
@@ -457,8 +459,8 @@ impl InboxEvent {
         self.stored.attempts + 1
     }
 
-    /// The body decoded as Room event `E` (a `MemberLeave`, a `RoomEvent` needs
-    /// [`decode_any`](Self::decode_any)).
+    /// The body decoded as Room event `E` (a `MemberLeave`...; for any of the six as a `RoomEvent`,
+    /// `RoomEvent::from_json(command, event.body())`).
     ///
     /// # Errors
     /// A malformed body for `E` (kind `MalformedBody`).

@@ -34,7 +34,8 @@ impl EventId {
 
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn text(text: &str) -> Self {
-        text.parse().unwrap_or_else(|_| EventId(Repr::Text(text.into())))
+        text.parse()
+            .unwrap_or_else(|_| EventId(Repr::Text(text.into())))
     }
 
     pub(crate) fn as_seq(&self) -> Option<u64> {
@@ -228,9 +229,7 @@ impl Stored {
 
     /// The record stored as `bytes` under `id`.
     pub(crate) fn decode(id: EventId, bytes: &[u8]) -> Result<Stored, Corrupt> {
-        let len = bytes
-            .get(..4)
-            .ok_or(Corrupt("shorter than its header"))?;
+        let len = bytes.get(..4).ok_or(Corrupt("shorter than its header"))?;
         let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
         let header = bytes
             .get(4..4 + len)
@@ -306,7 +305,13 @@ mod tests {
 
     #[test]
     fn corrupt_bytes_are_an_error_not_a_panic() {
-        for bytes in [&b""[..], b"\0\0", b"\0\0\0\x09{}", b"\0\0\0\x02{}", b"\xff\xff\xff\xff"] {
+        for bytes in [
+            &b""[..],
+            b"\0\0",
+            b"\0\0\0\x09{}",
+            b"\0\0\0\x02{}",
+            b"\xff\xff\xff\xff",
+        ] {
             assert!(Stored::decode(EventId::seq(1), bytes).is_err(), "{bytes:?}");
         }
     }
@@ -327,7 +332,10 @@ mod tests {
 
     #[test]
     fn the_room_is_the_room_id_else_the_group_id() {
-        assert_eq!(room_of(br#"{"RoomId":"a","GroupId":"g"}"#).as_deref(), Some("\"a\""));
+        assert_eq!(
+            room_of(br#"{"RoomId":"a","GroupId":"g"}"#).as_deref(),
+            Some("\"a\"")
+        );
         assert_eq!(room_of(br#"{"GroupId":"g"}"#).as_deref(), Some("\"g\""));
         assert_eq!(room_of(br#"{"RoomId":123}"#).as_deref(), Some("123"));
         assert_eq!(room_of(br#"{"RoomId":null}"#), None);

@@ -202,7 +202,10 @@ async fn run<H: InboxHandler>(
         };
         let mut permit = Some(permit);
         for stored in events {
-            let Some(slot) = permit.take().or_else(|| slots.clone().try_acquire_owned().ok()) else {
+            let Some(slot) = permit
+                .take()
+                .or_else(|| slots.clone().try_acquire_owned().ok())
+            else {
                 // More than the free slots (a store may hand more than asked): give it back.
                 let _ = worker.backend.release(&stored).await;
                 continue;
@@ -290,10 +293,7 @@ async fn shut_down(
 ) -> ShutdownReport {
     let before = in_flight.lock().unwrap_or_else(|e| e.into_inner()).len();
     let grace = grace.unwrap_or_default();
-    let _ = tokio::time::timeout(grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     let left: Vec<Stored> = in_flight

@@ -318,7 +318,10 @@ impl<F> DedupFuture<F> {
 
     fn pass(fut: F) -> Self {
         DedupFuture {
-            inner: Inner::Run { fut, mark: Mark::none() },
+            inner: Inner::Run {
+                fut,
+                mark: Mark::none(),
+            },
         }
     }
 
