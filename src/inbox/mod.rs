@@ -546,4 +546,3 @@ impl std::error::Error for InboxError {
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
-
