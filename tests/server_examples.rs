@@ -11,8 +11,9 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -45,18 +46,25 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-/// The example's command, its environment cleared of the examples' variables, `addr` to listen on.
-fn command(name: &str, addr: &str) -> Command {
+/// A directory of the test's own under the temporary directory (for the inbox), emptied.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("server-examples-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The example's command, its environment cleared of the examples' variables, `addr` to listen on,
+/// an inbox directory of its own under `scratch`.
+fn command(name: &str, addr: &str, scratch: &Path) -> Command {
     let mut cmd = Command::new(example(name));
     for (var, _) in std::env::vars_os() {
         if var.to_string_lossy().starts_with("ROOM_CALLBACK_") {
             cmd.env_remove(var);
         }
     }
-    let inbox = std::env::temp_dir().join(format!(
-        "server-examples-inbox-{}-{name}",
-        std::process::id()
-    ));
+    // One inbox directory per process started: two at once may not share one.
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let inbox = scratch.join(format!("{name}-{}", STARTED.fetch_add(1, Ordering::SeqCst)));
     cmd.env("ROOM_CALLBACK_ADDR", addr)
         .env("INBOX_DIR", inbox)
         .env("WORK_MS", "10")
@@ -99,10 +107,11 @@ fn free_addr() -> SocketAddr {
 }
 
 /// Starts `name` and waits until it accepts connections.
-fn start(name: &str) -> (Child, SocketAddr, JoinHandle<String>) {
+fn start(name: &str, scratch: &Path) -> (Child, SocketAddr, JoinHandle<String>) {
+    let mut last_log = String::new();
     for _attempt in 0..5 {
         let addr = free_addr();
-        let mut child = command(name, &addr.to_string())
+        let mut child = command(name, &addr.to_string(), scratch)
             .spawn()
             .unwrap_or_else(|e| panic!("{name} starts: {e}"));
         let stderr = drain(child.stderr.take().expect("piped stderr"));
@@ -121,9 +130,9 @@ fn start(name: &str) -> (Child, SocketAddr, JoinHandle<String>) {
             thread::sleep(Duration::from_millis(20));
         }
         // It exited: most likely another process took the port first.
-        let _ = stderr.join();
+        last_log = stderr.join().unwrap_or_default();
     }
-    panic!("{name} never listened");
+    panic!("{name} never listened; its last stderr:\n{last_log}");
 }
 
 /// `GET /not-a-callback` on a connection of its own: the status line and the body.
@@ -157,9 +166,10 @@ fn signal(child: &Child, name: &str) {
 
 #[test]
 fn every_server_example_answers_the_same_404_and_stops_cleanly_on_sigterm_and_ctrl_c() {
+    let scratch = scratch("stop");
     for name in EXAMPLES {
         for sig in ["TERM", "INT"] {
-            let (mut child, addr, stderr) = start(name);
+            let (mut child, addr, stderr) = start(name, &scratch);
             let (status_line, body) = get_404(addr);
             assert!(
                 status_line.starts_with("HTTP/1.1 404"),
@@ -176,6 +186,7 @@ fn every_server_example_answers_the_same_404_and_stops_cleanly_on_sigterm_and_ct
             );
         }
     }
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 #[test]
@@ -183,18 +194,19 @@ fn every_server_example_names_the_variable_or_the_address_of_a_startup_error() {
     // Taken for the whole test: every example must fail to listen on it.
     let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
     let taken_addr = taken.local_addr().unwrap().to_string();
+    let scratch = scratch("startup");
     for name in EXAMPLES {
         let cases = [
             (
                 "a malformed app ID",
-                command(name, "127.0.0.1:0")
+                command(name, "127.0.0.1:0", &scratch)
                     .env("ROOM_CALLBACK_SDKAPPID", "abc")
                     .spawn(),
                 "ROOM_CALLBACK_SDKAPPID".to_owned(),
             ),
             (
                 "an address in use",
-                command(name, &taken_addr).spawn(),
+                command(name, &taken_addr, &scratch).spawn(),
                 format!("ROOM_CALLBACK_ADDR: cannot listen on {taken_addr}: "),
             ),
         ];
@@ -212,4 +224,5 @@ fn every_server_example_names_the_variable_or_the_address_of_a_startup_error() {
         }
     }
     drop(taken);
+    let _ = std::fs::remove_dir_all(&scratch);
 }
