@@ -151,8 +151,8 @@ pub mod routes {
 
 /// The README's `rust` code blocks as doc tests: the axum quick start and the other `no_run` blocks are
 /// compiled, the testing example runs; the fragments marked `ignore` are not, and have complete, tested
-/// counterparts in `examples/`. Compiled with the `chat` and `testing` features on, as `cargo test` from
-/// the workspace has them (blocks use them).
-#[cfg(all(doctest, feature = "chat", feature = "testing"))]
+/// counterparts in `examples/`. Compiled with the `chat`, `testing` and `inbox` features on, as `cargo test`
+/// from the workspace has them (blocks use them).
+#[cfg(all(doctest, feature = "chat", feature = "testing", feature = "inbox"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
