@@ -55,11 +55,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     } = common::Settings::from_env("127.0.0.1:3000")?;
     let work = Duration::from_millis(common::number("WORK_MS", 3000)?);
     let dir = match std::env::var("INBOX_DIR") {
-        Ok(dir) if dir.trim().is_empty() => return Err("INBOX_DIR is empty".into()),
+        Ok(dir) if dir.trim().is_empty() => {
+            return Err(common::Startup::from("INBOX_DIR is set but empty".to_owned()).into())
+        }
         Ok(dir) => dir,
         Err(_) => "./callback-inbox".to_owned(),
     };
-    let inbox = Inbox::open(&dir).map_err(|e| format!("INBOX_DIR: {e}"))?;
+    let inbox =
+        Inbox::open(&dir).map_err(|e| common::Startup::from(format!("INBOX_DIR: {dir}: {e}")))?;
     let listener = common::listen(&addr).await?;
 
     let worker = inbox
