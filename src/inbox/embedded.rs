@@ -49,11 +49,35 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 const MAX_BATCH: usize = 4096;
 /// The most expired keys one transaction purges.
 const MAX_PURGE: usize = 1024;
-/// The most stored events kept in memory for the worker's next claim (beyond, a claim reads the file).
+/// The most stored events, and body bytes, kept in memory for the worker's next claim (beyond, a claim
+/// reads the file): a backlog with no worker, or of large bodies, stays on disk.
 const MAX_CACHED: usize = 16_384;
+const MAX_CACHED_BYTES: usize = 32 << 20;
 
 /// Events just stored, handed to the next claim without reading the file back.
-type Cache = Mutex<HashMap<u64, Stored>>;
+#[derive(Debug, Default)]
+struct Cached {
+    events: HashMap<u64, Stored>,
+    bytes: usize,
+}
+
+impl Cached {
+    fn put(&mut self, seq: u64, stored: Stored) {
+        let size = stored.record.body.len();
+        if self.events.len() < MAX_CACHED && self.bytes + size <= MAX_CACHED_BYTES {
+            self.bytes += size;
+            self.events.insert(seq, stored);
+        }
+    }
+
+    fn take(&mut self, seq: u64) -> Option<Stored> {
+        let stored = self.events.remove(&seq)?;
+        self.bytes -= stored.record.body.len();
+        Some(stored)
+    }
+}
+
+type Cache = Mutex<Cached>;
 
 /// Any of redb's errors, boxed (they are large): `?` takes each of redb's error types.
 #[derive(Debug)]
@@ -384,9 +408,7 @@ fn write_loop(
                                 let seq = seq_of(&stored);
                                 sched.insert(seq, stored.record.room.as_deref(), now);
                                 let id = stored.id.clone();
-                                if cached.len() < MAX_CACHED {
-                                    cached.insert(seq, *stored);
-                                }
+                                cached.put(seq, *stored);
                                 Answer::Append(Appended::Stored(id))
                             }
                             Outcome::Duplicate => Answer::Append(Appended::Duplicate),
@@ -604,7 +626,7 @@ impl Backend for Embedded {
             {
                 let mut cached = self.cache.lock().unwrap_or_else(|e| e.into_inner());
                 for seq in seqs {
-                    match cached.remove(&seq) {
+                    match cached.take(seq) {
                         Some(stored) => out.push(stored),
                         None => misses.push(seq),
                     }
