@@ -432,7 +432,10 @@ fn recording_worker(inbox: &Inbox, work: Duration) -> (WorkerHandle, Arc<Mutex<V
 async fn drained(inbox: &Inbox) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while inbox.depth().await.unwrap().pending > 0 {
-        assert!(std::time::Instant::now() < deadline, "the worker does not drain the inbox");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker does not drain the inbox"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

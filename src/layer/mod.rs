@@ -254,7 +254,10 @@ impl<R: Routes> CallbackLayer<R> {
     /// over the inbox for the commands it takes. See [`inbox`](crate::inbox).
     #[cfg(feature = "inbox")]
     #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
-    pub fn inbox(self, inbox: crate::inbox::Inbox) -> CallbackLayer<OnCommand<crate::inbox::Inbox, R>> {
+    pub fn inbox(
+        self,
+        inbox: crate::inbox::Inbox,
+    ) -> CallbackLayer<OnCommand<crate::inbox::Inbox, R>> {
         self.link(|rest| OnCommand::after(inbox, rest))
     }
 

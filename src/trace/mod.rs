@@ -204,7 +204,12 @@ pub(crate) fn inbox_failed(what: &'static str, error: &dyn Display) {
 
 /// A worker's handler failed on a stored event (it is retried or buried). Rate-limited.
 #[cfg(feature = "inbox")]
-pub(crate) fn inbox_handler_failed(command: &str, id: &dyn Display, attempt: u32, error: &dyn Display) {
+pub(crate) fn inbox_handler_failed(
+    command: &str,
+    id: &dyn Display,
+    attempt: u32,
+    error: &dyn Display,
+) {
     #[cfg(feature = "tracing")]
     if tracing::enabled!(target: TARGET, tracing::Level::WARN) && limit::admit(Kind::HandlerFailed)
     {
