@@ -222,6 +222,20 @@ impl Embedded {
             .ok_or_else(|| InboxError::msg("the inbox's writer has stopped"))
     }
 
+    /// Sends the operation `op` makes with a reply channel; resolves to the writer's reply.
+    fn request<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, InboxError>>) -> Op,
+    ) -> BoxFuture<'_, Result<T, InboxError>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.send(op(tx));
+        Box::pin(async move {
+            sent?;
+            rx.await
+                .map_err(|_| InboxError::msg("the inbox's writer has stopped"))?
+        })
+    }
+
     fn read(
         &self,
         table: TableDefinition<'_, u64, &[u8]>,
@@ -405,7 +419,7 @@ fn write_loop(
                     for (outcome, reply) in outcomes.into_iter().zip(replies) {
                         let answer = match outcome {
                             Outcome::Appended(stored) => {
-                                let seq = seq_of(&stored);
+                                let seq = stored.seq();
                                 sched.insert(seq, stored.record.room.as_deref(), now);
                                 let id = stored.id.clone();
                                 cached.put(seq, *stored);
@@ -598,19 +612,9 @@ fn write_batch(
     Ok(outcomes)
 }
 
-fn seq_of(event: &Stored) -> u64 {
-    event.id.as_seq().unwrap_or(0)
-}
-
 impl Backend for Embedded {
     fn append(&self, record: Record) -> BoxFuture<'_, Result<Appended, InboxError>> {
-        let (tx, rx) = oneshot::channel();
-        let sent = self.send(Op::Append(record, tx));
-        Box::pin(async move {
-            sent?;
-            rx.await
-                .map_err(|_| InboxError::msg("the inbox's writer has stopped"))?
-        })
+        self.request(|tx| Op::Append(record, tx))
     }
 
     fn claim(
@@ -642,7 +646,7 @@ impl Backend for Embedded {
                         let mut sched = self.shared.lock();
                         sched.requeue(seq, Instant::now() + Duration::from_secs(1));
                         for stored in &out {
-                            sched.requeue(seq_of(stored), Instant::now());
+                            sched.requeue(stored.seq(), Instant::now());
                         }
                         return Err(e);
                     }
@@ -653,16 +657,10 @@ impl Backend for Embedded {
     }
 
     fn complete(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
-        let seq = seq_of(event);
+        let seq = event.seq();
         self.shared.lock().remove(seq);
         self.shared.wake();
-        let (tx, rx) = oneshot::channel();
-        let sent = self.send(Op::Complete(seq, tx));
-        Box::pin(async move {
-            sent?;
-            rx.await
-                .map_err(|_| InboxError::msg("the inbox's writer has stopped"))?
-        })
+        self.request(|tx| Op::Complete(seq, tx))
     }
 
     fn retry(
@@ -671,7 +669,7 @@ impl Backend for Embedded {
         delay: Duration,
         error: &str,
     ) -> BoxFuture<'_, Result<(), InboxError>> {
-        let seq = seq_of(event);
+        let seq = event.seq();
         let sent = self.send(Op::Retry {
             seq,
             attempts: event.attempts + 1,
@@ -683,7 +681,7 @@ impl Backend for Embedded {
     }
 
     fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>> {
-        let seq = seq_of(event);
+        let seq = event.seq();
         let sent = self.send(Op::Bury {
             seq,
             attempts: event.attempts + 1,
@@ -695,7 +693,7 @@ impl Backend for Embedded {
     }
 
     fn release(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
-        self.shared.lock().requeue(seq_of(event), Instant::now());
+        self.shared.lock().requeue(event.seq(), Instant::now());
         self.shared.wake();
         Box::pin(async { Ok(()) })
     }
@@ -724,13 +722,7 @@ impl Backend for Embedded {
         let Some(seq) = id.as_seq() else {
             return Box::pin(async { Ok(None) });
         };
-        let (tx, rx) = oneshot::channel();
-        let sent = self.send(Op::Replay(seq, tx));
-        Box::pin(async move {
-            sent?;
-            rx.await
-                .map_err(|_| InboxError::msg("the inbox's writer has stopped"))?
-        })
+        self.request(|tx| Op::Replay(seq, tx))
     }
 
     fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>> {

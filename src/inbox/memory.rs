@@ -88,10 +88,6 @@ impl Memory {
     }
 }
 
-fn seq_of(event: &Stored) -> u64 {
-    event.id.as_seq().unwrap_or(0)
-}
-
 impl Backend for Memory {
     fn append(&self, record: Record) -> BoxFuture<'_, Result<Appended, InboxError>> {
         let appended = self.append_now(record);
@@ -115,7 +111,7 @@ impl Backend for Memory {
     }
 
     fn complete(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
-        let seq = seq_of(event);
+        let seq = event.seq();
         let mut state = self.state();
         state.events.remove(&seq);
         self.shared.lock().remove(seq);
@@ -130,7 +126,7 @@ impl Backend for Memory {
         delay: Duration,
         error: &str,
     ) -> BoxFuture<'_, Result<(), InboxError>> {
-        let seq = seq_of(event);
+        let seq = event.seq();
         let mut state = self.state();
         if let Some(stored) = state.events.get_mut(&seq) {
             stored.attempts = event.attempts + 1;
@@ -143,7 +139,7 @@ impl Backend for Memory {
     }
 
     fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>> {
-        let seq = seq_of(event);
+        let seq = event.seq();
         let mut state = self.state();
         if let Some(mut stored) = state.events.remove(&seq) {
             stored.attempts = event.attempts + 1;
@@ -157,7 +153,7 @@ impl Backend for Memory {
     }
 
     fn release(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>> {
-        self.shared.lock().requeue(seq_of(event), Instant::now());
+        self.shared.lock().requeue(event.seq(), Instant::now());
         self.shared.wake();
         Box::pin(async { Ok(()) })
     }

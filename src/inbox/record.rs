@@ -198,6 +198,12 @@ impl fmt::Display for Corrupt {
 impl std::error::Error for Corrupt {}
 
 impl Stored {
+    /// The sequence number of an event of the embedded or memory store (0 for another ID: never one of
+    /// theirs).
+    pub(crate) fn seq(&self) -> u64 {
+        self.id.as_seq().unwrap_or(0)
+    }
+
     /// The stored bytes: the header's length (4 bytes, big-endian), the header, the body.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let r = &self.record;
