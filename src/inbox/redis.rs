@@ -73,7 +73,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::{AsyncConnectionConfig, Client, RedisError, RedisResult, Script, Value};
+use redis::{
+    AsyncConnectionConfig, Client, RedisError, RedisResult, Script, ScriptInvocation, Value,
+};
 
 use super::record::{EventId, Stored};
 use super::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent, Record};
@@ -414,19 +416,8 @@ async fn upkeep(inner: Weak<Inner>) {
         let ids: Vec<String> = inner.hands().held.iter().cloned().collect();
         if !ids.is_empty() {
             let result = inner
-                .call("renew claims", |mut c| {
-                    let (inner, ids) = (&inner, &ids);
-                    async move {
-                        inner
-                            .scripts
-                            .touch
-                            .key(&inner.keys.events)
-                            .arg(&inner.keys.group)
-                            .arg(&inner.consumer)
-                            .arg(ids)
-                            .invoke_async::<i64>(&mut c)
-                            .await
-                    }
+                .as_consumer("renew claims", &inner.scripts.touch, |s| {
+                    s.arg(&ids);
                 })
                 .await;
             if let Err(error) = result {
@@ -436,19 +427,8 @@ async fn upkeep(inner: Weak<Inner>) {
         if since_housekeeping >= HOUSEKEEPING && inner.claims.load(Ordering::Relaxed) {
             since_housekeeping = Duration::ZERO;
             let _ = inner
-                .call("forget consumers", |mut c| {
-                    let inner = &inner;
-                    async move {
-                        inner
-                            .scripts
-                            .forget
-                            .key(&inner.keys.events)
-                            .arg(&inner.keys.group)
-                            .arg(&inner.consumer)
-                            .arg(millis(FORGET_CONSUMER))
-                            .invoke_async::<i64>(&mut c)
-                            .await
-                    }
+                .as_consumer("forget consumers", &inner.scripts.forget, |s| {
+                    s.arg(millis(FORGET_CONSUMER));
                 })
                 .await;
         }
@@ -486,6 +466,24 @@ impl Inner {
                 OP_DEADLINE.as_millis()
             ))),
         }
+    }
+
+    /// Runs `script` with the events' stream as its first key and the group and this consumer as its
+    /// first arguments (as every script acting on this consumer's events takes them), then what `rest`
+    /// adds: the count it returns.
+    async fn as_consumer(
+        &self,
+        what: &'static str,
+        script: &Script,
+        rest: impl Fn(&mut ScriptInvocation<'_>),
+    ) -> Result<i64, InboxError> {
+        self.call(what, |mut c| {
+            let mut invocation = script.key(&self.keys.events);
+            invocation.arg(&self.keys.group).arg(&self.consumer);
+            rest(&mut invocation);
+            async move { invocation.invoke_async(&mut c).await }
+        })
+        .await
     }
 
     /// One blocking `XREADGROUP` of up to `count` new events, for up to `block`, on a connection of its
@@ -567,17 +565,8 @@ impl Inner {
     }
 
     async fn bury_raw(&self, id: &str, payload: &[u8]) -> Result<(), InboxError> {
-        self.call("bury", |mut c| async move {
-            self.scripts
-                .bury
-                .key(&self.keys.events)
-                .key(&self.keys.dead)
-                .arg(&self.keys.group)
-                .arg(&self.consumer)
-                .arg(id)
-                .arg(payload)
-                .invoke_async::<i64>(&mut c)
-                .await
+        self.as_consumer("bury", &self.scripts.bury, |s| {
+            s.key(&self.keys.dead).arg(id).arg(payload);
         })
         .await
         .map(drop)
@@ -648,6 +637,17 @@ impl Hands {
             }
         }
     }
+}
+
+/// `event` encoded with its failed attempt counted and `error` noted: what a retry or a burial stores.
+fn failed_attempt(event: &Stored, error: &str) -> Vec<u8> {
+    Stored {
+        id: event.id.clone(),
+        record: event.record.clone(),
+        attempts: event.attempts + 1,
+        error: Some(error.to_owned()),
+    }
+    .encode()
 }
 
 fn failed(what: &'static str, e: RedisError) -> InboxError {
@@ -841,29 +841,14 @@ impl Backend for RedisStore {
     ) -> BoxFuture<'_, Result<(), InboxError>> {
         let inner = &*self.inner;
         let settling = inner.settling(event, true);
-        let payload = Stored {
-            id: event.id.clone(),
-            record: event.record.clone(),
-            attempts: event.attempts + 1,
-            error: Some(error.to_owned()),
-        }
-        .encode();
+        let payload = failed_attempt(event, error);
         Box::pin(async move {
-            let (id, payload) = (&settling.id, &payload);
             inner
-                .call("retry", |mut c| async move {
-                    inner
-                        .scripts
-                        .retry
-                        .key(&inner.keys.events)
-                        .key(&inner.keys.retry)
-                        .arg(&inner.keys.group)
-                        .arg(&inner.consumer)
-                        .arg(id)
+                .as_consumer("retry", &inner.scripts.retry, |s| {
+                    s.key(&inner.keys.retry)
+                        .arg(&settling.id)
                         .arg(millis(delay))
-                        .arg(payload)
-                        .invoke_async::<i64>(&mut c)
-                        .await
+                        .arg(&payload);
                 })
                 .await
                 .map(drop)
@@ -873,13 +858,7 @@ impl Backend for RedisStore {
     fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>> {
         let inner = &*self.inner;
         let settling = inner.settling(event, true);
-        let payload = Stored {
-            id: event.id.clone(),
-            record: event.record.clone(),
-            attempts: event.attempts + 1,
-            error: Some(error.to_owned()),
-        }
-        .encode();
+        let payload = failed_attempt(event, error);
         Box::pin(async move { inner.bury_raw(&settling.id, &payload).await })
     }
 
@@ -887,19 +866,9 @@ impl Backend for RedisStore {
         let inner = &*self.inner;
         let settling = inner.settling(event, false);
         Box::pin(async move {
-            let id = &settling.id;
             inner
-                .call("release", |mut c| async move {
-                    inner
-                        .scripts
-                        .release
-                        .key(&inner.keys.events)
-                        .arg(&inner.keys.group)
-                        .arg(&inner.consumer)
-                        .arg(id)
-                        .arg(RELEASED_IDLE_MS)
-                        .invoke_async::<i64>(&mut c)
-                        .await
+                .as_consumer("release", &inner.scripts.release, |s| {
+                    s.arg(&settling.id).arg(RELEASED_IDLE_MS);
                 })
                 .await
                 .map(drop)
