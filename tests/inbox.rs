@@ -3,78 +3,29 @@
 //! per-room order, graceful shutdown), and "before" callbacks never stored. The embedded store runs on
 //! a real directory; the memory store runs the same worker tests.
 
+mod support;
+
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
-use http_body_util::BodyExt;
+use support::fs::TempDir;
+use support::inbox::{app, dead_letters, leave, pending, send, APP};
+use support::wait::wait_until;
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave, OK_BODY};
-use tower::ServiceExt;
 
-const APP: u64 = 1400000000;
-
-/// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "room-callback-inbox-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn app(inbox: &Inbox) -> Router {
-    Router::new()
-        .route("/cb", post(|| async { (StatusCode::NOT_FOUND, "the app") }))
-        .layer(
-            CallbackLayer::new(Config::new(APP))
-                .path("/cb")
-                .inbox(inbox.clone()),
-        )
-}
-
-fn leave(room: &str, n: u64) -> CallbackRequest {
-    CallbackRequest::raw(
-        Command::MemberLeave,
-        format!(r#"{{"RoomId":"{room}","MemberList_Account":["u{n}"],"EventTime":{n}}}"#),
-    )
-    .url("/cb")
-}
-
-async fn send(app: &Router, req: &CallbackRequest) -> (StatusCode, String) {
-    let res = app.clone().oneshot(req.build::<Body>()).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-async fn pending(inbox: &Inbox) -> u64 {
-    inbox.depth().await.unwrap().pending
-}
+/// The bound on each wait.
+const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_ok_follows_a_sync_to_disk() {
-    let dir = TempDir::new("sync");
+    let dir = TempDir::new("inbox-sync");
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
     for n in 0..20 {
@@ -92,7 +43,7 @@ async fn each_ok_follows_a_sync_to_disk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_callbacks_share_a_sync() {
-    let dir = TempDir::new("group");
+    let dir = TempDir::new("inbox-group");
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
     let before = inbox.syncs().unwrap();
@@ -121,7 +72,7 @@ async fn concurrent_callbacks_share_a_sync() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_is_acknowledged_but_stored_and_handled_once() {
-    let dir = TempDir::new("dup");
+    let dir = TempDir::new("inbox-dup");
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
     for _ in 0..3 {
@@ -156,7 +107,10 @@ async fn a_duplicate_is_acknowledged_but_stored_and_handled_once() {
             })
             .start()
     };
-    wait_until(|| handled.load(Ordering::SeqCst) == 3).await;
+    wait_until("3 events handled", WAIT, || {
+        handled.load(Ordering::SeqCst) == 3
+    })
+    .await;
     worker.shutdown(Duration::from_secs(1)).await;
     // Handled and gone, the key is still remembered: a late copy is not handled again.
     assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
@@ -165,7 +119,7 @@ async fn a_duplicate_is_acknowledged_but_stored_and_handled_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_dedup_every_copy_is_stored() {
-    let dir = TempDir::new("nodedup");
+    let dir = TempDir::new("inbox-nodedup");
     let inbox = Inbox::builder().dedup_ttl(None).open(&dir.0).unwrap();
     let app = app(&inbox);
     for _ in 0..3 {
@@ -190,7 +144,7 @@ async fn a_key_is_forgotten_after_its_ttl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_and_keys_survive_a_restart() {
-    let dir = TempDir::new("restart");
+    let dir = TempDir::new("inbox-restart");
     {
         let inbox = Inbox::open(&dir.0).unwrap();
         let app = app(&inbox);
@@ -220,7 +174,7 @@ async fn events_and_keys_survive_a_restart() {
             .concurrency(1)
             .start()
     };
-    wait_until(|| seen.lock().unwrap().len() == 10).await;
+    wait_until("10 events", WAIT, || seen.lock().unwrap().len() == 10).await;
     worker.shutdown(Duration::from_secs(1)).await;
     assert_eq!(*seen.lock().unwrap(), (0..10).collect::<Vec<u64>>());
     assert_eq!(pending(&inbox).await, 0);
@@ -233,7 +187,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     test(Inbox::builder().in_memory()).await;
-    let dir = TempDir::new(name);
+    let dir = TempDir::new(&format!("inbox-{name}"));
     test(Inbox::open(&dir.0).unwrap()).await;
 }
 
@@ -265,7 +219,7 @@ async fn a_handler_that_fails_three_times_then_succeeds_is_retried() {
                 .backoff(Duration::from_millis(50), Duration::from_secs(1))
                 .start()
         };
-        wait_until(|| attempts.lock().unwrap().len() == 4).await;
+        wait_until("4 attempts", WAIT, || attempts.lock().unwrap().len() == 4).await;
         // Settled: nothing more comes.
         tokio::time::sleep(Duration::from_millis(300)).await;
         worker.shutdown(Duration::from_secs(1)).await;
@@ -315,14 +269,7 @@ async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
                 .backoff(Duration::from_millis(10), Duration::from_millis(20))
                 .start()
         };
-        let dead = wait_for(|| {
-            let inbox = inbox.clone();
-            async move {
-                let dead = inbox.dead_letters(10).await.unwrap();
-                (!dead.is_empty()).then_some(dead)
-            }
-        })
-        .await;
+        let dead = dead_letters(&inbox, WAIT).await;
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].error, "downstream says no");
         assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
@@ -335,7 +282,10 @@ async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
                 .as_millis(),
             1
         );
-        wait_until(|| handled.lock().unwrap().as_slice() == [2]).await;
+        wait_until("event 2", WAIT, || {
+            handled.lock().unwrap().as_slice() == [2]
+        })
+        .await;
         assert_eq!(inbox.depth().await.unwrap().dead, 1);
 
         // Fixed downstream: the replay is handled.
@@ -348,7 +298,7 @@ async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
             None,
             "a dead letter replays once"
         );
-        wait_until(|| handled.lock().unwrap().len() == 2).await;
+        wait_until("the replay", WAIT, || handled.lock().unwrap().len() == 2).await;
         worker.shutdown(Duration::from_secs(1)).await;
         assert_eq!(inbox.depth().await.unwrap(), Default::default());
     })
@@ -405,7 +355,10 @@ async fn ordered_workers_keep_each_rooms_arrival_order() {
                 .backoff(Duration::from_millis(30), Duration::from_millis(30))
                 .start()
         };
-        wait_until(|| seen.lock().unwrap().values().map(Vec::len).sum::<usize>() == 60).await;
+        wait_until("60 events", WAIT, || {
+            seen.lock().unwrap().values().map(Vec::len).sum::<usize>() == 60
+        })
+        .await;
         worker.shutdown(Duration::from_secs(1)).await;
         assert_eq!(
             overlap.load(Ordering::SeqCst),
@@ -449,14 +402,14 @@ async fn unordered_workers_run_events_concurrently() {
             .concurrency(4)
             .start()
     };
-    wait_until(|| done.load(Ordering::SeqCst) == 16).await;
+    wait_until("16 events", WAIT, || done.load(Ordering::SeqCst) == 16).await;
     worker.shutdown(Duration::from_secs(1)).await;
     assert_eq!(most.load(Ordering::SeqCst), 4, "concurrency 4, 16 events");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
-    let dir = TempDir::new("shutdown");
+    let dir = TempDir::new("inbox-shutdown");
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = app(&inbox);
     for n in 0..4 {
@@ -486,7 +439,7 @@ async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
             .concurrency(4)
             .start()
     };
-    wait_until(|| started.load(Ordering::SeqCst) == 4).await;
+    wait_until("4 started", WAIT, || started.load(Ordering::SeqCst) == 4).await;
     let report = worker.shutdown(Duration::from_millis(500)).await;
     assert_eq!((report.finished, report.returned), (2, 2));
     assert_eq!(pending(&inbox).await, 2);
@@ -501,7 +454,10 @@ async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
             })
             .start()
     };
-    wait_until(|| attempts.lock().unwrap().len() == 2).await;
+    wait_until("the 2 returned", WAIT, || {
+        attempts.lock().unwrap().len() == 2
+    })
+    .await;
     worker.shutdown(Duration::from_secs(1)).await;
     assert_eq!(*attempts.lock().unwrap(), [1, 1]);
 }
@@ -516,14 +472,7 @@ async fn a_panicking_handler_is_a_failed_attempt() {
         .max_attempts(2)
         .backoff(Duration::from_millis(10), Duration::from_millis(10))
         .start();
-    let dead = wait_for(|| {
-        let inbox = inbox.clone();
-        async move {
-            let dead = inbox.dead_letters(10).await.unwrap();
-            (!dead.is_empty()).then_some(dead)
-        }
-    })
-    .await;
+    let dead = dead_letters(&inbox, WAIT).await;
     worker.shutdown(Duration::from_secs(1)).await;
     assert_eq!(dead[0].error, "the handler panicked");
 }
@@ -641,7 +590,7 @@ async fn a_typed_route_wins_over_the_inbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stored_event_keeps_its_metadata_but_no_secret() {
-    let dir = TempDir::new("meta");
+    let dir = TempDir::new("inbox-meta");
     let token = "secret-token-for-the-inbox-test";
     let inbox = Inbox::open(&dir.0).unwrap();
     let app = Router::new()
@@ -672,7 +621,7 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
             })
             .start()
     };
-    wait_until(|| got.lock().unwrap().is_some()).await;
+    wait_until("the event", WAIT, || got.lock().unwrap().is_some()).await;
     worker.shutdown(Duration::from_secs(1)).await;
     let event = got.lock().unwrap().take().unwrap();
     assert_eq!(event.meta().sdk_app_id, APP);
@@ -693,27 +642,4 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
             req.body()
         )
     );
-}
-
-async fn wait_until(mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn wait_for<T, F, Fut>(mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }

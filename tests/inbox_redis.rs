@@ -7,227 +7,30 @@
 //!
 //! Needs `redis-server` (6.2 or later) on `PATH`: without it every test fails, saying so.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::routing::post;
-use axum::Router;
 use http::StatusCode;
-use http_body_util::BodyExt;
+use support::inbox::{app, dead_letters, leave, n_of, pending, send, APP};
+use support::redis::RedisServer;
+use support::wait::{wait_for, wait_until};
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
-use tencent_room_callback::{
-    CallbackLayer, Command, Config, HandlerError, IdempotencyKey, MemberLeave, OK_BODY,
-};
-use tower::ServiceExt;
+use tencent_room_callback::{Command, HandlerError, IdempotencyKey, OK_BODY};
 
-const APP: u64 = 1400000000;
 /// The bound on every test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The bound on each wait.
+const WAIT: Duration = Duration::from_secs(15);
 
-/// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "room-callback-redis-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A `redis-server` of this test's own, on a free port of 127.0.0.1, its AOF in a temporary directory;
-/// killed when dropped.
-struct RedisServer {
-    child: Option<Child>,
-    port: u16,
-    dir: TempDir,
-}
-
-impl RedisServer {
-    fn start(name: &str) -> RedisServer {
-        let dir = TempDir::new(name);
-        for _ in 0..5 {
-            // A free port: bound, then released for the server (another process could take it in
-            // between: then the server exits and another port is tried).
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            if let Some(child) = launch(port, &dir) {
-                return RedisServer {
-                    child: Some(child),
-                    port,
-                    dir,
-                };
-            }
-        }
-        panic!(
-            "redis-server did not start: see {}",
-            dir.0.join("redis.log").display()
-        );
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Kills the server (SIGKILL: a crash, no shutdown of its own).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts the server again on the same port and directory (it loads its AOF).
-    fn restart(&mut self) {
-        self.child = Some(launch(self.port, &self.dir).expect("redis-server did not restart"));
-    }
-
-    /// Sends a signal to the server (`STOP`, `CONT`).
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let status = Process::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// One command, its reply's first line (`+PONG`, `:1`, `-ERR ...`).
-    fn command(&self, args: &[&str]) -> std::io::Result<String> {
-        command(self.port, args)
-    }
-}
-
-/// Starts `redis-server` on `port`, its files in `dir`: the process once it answers PING, `None` when it
-/// exits first (the port is taken) or does not answer.
-fn launch(port: u16, dir: &TempDir) -> Option<Child> {
-    let child = Process::new("redis-server")
-        .args(["--port", &port.to_string()])
-        .args(["--bind", "127.0.0.1"])
-        .args(["--save", ""])
-        .args(["--appendonly", "yes"])
-        .args(["--appendfsync", "always"])
-        .arg("--dir")
-        .arg(&dir.0)
-        .args(["--logfile", "redis.log"])
-        .args(["--daemonize", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "redis-server is not on PATH: the Redis inbox tests need a real Redis 6.2 or later \
-             (install it: `apt-get install redis-server`, `brew install redis`; CI installs it)"
-        ),
-        Err(e) => panic!("cannot run redis-server: {e}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return None;
-        }
-        if command(port, &["PING"]).is_ok_and(|reply| reply == "+PONG") {
-            return Some(child);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-/// One command to the server on `port`: its reply's first line.
-fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut request = format!("*{}\r\n", args.len());
-    for arg in args {
-        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-    }
-    stream.write_all(request.as_bytes())?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line)?;
-    Ok(line.trim_end().to_owned())
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(child) = &self.child {
-            // A stopped server would not die of SIGKILL until continued on some systems: continue it.
-            let _ = Process::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-        }
-        self.kill();
-    }
-}
-
-fn app(inbox: &Inbox) -> Router {
-    Router::new()
-        .route("/cb", post(|| async { (StatusCode::NOT_FOUND, "the app") }))
-        .layer(
-            CallbackLayer::new(Config::new(APP))
-                .path("/cb")
-                .inbox(inbox.clone()),
-        )
-}
-
-fn leave(room: &str, n: u64) -> CallbackRequest {
-    CallbackRequest::raw(
-        Command::MemberLeave,
-        format!(r#"{{"RoomId":"{room}","MemberList_Account":["u{n}"],"EventTime":{n}}}"#),
-    )
-    .url("/cb")
-}
-
-async fn send(app: &Router, req: &CallbackRequest) -> (StatusCode, String) {
-    let res = app.clone().oneshot(req.build::<Body>()).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-async fn ok(app: &Router, req: &CallbackRequest) {
+async fn ok(app: &axum::Router, req: &CallbackRequest) {
     let (status, body) = send(app, req).await;
     let expected = std::str::from_utf8(OK_BODY).unwrap();
     assert_eq!((status, body.as_str()), (StatusCode::OK, expected));
-}
-
-async fn pending(inbox: &Inbox) -> u64 {
-    inbox.depth().await.unwrap().pending
-}
-
-fn n_of(event: &InboxEvent) -> u64 {
-    event
-        .decode::<MemberLeave>()
-        .unwrap()
-        .event_time
-        .as_millis()
 }
 
 /// Runs a test's body within [`TEST_TIMEOUT`].
@@ -235,29 +38,6 @@ async fn bounded(test: impl std::future::Future<Output = ()>) {
     tokio::time::timeout(TEST_TIMEOUT, test)
         .await
         .expect("the test took too long");
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn wait_for<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 /// A worker that records every event it handles (`n`, attempt) and succeeds.
@@ -306,7 +86,7 @@ async fn callbacks_are_stored_then_handled_with_everything_they_carried() {
                 .concurrency(1)
                 .start()
         };
-        wait_until("5 events", || got.lock().unwrap().len() == 5).await;
+        wait_until("5 events", WAIT, || got.lock().unwrap().len() == 5).await;
         worker.shutdown(Duration::from_secs(1)).await;
         let got = got.lock().unwrap().clone();
         // One worker, one at a time: stream order, which is arrival order.
@@ -421,7 +201,7 @@ async fn a_handler_that_fails_three_times_then_succeeds_is_handled_once() {
                 .backoff(Duration::from_millis(50), Duration::from_secs(1))
                 .start()
         };
-        wait_until("a success", || successes.load(Ordering::SeqCst) == 1).await;
+        wait_until("a success", WAIT, || successes.load(Ordering::SeqCst) == 1).await;
         // Settled: nothing more comes.
         tokio::time::sleep(Duration::from_millis(500)).await;
         worker.shutdown(Duration::from_secs(1)).await;
@@ -472,19 +252,15 @@ async fn an_always_failing_event_ends_in_dead_letters_and_is_replayed() {
                 .backoff(Duration::from_millis(10), Duration::from_millis(20))
                 .start()
         };
-        let dead = wait_for("a dead letter", || {
-            let inbox = inbox.clone();
-            async move {
-                let dead = inbox.dead_letters(10).await.unwrap();
-                (!dead.is_empty()).then_some(dead)
-            }
-        })
-        .await;
+        let dead = dead_letters(&inbox, WAIT).await;
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].error, "downstream says no");
         assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
         assert_eq!(n_of(&dead[0].event), 1);
-        wait_until("event 2", || handled.lock().unwrap().as_slice() == [(2, 1)]).await;
+        wait_until("event 2", WAIT, || {
+            handled.lock().unwrap().as_slice() == [(2, 1)]
+        })
+        .await;
         assert_eq!(inbox.depth().await.unwrap().dead, 1);
         assert_eq!(inbox.depth().await.unwrap().pending, 0);
 
@@ -500,7 +276,7 @@ async fn an_always_failing_event_ends_in_dead_letters_and_is_replayed() {
         );
         assert_eq!(inbox.replay(&"42".parse().unwrap()).await.unwrap(), None);
         assert_eq!(inbox.replay(&"1-1".parse().unwrap()).await.unwrap(), None);
-        wait_until("the replay", || handled.lock().unwrap().len() == 2).await;
+        wait_until("the replay", WAIT, || handled.lock().unwrap().len() == 2).await;
         worker.shutdown(Duration::from_secs(1)).await;
         assert_eq!(handled.lock().unwrap()[1], (1, 1));
         assert_eq!(inbox.depth().await.unwrap(), Default::default());
@@ -535,7 +311,7 @@ async fn a_shutdown_gives_back_what_it_did_not_finish_at_once() {
                 .concurrency(4)
                 .start()
         };
-        wait_until("4 started", || started.load(Ordering::SeqCst) == 4).await;
+        wait_until("4 started", WAIT, || started.load(Ordering::SeqCst) == 4).await;
         let report = worker.shutdown(Duration::from_millis(500)).await;
         assert_eq!((report.finished, report.returned), (2, 2));
         assert_eq!(pending(&inbox).await, 2);
@@ -544,7 +320,7 @@ async fn a_shutdown_gives_back_what_it_did_not_finish_at_once() {
         // Another receiver's worker (another consumer) takes them.
         let other = Inbox::builder().redis(&server.url()).await.unwrap();
         let worker = recording(&other, &seen);
-        wait_until("the 2 returned", || seen.lock().unwrap().len() == 2).await;
+        wait_until("the 2 returned", WAIT, || seen.lock().unwrap().len() == 2).await;
         assert!(
             again.elapsed() < Duration::from_secs(5),
             "{:?}",
@@ -616,7 +392,7 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
                 })
                 .start()
         };
-        wait_until("the slow handler's start", || {
+        wait_until("the slow handler's start", WAIT, || {
             slow_started.load(Ordering::SeqCst)
         })
         .await;
@@ -627,7 +403,10 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
             .await
             .unwrap();
         let other = recording(&other_inbox, &other_seen);
-        wait_until("the slow handler", || slow_done.load(Ordering::SeqCst) == 1).await;
+        wait_until("the slow handler", WAIT, || {
+            slow_done.load(Ordering::SeqCst) == 1
+        })
+        .await;
         tokio::time::sleep(idle).await;
         assert!(
             other_seen.lock().unwrap().is_empty(),
@@ -642,7 +421,7 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
         let started = Arc::new(Mutex::new(Vec::new()));
         let doomed = doomed_worker(server.url(), started.clone());
         ok(&app, &leave("r", 2)).await;
-        wait_until("the doomed worker's claim", || {
+        wait_until("the doomed worker's claim", WAIT, || {
             started.lock().unwrap().as_slice() == [2]
         })
         .await;
@@ -650,7 +429,7 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
         let died = Instant::now();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let survivor = recording(&inbox, &seen);
-        wait_until("the takeover", || !seen.lock().unwrap().is_empty()).await;
+        wait_until("the takeover", WAIT, || !seen.lock().unwrap().is_empty()).await;
         let took = died.elapsed();
         // Not before the claim idle time (the worker could be alive), not long after it.
         assert!(
@@ -678,7 +457,7 @@ async fn a_destroyed_consumer_group_is_created_again_and_nothing_is_skipped() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let worker = recording(&inbox, &seen);
         ok(&app, &leave("r", 0)).await;
-        wait_until("event 0", || seen.lock().unwrap().len() == 1).await;
+        wait_until("event 0", WAIT, || seen.lock().unwrap().len() == 1).await;
         for round in 1..=2u64 {
             let reply = server
                 .command(&[
@@ -692,7 +471,7 @@ async fn a_destroyed_consumer_group_is_created_again_and_nothing_is_skipped() {
             for n in 0..3 {
                 ok(&app, &leave("r", round * 10 + n)).await;
             }
-            wait_until("the events after the group's loss", || {
+            wait_until("the events after the group's loss", WAIT, || {
                 let seen = seen.lock().unwrap();
                 let distinct: std::collections::HashSet<u64> = seen.iter().map(|s| s.0).collect();
                 distinct.len() == 1 + 3 * round as usize
@@ -747,13 +526,13 @@ async fn a_killed_server_fails_fast_then_serves_again_with_nothing_lost() {
 
         let seen = Arc::new(Mutex::new(Vec::new()));
         let worker = recording(&inbox, &seen);
-        wait_until("6 events", || seen.lock().unwrap().len() == 6).await;
+        wait_until("6 events", WAIT, || seen.lock().unwrap().len() == 6).await;
         // A worker whose server goes away and comes back goes on.
         server.kill();
         tokio::time::sleep(Duration::from_millis(700)).await;
         server.restart();
         ok(&app, &leave("r", 6)).await;
-        wait_until("event 6", || seen.lock().unwrap().len() == 7).await;
+        wait_until("event 6", WAIT, || seen.lock().unwrap().len() == 7).await;
         worker.shutdown(Duration::from_secs(1)).await;
         let mut ns: Vec<u64> = seen.lock().unwrap().iter().map(|s| s.0).collect();
         ns.sort_unstable();
@@ -780,7 +559,7 @@ async fn a_stalled_server_fails_within_the_bound_then_serves_again() {
             eprintln!("server stalled: 503 in {took:?}");
         }
         server.signal("CONT");
-        let back = wait_for("the store to serve again", || {
+        let back = wait_for("the store to serve again", WAIT, || {
             let app = app.clone();
             async move { (send(&app, &leave("r", 9)).await.0 == StatusCode::OK).then_some(()) }
         });
@@ -838,7 +617,7 @@ async fn two_receivers_and_two_workers_handle_each_callback_once() {
         for sent in sends {
             assert_eq!(sent.await.unwrap(), StatusCode::OK);
         }
-        wait_until("every callback", || {
+        wait_until("every callback", WAIT, || {
             handled.lock().unwrap().len() == N as usize
         })
         .await;
@@ -915,7 +694,7 @@ async fn throughput() {
                 .concurrency(64)
                 .start()
         };
-        wait_until("every event", || {
+        wait_until("every event", WAIT, || {
             done.load(Ordering::SeqCst) == total as usize
         })
         .await;
