@@ -19,18 +19,20 @@
 //! run one at a time and take about 15 s together.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream as StdStream};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use support::process::{drain_text, example, exit_within, Ready, Running};
 use tencent_room_callback::serve::{ServeConfig, ENV_VARS};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{Command as Cmd, OK_BODY};
@@ -56,23 +58,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `target/<profile>/examples/<name>`, next to this test's `deps/`.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples").join(name))
-        .expect("the test binary sits in target/<profile>/deps");
-    assert!(
-        path.is_file(),
-        "the `{name}` example is not at {}: build the examples first (`cargo test` does; so does \
-         `cargo build -p tencent-room-callback-dev --examples`)",
-        path.display()
-    );
-    path
 }
 
 /// Raises the soft open-file limit towards `want` (as far as the hard limit allows); the limit in
@@ -116,23 +101,17 @@ fn held_count() -> usize {
     n.max(10)
 }
 
-/// A running server example; killed when dropped.
+/// A running server example, and its open file descriptors once listening; killed when dropped.
 struct Server {
-    child: Child,
+    running: Running,
     addr: SocketAddr,
-    /// Its open file descriptors once listening.
     base_fds: usize,
-    stderr: Option<JoinHandle<Vec<String>>>,
-    stdout: Option<JoinHandle<()>>,
 }
 
 impl Server {
     /// Starts the server example on a free loopback port with `env`, and waits for it to listen.
     fn start(env: &[(&str, &str)]) -> Server {
-        for _attempt in 0..5 {
-            let addr = StdListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port");
+        let running = Running::start("the server example", Ready::Line("listening"), |addr| {
             let mut cmd = Command::new(example("server"));
             for var in ENV_VARS {
                 cmd.env_remove(var);
@@ -143,54 +122,20 @@ impl Server {
                 .env("ROOM_CALLBACK_ADDR", addr.to_string())
                 .env("ROOM_CALLBACK_TOKEN", TOKEN)
                 .env("RUST_LOG", "info")
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            let mut child = cmd.spawn().expect("the server example starts");
-            let out = child.stdout.take().expect("piped stdout");
-            let err = child.stderr.take().expect("piped stderr");
-            let (tx, rx) = mpsc::channel();
-            let mut server = Server {
-                child,
-                addr,
-                base_fds: 0,
-                stdout: Some(thread::spawn(move || {
-                    let _ = std::io::copy(&mut BufReader::new(out), &mut std::io::sink());
-                })),
-                stderr: Some(thread::spawn(move || {
-                    let mut lines = Vec::new();
-                    for line in BufReader::new(err).lines().map_while(Result::ok) {
-                        let _ = tx.send(line.clone());
-                        lines.push(line);
-                    }
-                    lines
-                })),
-            };
-            let give_up = Instant::now() + Duration::from_secs(60);
-            let listening = loop {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(line) if line.contains("listening") => break true,
-                    Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break false,
-                }
-                assert!(
-                    Instant::now() < give_up,
-                    "the server did not listen in 60 s"
-                );
-            };
-            if listening {
-                server.base_fds = server.connections();
-                return server;
-            }
-            // Most likely another process took the port first.
-            server.kill();
-        }
-        panic!("the server example never listened");
+                .envs(env.iter().copied());
+            cmd
+        });
+        let mut server = Server {
+            addr: running.addr,
+            running,
+            base_fds: 0,
+        };
+        server.base_fds = server.connections();
+        server
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.running.child.id()
     }
 
     /// The server's open file descriptors beyond those it had once listening: its connections.
@@ -206,45 +151,10 @@ impl Server {
         memory_kb(self.pid())
     }
 
-    fn kill(&mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(out) = self.stdout.take() {
-            let _ = out.join();
-        }
-        self.stderr
-            .take()
-            .map(|t| t.join().unwrap_or_default())
-            .unwrap_or_default()
-    }
-
     /// SIGTERM, then its exit status (within 20 s) and its stderr.
     fn terminate(mut self) -> (ExitStatus, Vec<String>) {
-        let pid = self.pid().to_string();
-        let kill = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("`kill` runs");
-        assert!(kill.success());
-        let give_up = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("the server's status") {
-                break status;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "the server did not stop within 20 s of SIGTERM"
-            );
-            thread::sleep(Duration::from_millis(20));
-        };
-        (status, self.kill())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let (status, _, _) = self.running.terminate_within(Duration::from_secs(20));
+        (status, self.running.stderr())
     }
 }
 
@@ -742,24 +652,9 @@ fn a_bad_limit_stops_the_server_naming_the_variable() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the server starts");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        let reader = thread::spawn(move || {
-            let mut err = String::new();
-            let _ = stderr.read_to_string(&mut err);
-            err
-        });
-        let give_up = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("the server's status") {
-                break status;
-            }
-            if Instant::now() > give_up {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{var}={value:?}: the server did not refuse to start");
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
+        let reader = drain_text(child.stderr.take().expect("piped stderr"));
+        let status = exit_within(&mut child, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{var}={value:?}: the server did not refuse to start"));
         let err = reader.join().unwrap_or_default();
         assert_eq!(status.code(), Some(2), "{var}={value:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{var}={value:?}: {err}");
