@@ -4,12 +4,14 @@
 //! `cargo test` builds the examples before running the tests; this test runs those binaries from
 //! `target/<profile>/examples/`, next to its own `target/<profile>/deps/`.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command as Process, Output, Stdio};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Command as Process, Output, Stdio};
+use std::time::Duration;
+
+use support::process::{example, Ready, Running};
 
 /// The `--event` names of the sender, with the command each sends.
 const EVENTS: [(&str, &str); 6] = [
@@ -23,143 +25,20 @@ const EVENTS: [(&str, &str); 6] = [
 
 const OK_ACK: &str = r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
 
-/// A compiled example, or a failure saying why it is missing.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // .../target/debug/deps/end_to_end-<hash> -> .../target/debug/examples/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples"))
-        .expect("the test binary sits in target/<profile>/deps");
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "the `{name}` example is not at {}: build the examples first (`cargo test` does; so does \
-         `cargo build --examples`), with the same target directory and profile as this test",
-        path.display()
-    );
-    warn_if_stale(&path, name);
-    path
-}
-
-/// `cargo test --test end_to_end` alone does not rebuild the examples: say so when one is older than its
-/// source (a note, not a failure: sources may be edited while the tests run).
-fn warn_if_stale(binary: &std::path::Path, name: &str) {
-    // The examples are built by the `dev` workspace member, from the repository's `examples/`.
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(format!("{name}.rs"));
-    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(bin), Some(src)) = (modified(binary), modified(&source)) {
-        if src > bin {
-            eprintln!(
-                "note: {} is older than {}; run `cargo build --examples` (plain `cargo test` does)",
-                binary.display(),
-                source.display()
-            );
+/// Starts the server example on a free loopback port, with `token` when given, and waits until it
+/// accepts connections.
+fn start_server(token: Option<&str>) -> Running {
+    Running::start("the server example", Ready::Accepting, |addr| {
+        let mut cmd = Process::new(example("server"));
+        cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
+            .env_remove("ROOM_CALLBACK_SDKAPPID")
+            .env_remove("ROOM_CALLBACK_TOKEN")
+            .env("RUST_LOG", "info");
+        if let Some(token) = token {
+            cmd.env("ROOM_CALLBACK_TOKEN", token);
         }
-    }
-}
-
-/// A running receiver; killed when dropped, even when the test fails.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Option<JoinHandle<Vec<String>>>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Server {
-    /// Starts the server example on a free loopback port, with `token` when given, and waits until it
-    /// accepts connections.
-    fn start(token: Option<&str>) -> Server {
-        let bin = example("server");
-        let mut last_log = String::new();
-        for _attempt in 0..5 {
-            // A free port: bind it, note it, release it. Another process may take it before the server
-            // does; then the server exits and we try another.
-            let addr = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free loopback port");
-            let mut cmd = Process::new(&bin);
-            cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
-                .env_remove("ROOM_CALLBACK_SDKAPPID")
-                .env_remove("ROOM_CALLBACK_TOKEN")
-                .env("RUST_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            if let Some(token) = token {
-                cmd.env("ROOM_CALLBACK_TOKEN", token);
-            }
-            let mut child = cmd.spawn().expect("the server example starts");
-            let out = child.stdout.take().unwrap();
-            let err = child.stderr.take().unwrap();
-            let mut server = Server {
-                child,
-                addr,
-                stdout: Some(thread::spawn(move || {
-                    BufReader::new(out).lines().map_while(Result::ok).collect()
-                })),
-                stderr: Some(thread::spawn(move || {
-                    let mut s = String::new();
-                    let _ = BufReader::new(err).read_to_string(&mut s);
-                    s
-                })),
-            };
-            if server.wait_until_accepting() {
-                return server;
-            }
-            let (_, log) = server.stop();
-            last_log = log;
-        }
-        panic!("the server example never accepted connections; its last log:\n{last_log}");
-    }
-
-    /// Whether the server accepts connections; false when it exited (e.g. the port was taken).
-    fn wait_until_accepting(&mut self) -> bool {
-        // A generous bound for a loaded machine: this is not a timing assertion, only a way out.
-        let give_up = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < give_up {
-            if let Ok(Some(_status)) = self.child.try_wait() {
-                return false;
-            }
-            if TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).is_ok() {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        false
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/callback", self.addr)
-    }
-
-    /// Kills the server; its stdout lines and its stderr.
-    fn stop(&mut self) -> (Vec<String>, String) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let lines = self
-            .stdout
-            .take()
-            .map(|t| t.join().expect("stdout reader"))
-            .unwrap_or_default();
-        let log = self
-            .stderr
-            .take()
-            .map(|t| t.join().expect("stderr reader"))
-            .unwrap_or_default();
-        (lines, log)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        cmd
+    })
 }
 
 /// Runs the sender with `args`.
@@ -201,7 +80,7 @@ fn check_line(line: &str, command: &str, room: &str) {
 
 #[test]
 fn every_event_from_the_sender_reaches_the_server() {
-    let mut server = Server::start(None);
+    let mut server = start_server(None);
     let url = server.url();
     for (event, _) in EVENTS {
         let out = send(&[
@@ -243,7 +122,7 @@ fn every_event_from_the_sender_reaches_the_server() {
 
 #[test]
 fn signed_callbacks_reach_a_server_with_a_token() {
-    let mut server = Server::start(Some("e2e-token"));
+    let mut server = start_server(Some("e2e-token"));
     let url = server.url();
 
     let out = send(&[&url, "--token", "e2e-token", "--event", "member-enter"]);
@@ -313,33 +192,6 @@ fn the_sender_explains_bad_arguments() {
     assert!(text(&help.stdout).contains("--event"));
 }
 
-impl Server {
-    /// Sends SIGTERM and waits (boundedly) for the server to exit: its exit status, stdout lines and
-    /// stderr.
-    fn terminate(&mut self) -> (std::process::ExitStatus, Vec<String>, String) {
-        let pid = self.child.id().to_string();
-        let kill = Process::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("`kill` runs");
-        assert!(kill.success(), "kill -TERM {pid}: {kill:?}");
-        // A generous bound against hanging, not a timing assertion.
-        let give_up = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("the server's status") {
-                break status;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "the server did not stop within 30 s of SIGTERM"
-            );
-            thread::sleep(Duration::from_millis(20));
-        };
-        let (lines, log) = self.stop();
-        (status, lines, log)
-    }
-}
-
 /// One raw HTTP/1.1 POST over loopback (`Connection: close`): the status code and the body.
 fn raw_post(addr: SocketAddr, path_and_query: &str, body: &str) -> (u16, String) {
     use std::io::Write;
@@ -375,7 +227,7 @@ fn raw_post(addr: SocketAddr, path_and_query: &str, body: &str) -> (u16, String)
 
 #[test]
 fn a_request_without_a_command_gets_404_a_new_command_is_acknowledged_and_sigterm_stops_cleanly() {
-    let mut server = Server::start(None);
+    let mut server = start_server(None);
     // No CallbackCommand: not a callback, the app's own 404 FAIL acknowledgment.
     let (status, body) = raw_post(
         server.addr,

@@ -2,14 +2,13 @@
 //! (`metrics-util`'s `DebuggingRecorder`, installed for the test's thread: each test has its own), and
 //! the receiver example's Prometheus endpoint (`ROOM_CALLBACK_METRICS_ADDR`), black-box.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::process::{Command as Process, Stdio};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -18,6 +17,7 @@ use axum::Router;
 use http::Request;
 use http_body_util::BodyExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::process::{command, drain_text, exit_within, free_addr, Ready, Running};
 use tencent_room_callback::metrics::{CALLBACKS, HANDLER_DURATION, REJECTIONS, REQUEST_DURATION};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{
@@ -225,39 +225,9 @@ fn an_axum_app_records_callbacks_rejections_and_latencies() {
 // ----------------------------------------------------------------------------------------------------
 // The receiver example
 
-/// The compiled `server` example (`cargo test` builds the examples first).
-fn server_example() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples"))
-        .expect("the test binary sits in target/<profile>/deps")
-        .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "the `server` example is not at {}: build the examples first (`cargo test` does; so does \
-         `cargo build -p tencent-room-callback-dev --examples`)",
-        path.display()
-    );
-    path
-}
-
-/// A free loopback port (another process may take it before the server does: then it is tried again).
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-}
-
 /// The server example with the test's settings and `metrics` as `ROOM_CALLBACK_METRICS_ADDR`.
 fn server(addr: SocketAddr, metrics: &str) -> Process {
-    let mut cmd = Process::new(server_example());
-    for (var, _) in std::env::vars_os() {
-        if var.to_string_lossy().starts_with("ROOM_CALLBACK_") {
-            cmd.env_remove(var);
-        }
-    }
+    let mut cmd = command("server");
     cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
         .env("ROOM_CALLBACK_SDKAPPID", APP.to_string())
         .env("ROOM_CALLBACK_TOKEN", TOKEN)
@@ -269,77 +239,15 @@ fn server(addr: SocketAddr, metrics: &str) -> Process {
     cmd
 }
 
-/// A running server example; killed when dropped, even when the test fails.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    metrics: SocketAddr,
-    stderr: Option<JoinHandle<Vec<String>>>,
-}
-
-impl Server {
-    /// Starts the server example on free ports and waits for it to listen for callbacks.
-    fn start() -> Server {
-        let mut last = String::new();
-        for _attempt in 0..5 {
-            let (addr, metrics) = (free_addr(), free_addr());
-            let mut child = server(addr, &metrics.to_string())
-                .spawn()
-                .expect("the server example starts");
-            let err = child.stderr.take().expect("piped stderr");
-            let (tx, rx) = mpsc::channel();
-            let stderr = thread::spawn(move || {
-                let mut lines = Vec::new();
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    let _ = tx.send(line.clone());
-                    lines.push(line);
-                }
-                lines
-            });
-            let mut server = Server {
-                child,
-                addr,
-                metrics,
-                stderr: Some(stderr),
-            };
-            let give_up = Instant::now() + Duration::from_secs(60);
-            let listening = loop {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(line) if line.contains("listening") => break true,
-                    Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break false,
-                }
-                assert!(
-                    Instant::now() < give_up,
-                    "the server neither listened nor exited within 60 s:\n{}",
-                    server.stop()
-                );
-            };
-            if listening {
-                return server;
-            }
-            // It exited: most likely another process took a port first. Try others.
-            last = server.stop();
-        }
-        panic!("the server example never listened; its last log:\n{last}");
-    }
-
-    /// Kills the server: its stderr.
-    fn stop(&mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stderr
-            .take()
-            .map(|t| t.join().expect("stderr reader").join("\n"))
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server example on free ports, once it listens for callbacks: the process and its metrics
+/// address.
+fn start_server() -> (Running, SocketAddr) {
+    let mut metrics_addr = None;
+    let running = Running::start("the server example", Ready::Line("listening"), |addr| {
+        let metrics = *metrics_addr.insert(free_addr());
+        server(addr, &metrics.to_string())
+    });
+    (running, metrics_addr.expect("an address given"))
 }
 
 /// One HTTP/1.1 request over loopback (`Connection: close`): the status code, the head and the body.
@@ -388,16 +296,16 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn the_receiver_serves_prometheus_metrics_on_its_own_address() {
-    let mut server = Server::start();
+    let (mut server, metrics) = start_server();
     let leave = CallbackRequest::sample(Command::MemberLeave).token(TOKEN);
     let (status, _, body) = http(server.addr, "POST", &leave.uri(), leave.body());
-    assert_eq!(status, 200, "{body}\n{}", server.stop());
+    assert_eq!(status, 200, "{body}\n{}", server.stop().1);
     let forged = CallbackRequest::sample(Command::MemberLeave).sign("0".repeat(64));
     let (status, _, _) = http(server.addr, "POST", &forged.uri(), forged.body());
     assert_eq!(status, 401);
 
-    let (status, head, text) = http(server.metrics, "GET", "/metrics", b"");
-    assert_eq!(status, 200, "{head}\n{text}\n{}", server.stop());
+    let (status, head, text) = http(metrics, "GET", "/metrics", b"");
+    assert_eq!(status, 200, "{head}\n{text}\n{}", server.stop().1);
     assert!(
         head.to_ascii_lowercase()
             .contains("content-type: text/plain; version=0.0.4"),
@@ -431,7 +339,7 @@ fn the_receiver_serves_prometheus_metrics_on_its_own_address() {
         "{text}"
     );
     // Only /metrics there; and the callback address does not serve them.
-    assert_eq!(http(server.metrics, "GET", "/other", b"").0, 404);
+    assert_eq!(http(metrics, "GET", "/other", b"").0, 404);
     let (status, _, body) = http(server.addr, "GET", "/metrics", b"");
     assert!(!body.contains("tencent_room_callback_"), "{status} {body}");
     server.stop();
@@ -446,24 +354,8 @@ fn a_metrics_address_that_cannot_be_listened_on_stops_the_server() {
         let mut child = server(free_addr(), metrics)
             .spawn()
             .expect("the server example starts");
-        let mut pipe = child.stderr.take().expect("piped stderr");
-        let err = thread::spawn(move || {
-            let mut err = String::new();
-            let _ = pipe.read_to_string(&mut err);
-            err
-        });
-        let give_up = Instant::now() + Duration::from_secs(60);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if Instant::now() >= give_up {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            thread::sleep(Duration::from_millis(20));
-        };
+        let err = drain_text(child.stderr.take().expect("piped stderr"));
+        let status = exit_within(&mut child, Duration::from_secs(60));
         let err = err.join().expect("stderr reader");
         let status = status.unwrap_or_else(|| panic!("{metrics}: the server did not stop:\n{err}"));
         assert_eq!(status.code(), Some(2), "{metrics}:\n{err}");

@@ -13,14 +13,17 @@
 //! `target/<profile>/examples/`, next to its own `target/<profile>/deps/`. Every process and every
 //! socket is bounded by a timeout (a way out for a loaded machine, not a timing assertion).
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, ExitStatus, Output, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command as Process, Output, Stdio};
 use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use support::process::{drain, example, exit_within, free_addr, Ready, Running};
 use tencent_room_callback::testing::signature;
 
 const OK_ACK: &str = r#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
@@ -75,48 +78,6 @@ const GROUP_LINE: &str = r#"{"CallbackCommand":"Group.CallbackAfterSendMsg","Gro
 // ----------------------------------------------------------------------------------------------------
 // Processes
 
-/// A compiled example, or a failure saying why it is missing.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    // .../target/debug/deps/one_url-<hash> -> .../target/debug/examples/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("examples"))
-        .expect("the test binary sits in target/<profile>/deps");
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "the `{name}` example is not at {}: build the examples first (`cargo test` does; so does \
-         `cargo build -p tencent-room-callback-dev --examples`), with the same target directory and \
-         profile as this test",
-        path.display()
-    );
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(format!("{name}.rs"));
-    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(bin), Some(src)) = (modified(&path), modified(&source)) {
-        if src > bin {
-            eprintln!(
-                "note: {} is older than {}; run `cargo build -p tencent-room-callback-dev --examples`",
-                path.display(),
-                source.display()
-            );
-        }
-    }
-    path
-}
-
-/// A pipe's whole content, read on a thread of its own.
-fn drain(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        bytes
-    })
-}
-
 /// Runs `cmd` to its end, with `stdin` as its input, within `limit` (killed and failed past it).
 fn run(cmd: &mut Process, stdin: Option<&[u8]>, limit: Duration) -> Output {
     cmd.stdin(if stdin.is_some() {
@@ -138,21 +99,12 @@ fn run(cmd: &mut Process, stdin: Option<&[u8]>, limit: Duration) -> Output {
     }
     let out = drain(child.stdout.take().expect("piped stdout"));
     let err = drain(child.stderr.take().expect("piped stderr"));
-    let give_up = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the child's status") {
-            break status;
-        }
-        if Instant::now() >= give_up {
-            let _ = child.kill();
-            let _ = child.wait();
-            let err = err.join().unwrap_or_default();
-            panic!(
-                "{cmd:?} did not end within {limit:?}; stderr:\n{}",
-                text(&err)
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
+    let Some(status) = exit_within(&mut child, limit) else {
+        let err = err.join().unwrap_or_default();
+        panic!(
+            "{cmd:?} did not end within {limit:?}; stderr:\n{}",
+            text(&err)
+        );
     };
     Output {
         status,
@@ -163,14 +115,6 @@ fn run(cmd: &mut Process, stdin: Option<&[u8]>, limit: Duration) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A free loopback port: bind it, note it, release it. Another process may take it before the
-/// server does; the server then fails to listen and [`Server::start`] tries another.
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
 }
 
 /// The server example's command with only `env` of the server's variables set (and `ROOM_CALLBACK_ADDR`
@@ -229,123 +173,11 @@ fn refused_start(env: &[(&str, &str)], what: &str) -> Output {
     }
 }
 
-/// A running receiver; killed when dropped, even when the test fails.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Option<JoinHandle<Vec<String>>>,
-    stderr: Option<JoinHandle<Vec<String>>>,
-}
-
-impl Server {
-    /// Starts the server example on a free loopback port with `env`, and waits for its listening line.
-    fn start(env: &[(&str, &str)]) -> Server {
-        let mut last_log = String::new();
-        for _attempt in 0..5 {
-            let addr = free_addr();
-            let mut child = server_command(addr, env)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("the server example starts");
-            let out = child.stdout.take().expect("piped stdout");
-            let err = child.stderr.take().expect("piped stderr");
-            let (tx, rx) = mpsc::channel();
-            let mut server = Server {
-                child,
-                addr,
-                stdout: Some(thread::spawn(move || {
-                    BufReader::new(out).lines().map_while(Result::ok).collect()
-                })),
-                // Every line, kept; and each one passed on, for the wait below.
-                stderr: Some(thread::spawn(move || {
-                    let mut lines = Vec::new();
-                    for line in BufReader::new(err).lines().map_while(Result::ok) {
-                        let _ = tx.send(line.clone());
-                        lines.push(line);
-                    }
-                    lines
-                })),
-            };
-            let give_up = Instant::now() + Duration::from_secs(60);
-            let listening = loop {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(line) if line.contains(LISTENING) => break true,
-                    Ok(_) => {}
-                    // Its stderr closed: it exited.
-                    Err(mpsc::RecvTimeoutError::Disconnected) => break false,
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                }
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break false;
-                }
-                if Instant::now() >= give_up {
-                    let (_, log) = server.stop();
-                    panic!("the server example neither listened nor exited within 60 s:\n{log}");
-                }
-            };
-            if listening {
-                return server;
-            }
-            // It exited: most likely another process took the port first. Try another.
-            let (_, log) = server.stop();
-            last_log = log;
-        }
-        panic!("the server example never listened; its last log:\n{last_log}");
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/callback", self.addr)
-    }
-
-    /// Kills the server; its stdout lines and its stderr.
-    fn stop(&mut self) -> (Vec<String>, String) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let lines = self
-            .stdout
-            .take()
-            .map(|t| t.join().expect("stdout reader"))
-            .unwrap_or_default();
-        let log = self
-            .stderr
-            .take()
-            .map(|t| t.join().expect("stderr reader").join("\n"))
-            .unwrap_or_default();
-        (lines, log)
-    }
-
-    /// Sends SIGTERM and waits (boundedly) for the server to exit: its exit status, stdout lines and
-    /// stderr.
-    fn terminate(&mut self) -> (ExitStatus, Vec<String>, String) {
-        let pid = self.child.id().to_string();
-        let kill = Process::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("`kill` runs");
-        assert!(kill.success(), "kill -TERM {pid}: {kill:?}");
-        let give_up = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("the server's status") {
-                break status;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "the server did not stop within 30 s of SIGTERM"
-            );
-            thread::sleep(Duration::from_millis(20));
-        };
-        let (lines, log) = self.stop();
-        (status, lines, log)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the server example on a free loopback port with `env`, and waits for its listening line.
+fn start_server(env: &[(&str, &str)]) -> Running {
+    Running::start("the server example", Ready::Line(LISTENING), |addr| {
+        server_command(addr, env)
+    })
 }
 
 /// Runs the sender with `args`, `stdin` as its input.
@@ -501,7 +333,7 @@ fn command_of(line: &str) -> String {
 fn each_app_accepts_its_own_tokens_only() {
     let tokens = format!("{APP_A}=token-a,{APP_B}=token-b,{APP_B}=token=b2");
     let apps = format!("{APP_A},{APP_B}");
-    let mut server = Server::start(&[
+    let mut server = start_server(&[
         ("ROOM_CALLBACK_SDKAPPID", &apps),
         ("ROOM_CALLBACK_TOKENS", &tokens),
     ]);
@@ -560,7 +392,7 @@ fn every_command_of_an_app_with_a_token_must_be_signed() {
     const APP_C: &str = "1400000003";
     let apps = format!("{APP_A},{APP_B},{APP_C}");
     let tokens = format!("{APP_A}=token-a,{APP_C}=token-c");
-    let mut server = Server::start(&[
+    let mut server = start_server(&[
         ("ROOM_CALLBACK_SDKAPPID", &apps),
         ("ROOM_CALLBACK_TOKEN", "token-default"),
         ("ROOM_CALLBACK_TOKENS", &tokens),
@@ -622,7 +454,7 @@ fn every_command_of_an_app_with_a_token_must_be_signed() {
     // An app without any token (only B here has none) is not verified, while A's still must sign.
     let apps = format!("{APP_A},{APP_B}");
     let tokens = format!("{APP_A}=token-a");
-    let mut server = Server::start(&[
+    let mut server = start_server(&[
         ("ROOM_CALLBACK_SDKAPPID", &apps),
         ("ROOM_CALLBACK_TOKENS", &tokens),
     ]);
@@ -669,7 +501,7 @@ fn every_command_of_an_app_with_a_token_must_be_signed() {
 fn unknown_apps_cannot_be_told_from_known_ones() {
     let apps = format!("{APP_A},{APP_B}");
     let tokens = format!("{APP_A}=token-a,{APP_B}=token-b");
-    let mut server = Server::start(&[
+    let mut server = start_server(&[
         ("ROOM_CALLBACK_SDKAPPID", &apps),
         ("ROOM_CALLBACK_TOKENS", &tokens),
     ]);
@@ -733,7 +565,7 @@ fn unknown_apps_cannot_be_told_from_known_ones() {
     );
 
     // No token at all: the unknown app is refused as such.
-    let mut server = Server::start(&[("ROOM_CALLBACK_SDKAPPID", &apps)]);
+    let mut server = start_server(&[("ROOM_CALLBACK_SDKAPPID", &apps)]);
     let out = send_with(
         &[
             &server.url(),
@@ -757,7 +589,7 @@ fn unknown_apps_cannot_be_told_from_known_ones() {
 #[test]
 fn chat_callbacks_are_printed_as_received_with_exact_integers() {
     let tokens = "1400000000=chat-token";
-    let mut server = Server::start(&[("ROOM_CALLBACK_TOKENS", tokens)]);
+    let mut server = start_server(&[("ROOM_CALLBACK_TOKENS", tokens)]);
     let url = server.url();
     let state = TempFile::new("raw-state.json", STATE_CHANGE.as_bytes());
     let out = send(&[
@@ -813,7 +645,7 @@ fn chat_callbacks_are_printed_as_received_with_exact_integers() {
 #[test]
 fn a_body_without_callback_command_gets_the_querys() {
     let apps = format!("1400000000,{APP_A}");
-    let mut server = Server::start(&[("ROOM_CALLBACK_SDKAPPID", &apps)]);
+    let mut server = start_server(&[("ROOM_CALLBACK_SDKAPPID", &apps)]);
     let url = server.url();
     let post = |app: &str, command: &str, body: &[u8]| {
         send_with(
@@ -931,7 +763,7 @@ fn configuration_errors_stop_the_server_before_it_listens() {
 /// same FAIL acknowledgment as before, tokens or not. SIGTERM stops the server cleanly.
 #[test]
 fn a_request_without_callback_command_gets_the_404_fail_ack() {
-    let mut server = Server::start(&[("ROOM_CALLBACK_TOKENS", "1400000000=t")]);
+    let mut server = start_server(&[("ROOM_CALLBACK_TOKENS", "1400000000=t")]);
     for (method, path) in [
         ("POST", "/callback?SdkAppid=1400000000&contenttype=json"),
         ("POST", "/callback"),
@@ -1000,20 +832,13 @@ fn the_sender_checks_command_and_body() {
 fn tokens_rotate_on_sighup_from_a_tokens_file() {
     let file = TempFile::new("tokens", b"# app A's tokens\n1400000001=first-token\n\n");
     let apps = format!("{APP_A},{APP_B}");
-    let mut server = Server::start(&[
+    let mut server = start_server(&[
         ("ROOM_CALLBACK_SDKAPPID", &apps),
         ("ROOM_CALLBACK_TOKENS_FILE", file.path()),
         ("ROOM_CALLBACK_TOKEN", "default-token"),
     ]);
     let url = server.url();
     let leave = |app: &str, token: &str| send(&[&url, "--sdk-app-id", app, "--token", token]);
-    let hang_up = |server: &Server| {
-        let status = Process::new("kill")
-            .args(["-HUP", &server.child.id().to_string()])
-            .status()
-            .expect("`kill` runs");
-        assert!(status.success());
-    };
     // Waits (bounded) until `token` is accepted for app A, or refused when `accepted` is false.
     let settle = |token: &str, accepted: bool, what: &str| {
         let give_up = Instant::now() + Duration::from_secs(10);
@@ -1039,7 +864,7 @@ fn tokens_rotate_on_sighup_from_a_tokens_file() {
 
     // Add the new token: both are accepted.
     std::fs::write(&file.0, "1400000001=first-token\n1400000001=second-token\n").unwrap();
-    hang_up(&server);
+    server.signal("HUP");
     settle("second-token", true, "the new token");
     assert_accepted(
         &leave(APP_A, "first-token"),
@@ -1048,14 +873,14 @@ fn tokens_rotate_on_sighup_from_a_tokens_file() {
 
     // Retire the old one.
     std::fs::write(&file.0, "1400000001=second-token\n").unwrap();
-    hang_up(&server);
+    server.signal("HUP");
     let out = settle("first-token", false, "the old token retired");
     assert_eq!(refusal(&out, "retired"), (401, 40104));
     assert_accepted(&leave(APP_A, "second-token"), "the new token");
 
     // A malformed file changes nothing; app B (default token) never changed.
     std::fs::write(&file.0, "1400000001=\n").unwrap();
-    hang_up(&server);
+    server.signal("HUP");
     thread::sleep(Duration::from_millis(300));
     assert_accepted(&leave(APP_A, "second-token"), "after a malformed file");
     assert_eq!(
