@@ -6,11 +6,9 @@
 
 mod support;
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpStream};
 use std::process::{Command as Process, Output, Stdio};
-use std::time::Duration;
 
+use support::http::status_and_body;
 use support::process::{example, Ready, Running};
 
 /// The `--event` names of the sender, with the command each sends.
@@ -192,47 +190,15 @@ fn the_sender_explains_bad_arguments() {
     assert!(text(&help.stdout).contains("--event"));
 }
 
-/// One raw HTTP/1.1 POST over loopback (`Connection: close`): the status code and the body.
-fn raw_post(addr: SocketAddr, path_and_query: &str, body: &str) -> (u16, String) {
-    use std::io::Write;
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    // Bounds against hanging, not timing assertions.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("the whole answer within 10 s");
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status: {head:?}"));
-    (status, body.to_owned())
-}
-
 #[test]
 fn a_request_without_a_command_gets_404_a_new_command_is_acknowledged_and_sigterm_stops_cleanly() {
     let mut server = start_server(None);
     // No CallbackCommand: not a callback, the app's own 404 FAIL acknowledgment.
-    let (status, body) = raw_post(
+    let (status, body) = status_and_body(
         server.addr,
+        "POST",
         "/callback?SdkAppid=1400000000&contenttype=json",
-        r#"{"CallbackCommand":"Room.CallbackAfterSomethingNew","RoomId":"r","EventTime":1}"#,
+        br#"{"CallbackCommand":"Room.CallbackAfterSomethingNew","RoomId":"r","EventTime":1}"#,
     );
     assert_eq!(status, 404, "{body}");
     let ack: serde_json::Value =
@@ -243,10 +209,11 @@ fn a_request_without_a_command_gets_404_a_new_command_is_acknowledged_and_sigter
     // A command this version does not type: verified, acknowledged, printed as received (Tencent would
     // count a 404 as a failed callback).
     let new = r#"{"CallbackCommand":"Room.CallbackAfterSomethingNew","RoomId":"r","EventTime":1}"#;
-    let (status, body) = raw_post(
+    let (status, body) = status_and_body(
         server.addr,
+        "POST",
         "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterSomethingNew&contenttype=json",
-        new,
+        new.as_bytes(),
     );
     assert_eq!(status, 200, "{body}");
 

@@ -5,8 +5,7 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command as Process, Stdio};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use axum::Router;
 use http::Request;
 use http_body_util::BodyExt;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::http::request;
 use support::process::{command, drain_text, exit_within, free_addr, Ready, Running};
 use tencent_room_callback::metrics::{CALLBACKS, HANDLER_DURATION, REJECTIONS, REQUEST_DURATION};
 use tencent_room_callback::testing::CallbackRequest;
@@ -250,39 +250,6 @@ fn start_server() -> (Running, SocketAddr) {
     (running, metrics_addr.expect("an address given"))
 }
 
-/// One HTTP/1.1 request over loopback (`Connection: close`): the status code, the head and the body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let head = format!(
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("the whole answer within 10 s");
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status: {head:?}"));
-    (status, head.to_owned(), body.to_owned())
-}
-
 /// The value of the sample `series` (name and labels as Prometheus writes them) in `text`.
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -298,13 +265,13 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 fn the_receiver_serves_prometheus_metrics_on_its_own_address() {
     let (mut server, metrics) = start_server();
     let leave = CallbackRequest::sample(Command::MemberLeave).token(TOKEN);
-    let (status, _, body) = http(server.addr, "POST", &leave.uri(), leave.body());
+    let (status, _, body) = request(server.addr, "POST", &leave.uri(), leave.body());
     assert_eq!(status, 200, "{body}\n{}", server.stop().1);
     let forged = CallbackRequest::sample(Command::MemberLeave).sign("0".repeat(64));
-    let (status, _, _) = http(server.addr, "POST", &forged.uri(), forged.body());
+    let (status, _, _) = request(server.addr, "POST", &forged.uri(), forged.body());
     assert_eq!(status, 401);
 
-    let (status, head, text) = http(metrics, "GET", "/metrics", b"");
+    let (status, head, text) = request(metrics, "GET", "/metrics", b"");
     assert_eq!(status, 200, "{head}\n{text}\n{}", server.stop().1);
     assert!(
         head.to_ascii_lowercase()
@@ -339,8 +306,8 @@ fn the_receiver_serves_prometheus_metrics_on_its_own_address() {
         "{text}"
     );
     // Only /metrics there; and the callback address does not serve them.
-    assert_eq!(http(metrics, "GET", "/other", b"").0, 404);
-    let (status, _, body) = http(server.addr, "GET", "/metrics", b"");
+    assert_eq!(request(metrics, "GET", "/other", b"").0, 404);
+    let (status, _, body) = request(server.addr, "GET", "/metrics", b"");
     assert!(!body.contains("tencent_room_callback_"), "{status} {body}");
     server.stop();
 }

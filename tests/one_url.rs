@@ -15,14 +15,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command as Process, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use support::http::status_and_body as raw_request;
 use support::process::{drain, example, exit_within, free_addr, Ready, Running};
 use tencent_room_callback::testing::signature;
 
@@ -244,37 +245,6 @@ fn fail_ack(status: &u16, body: &str, what: &str) -> (u16, i64) {
         .as_i64()
         .unwrap_or_else(|| panic!("{what}: no ErrorCode: {body}"));
     (*status, code)
-}
-
-/// One raw HTTP/1.1 request over loopback (`Connection: close`): the status code and the body.
-fn raw_request(addr: SocketAddr, method: &str, path_and_query: &str, body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    stream
-        .set_write_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let head = format!(
-        "{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .expect("the whole answer within 10 s");
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status: {head:?}"));
-    (status, body.to_owned())
 }
 
 fn now_secs() -> u64 {

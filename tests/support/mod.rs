@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fs;
+pub mod http;
 pub mod inbox;
 pub mod process;
 pub mod redis;
