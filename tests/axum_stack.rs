@@ -928,7 +928,7 @@ async fn malformed_bodies_are_400() {
         (b"[\"rid-123\",[\"user1\"],1670574414123]", "not a JSON object"),
         (b"{\"RoomId\":\"rid-123\"", "EOF while parsing"),
         (br#"{"RoomId":123,"MemberList_Account":["u"],"EventTime":1}"#, "integer `123`, expected a string"),
-        (br#"{"RoomId":"r","MemberList_Account":"u","EventTime":1}"#, "expected a sequence"),
+        (br#"{"RoomId":"r","MemberList_Account":"u","EventTime":1}"#, "expected a list"),
         (br#"{"RoomId":"r","MemberList_Account":["u"],"EventTime":true}"#, "boolean `true`"),
         (br#"{"RoomId":"r","MemberList_Account":["u"],"EventTime":"soon"}"#, "string \"soon\""),
         (br#"{"MemberList_Account":["u"],"EventTime":1}"#, "missing field `RoomId`"),
