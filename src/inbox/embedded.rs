@@ -313,6 +313,7 @@ fn load(db: &Database, shared: &Shared) -> Result<u64, InboxError> {
 enum Outcome {
     Appended(Box<Stored>),
     Duplicate,
+    Full,
     Replayed(Option<(u64, Option<Box<str>>)>),
     Nothing,
 }
@@ -406,7 +407,9 @@ fn write_loop(
         }
         let purge = last_purge.elapsed() >= Duration::from_secs(1);
         let start = next;
-        match write_batch(db, work, &mut next, purge) {
+        // The events waiting now (those handled meanwhile only make the bound stricter).
+        let pending = shared.lock().len() as u64;
+        match write_batch(db, work, &mut next, purge, pending) {
             Ok(outcomes) => {
                 if purge {
                     last_purge = Instant::now();
@@ -426,6 +429,7 @@ fn write_loop(
                                 Answer::Append(Appended::Stored(id))
                             }
                             Outcome::Duplicate => Answer::Append(Appended::Duplicate),
+                            Outcome::Full => Answer::Append(Appended::Full),
                             Outcome::Replayed(replayed) => {
                                 if let Some((seq, room)) = &replayed {
                                     sched.insert(*seq, room.as_deref(), now);
@@ -497,6 +501,7 @@ fn write_batch(
     work: Vec<Work>,
     next: &mut u64,
     purge: bool,
+    mut pending: u64,
 ) -> Result<Vec<Outcome>, Db> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);
@@ -529,29 +534,28 @@ fn write_batch(
         for w in work {
             let outcome = match w {
                 Work::Append(record) => {
-                    let mut duplicate = false;
-                    if let Some(ttl) = record.dedup_ttl {
-                        let key = record.stored_key();
-                        let seen = keys.get(&key[..])?.map(|v| v.value());
-                        match seen {
-                            Some(until) if until > now_ms => duplicate = true,
-                            Some(until) => {
-                                expiries.remove((until, &key[..]))?;
+                    let key = record.stored_key();
+                    let seen = match record.dedup_ttl {
+                        Some(_) => keys.get(&key[..])?.map(|v| v.value()),
+                        None => None,
+                    };
+                    if seen.is_some_and(|until| until > now_ms) {
+                        Outcome::Duplicate
+                    } else if record.max_pending.is_some_and(|max| pending >= max) {
+                        Outcome::Full
+                    } else {
+                        if let Some(ttl) = record.dedup_ttl {
+                            if let Some(expired) = seen {
+                                expiries.remove((expired, &key[..]))?;
                             }
-                            None => {}
-                        }
-                        if !duplicate {
                             let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
                             let until = now_ms.saturating_add(ttl_ms);
                             keys.insert(&key[..], until)?;
                             expiries.insert((until, &key[..]), ())?;
                         }
-                    }
-                    if duplicate {
-                        Outcome::Duplicate
-                    } else {
                         let seq = *next;
                         *next += 1;
+                        pending += 1;
                         let stored = Stored {
                             id: EventId::seq(seq),
                             record,

@@ -60,6 +60,13 @@ impl Memory {
         let now = Instant::now();
         let mut state = self.state();
         state.purge(now);
+        // Checked under the lock that stores: concurrent callbacks cannot overshoot the bound.
+        if record
+            .max_pending
+            .is_some_and(|max| state.events.len() as u64 >= max)
+        {
+            return Appended::Full;
+        }
         if let Some(ttl) = record.dedup_ttl {
             let key = record.stored_key();
             if state.keys.contains_key(&key) {

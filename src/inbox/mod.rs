@@ -112,6 +112,8 @@ pub(crate) enum Appended {
     Stored(EventId),
     /// A copy with the same key was stored within the TTL: not stored again.
     Duplicate,
+    /// The store holds `max_pending` events already: not stored.
+    Full,
 }
 
 /// A store behind an [`Inbox`].
@@ -239,6 +241,12 @@ impl Inbox {
         let stored = match self.backend.append(record).await? {
             Appended::Stored(_) => true,
             Appended::Duplicate => false,
+            Appended::Full => {
+                return Err(InboxError::msg(format!(
+                    "the inbox is full ({} events wait)",
+                    self.max_pending.unwrap_or_default()
+                )))
+            }
         };
         self.record_depth();
         Ok(stored)

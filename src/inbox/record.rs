@@ -99,6 +99,8 @@ pub(crate) struct Record {
     pub(crate) room: Option<Box<str>>,
     /// How long the key is remembered; `None`: no de-duplication.
     pub(crate) dedup_ttl: Option<Duration>,
+    /// The most events the store may hold for this one to be stored (`None`: no bound).
+    pub(crate) max_pending: Option<u64>,
 }
 
 /// A stored event: its ID, the callback, the attempts already made (and their last error, for a dead
@@ -130,6 +132,7 @@ impl Record {
             received_at,
             room,
             dedup_ttl,
+            max_pending: None,
         }
     }
 
@@ -262,6 +265,7 @@ impl Stored {
                 received_at: UNIX_EPOCH + Duration::from_millis(h.recv),
                 room: h.room.map(|r| r.into()),
                 dedup_ttl: None,
+                max_pending: None,
             },
             attempts: h.att,
             error: h.err.map(Cow::into_owned),
