@@ -230,14 +230,8 @@ impl Inbox {
     /// The store failed, or the inbox is full ([`InboxBuilder::max_pending`]): nothing is known to be
     /// stored.
     pub async fn store(&self, callback: RawCallback) -> Result<bool, InboxError> {
-        if let (Some(max), Some(pending)) = (self.max_pending, self.backend.pending_now()) {
-            if pending >= max {
-                return Err(InboxError::msg(format!(
-                    "the inbox is full ({pending} events wait)"
-                )));
-            }
-        }
-        let record = Record::new(callback, SystemTime::now(), self.dedup_ttl);
+        let mut record = Record::new(callback, SystemTime::now(), self.dedup_ttl);
+        record.max_pending = self.max_pending;
         let stored = match self.backend.append(record).await? {
             Appended::Stored(_) => true,
             Appended::Duplicate => false,
