@@ -30,9 +30,9 @@ use redb::{
 };
 use tokio::sync::oneshot;
 
-use super::record::{millis, EventId, Stored};
+use super::record::{millis, EventId, Record, Stored};
 use super::sched::Shared;
-use super::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent, Record};
+use super::store::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent};
 
 /// Pending events: sequence number → stored record.
 const EVENTS: TableDefinition<'_, u64, &[u8]> = TableDefinition::new("events");

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::record::{EventId, Stored};
+use super::record::{EventId, Record, Stored};
 use super::sched::Shared;
-use super::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent, Record};
+use super::store::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent};
 
 #[derive(Debug, Default)]
 struct State {

@@ -77,8 +77,8 @@ use redis::{
     AsyncConnectionConfig, Client, RedisError, RedisResult, Script, ScriptInvocation, Value,
 };
 
-use super::record::{EventId, Stored};
-use super::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent, Record};
+use super::record::{EventId, Record, Stored};
+use super::store::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent};
 
 /// The bound on connecting, and on each answer once connected.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(1);

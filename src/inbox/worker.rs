@@ -11,7 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use super::record::Stored;
-use super::{Backend, InboxEvent};
+use super::store::{Backend, InboxEvent};
 use crate::layer::HandlerError;
 use crate::value::fitting;
 

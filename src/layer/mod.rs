@@ -95,7 +95,10 @@ impl CallbackLayer<NoRoutes> {
 
 impl<R: Routes> CallbackLayer<R> {
     /// A layer with the same configuration and paths, and `routes` in front of these.
-    fn link<R2: Routes>(self, routes: impl FnOnce(Arc<R>) -> R2) -> CallbackLayer<R2> {
+    pub(crate) fn link<R2: Routes>(
+        self,
+        routes: impl FnOnce(Arc<R>) -> R2,
+    ) -> CallbackLayer<R2> {
         let rest = self.shared.routes.clone();
         CallbackLayer {
             shared: self.shared.with_routes(Arc::new(routes(rest))),
@@ -247,19 +250,6 @@ impl<R: Routes> CallbackLayer<R> {
         self.link(|rest| Deduped::new(dedup, rest))
     }
 
-    /// Stores every verified "after" callback that no other route takes in `inbox`, and answers OK once
-    /// it is durable (503 with a FAIL acknowledgment when the store fails; OK without storing it again
-    /// for a duplicate). "Before" callbacks (`*.CallbackBefore*`, whose answer is a decision) are never
-    /// taken: route them to their handler with [`on_command`](Self::on_command). Any other route wins
-    /// over the inbox for the commands it takes. See [`inbox`](crate::inbox).
-    #[cfg(feature = "inbox")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
-    pub fn inbox(
-        self,
-        inbox: crate::inbox::Inbox,
-    ) -> CallbackLayer<OnCommand<crate::inbox::Inbox, R>> {
-        self.link(|rest| OnCommand::after(inbox, rest))
-    }
 
     /// Delivers events `E` to the inner service, in the request's extensions: the event as `E`, its
     /// metadata as [`CallbackMeta`](crate::CallbackMeta), the original body still readable. The inner
