@@ -14,7 +14,10 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 use support::fs::TempDir;
-use support::inbox::{app, dead_letters, leave, pending, send, APP};
+use support::inbox::{
+    app, assert_backed_off, assert_event_1_buried, dead_letters, failing_three_times,
+    failing_until_fixed, leave, pending, quick_and_stuck, replay_once, send, send_at_once, APP,
+};
 use support::wait::wait_until;
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
@@ -79,14 +82,8 @@ async fn a_duplicate_is_acknowledged_but_stored_and_handled_once() {
         assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
     }
     // 30 copies of another callback at once: one stored, every copy OK.
-    let copies: Vec<_> = (0..30)
-        .map(|_| {
-            let app = app.clone();
-            tokio::spawn(async move { send(&app, &leave("r", 2)).await.0 })
-        })
-        .collect();
-    for copy in copies {
-        assert_eq!(copy.await.unwrap(), StatusCode::OK);
+    for status in send_at_once(&app, &leave("r", 2), 30).await {
+        assert_eq!(status, StatusCode::OK);
     }
     // The same body for another command, or another body: not duplicates.
     let enter = CallbackRequest::raw(
@@ -198,41 +195,12 @@ async fn a_handler_that_fails_three_times_then_succeeds_is_retried() {
         assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let started = Instant::now();
-        let worker = {
-            let attempts = attempts.clone();
-            inbox
-                .worker(move |event: InboxEvent| {
-                    attempts
-                        .lock()
-                        .unwrap()
-                        .push((event.attempt(), Instant::now()));
-                    let attempt = event.attempt();
-                    async move {
-                        if attempt <= 3 {
-                            Err(HandlerError::msg(format!("attempt {attempt} fails")))
-                        } else {
-                            Ok(())
-                        }
-                    }
-                })
-                .max_attempts(5)
-                .backoff(Duration::from_millis(50), Duration::from_secs(1))
-                .start()
-        };
+        let (worker, _) = failing_three_times(&inbox, &attempts);
         wait_until("4 attempts", WAIT, || attempts.lock().unwrap().len() == 4).await;
         // Settled: nothing more comes.
         tokio::time::sleep(Duration::from_millis(300)).await;
         worker.shutdown(Duration::from_secs(1)).await;
-        let attempts = attempts.lock().unwrap().clone();
-        assert_eq!(
-            attempts.iter().map(|a| a.0).collect::<Vec<_>>(),
-            [1, 2, 3, 4]
-        );
-        // Exponential backoff: 50, 100, 200 ms between the attempts (at least).
-        let gaps: Vec<_> = attempts.windows(2).map(|w| w[1].1 - w[0].1).collect();
-        for (gap, least) in gaps.iter().zip([50, 100, 200]) {
-            assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
-        }
+        assert_backed_off(&attempts.lock().unwrap());
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(inbox.depth().await.unwrap(), Default::default());
     })
@@ -247,57 +215,18 @@ async fn an_always_failing_event_ends_in_dead_letters_and_can_be_replayed() {
         assert_eq!(send(&app, &leave("r", 2)).await.0, StatusCode::OK);
         let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let handled = Arc::new(Mutex::new(Vec::new()));
-        let worker = {
-            let (fail, handled) = (fail.clone(), handled.clone());
-            inbox
-                .worker(move |event: InboxEvent| {
-                    let leave: MemberLeave = event.decode().unwrap();
-                    let n = leave.event_time.as_millis();
-                    let failing = n == 1 && fail.load(Ordering::SeqCst);
-                    if !failing {
-                        handled.lock().unwrap().push(n);
-                    }
-                    async move {
-                        if failing {
-                            Err(HandlerError::msg("downstream says no"))
-                        } else {
-                            Ok(())
-                        }
-                    }
-                })
-                .max_attempts(3)
-                .backoff(Duration::from_millis(10), Duration::from_millis(20))
-                .start()
-        };
+        let worker = failing_until_fixed(&inbox, &fail, &handled);
         let dead = dead_letters(&inbox, WAIT).await;
-        assert_eq!(dead.len(), 1);
-        assert_eq!(dead[0].error, "downstream says no");
-        assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
-        assert_eq!(
-            dead[0]
-                .event
-                .decode::<MemberLeave>()
-                .unwrap()
-                .event_time
-                .as_millis(),
-            1
-        );
+        assert_event_1_buried(&dead);
         wait_until("event 2", WAIT, || {
-            handled.lock().unwrap().as_slice() == [2]
+            handled.lock().unwrap().iter().map(|h| h.0).eq([2])
         })
         .await;
         assert_eq!(inbox.depth().await.unwrap().dead, 1);
 
         // Fixed downstream: the replay is handled.
         fail.store(false, Ordering::SeqCst);
-        let id = dead[0].event.id().clone();
-        let new = inbox.replay(&id).await.unwrap().expect("replayed");
-        assert_ne!(new, id);
-        assert_eq!(
-            inbox.replay(&id).await.unwrap(),
-            None,
-            "a dead letter replays once"
-        );
+        replay_once(&inbox, &dead[0]).await;
         wait_until("the replay", WAIT, || handled.lock().unwrap().len() == 2).await;
         worker.shutdown(Duration::from_secs(1)).await;
         assert_eq!(inbox.depth().await.unwrap(), Default::default());
@@ -419,26 +348,7 @@ async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
         );
     }
     let started = Arc::new(AtomicUsize::new(0));
-    let worker = {
-        let started = started.clone();
-        inbox
-            .worker(move |event: InboxEvent| {
-                started.fetch_add(1, Ordering::SeqCst);
-                let quick = event
-                    .decode::<MemberLeave>()
-                    .unwrap()
-                    .event_time
-                    .as_millis()
-                    < 2;
-                async move {
-                    let ms = if quick { 100 } else { 60_000 };
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Ok(())
-                }
-            })
-            .concurrency(4)
-            .start()
-    };
+    let worker = quick_and_stuck(&inbox, &started);
     wait_until("4 started", WAIT, || started.load(Ordering::SeqCst) == 4).await;
     let report = worker.shutdown(Duration::from_millis(500)).await;
     assert_eq!((report.finished, report.returned), (2, 2));

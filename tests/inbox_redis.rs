@@ -15,7 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use support::inbox::{app, dead_letters, leave, n_of, pending, send, APP};
+use support::inbox::{
+    app, assert_backed_off, assert_event_1_buried, dead_letters, failing_three_times,
+    failing_until_fixed, leave, n_of, pending, quick_and_stuck, replay_once, send, send_at_once,
+    APP,
+};
 use support::redis::RedisServer;
 use support::wait::{wait_for, wait_until};
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
@@ -130,14 +134,8 @@ async fn duplicates_are_acknowledged_but_stored_once() {
         ok(&app, &leave("r", 2)).await;
         assert_eq!(pending(&inbox).await, 2, "another body");
         // 30 copies at once: one stored, every copy OK.
-        let copies: Vec<_> = (0..30)
-            .map(|_| {
-                let app = app.clone();
-                tokio::spawn(async move { send(&app, &leave("r", 3)).await.0 })
-            })
-            .collect();
-        for copy in copies {
-            assert_eq!(copy.await.unwrap(), StatusCode::OK);
+        for status in send_at_once(&app, &leave("r", 3), 30).await {
+            assert_eq!(status, StatusCode::OK);
         }
         assert_eq!(pending(&inbox).await, 3);
 
@@ -180,42 +178,13 @@ async fn a_handler_that_fails_three_times_then_succeeds_is_handled_once() {
         let app = app(&inbox);
         ok(&app, &leave("r", 1)).await;
         let attempts = Arc::new(Mutex::new(Vec::new()));
-        let successes = Arc::new(AtomicUsize::new(0));
-        let worker = {
-            let (attempts, successes) = (attempts.clone(), successes.clone());
-            inbox
-                .worker(move |event: InboxEvent| {
-                    let attempt = event.attempt();
-                    attempts.lock().unwrap().push((attempt, Instant::now()));
-                    let successes = successes.clone();
-                    async move {
-                        if attempt <= 3 {
-                            Err(HandlerError::msg(format!("attempt {attempt} fails")))
-                        } else {
-                            successes.fetch_add(1, Ordering::SeqCst);
-                            Ok(())
-                        }
-                    }
-                })
-                .max_attempts(5)
-                .backoff(Duration::from_millis(50), Duration::from_secs(1))
-                .start()
-        };
+        let (worker, successes) = failing_three_times(&inbox, &attempts);
         wait_until("a success", WAIT, || successes.load(Ordering::SeqCst) == 1).await;
         // Settled: nothing more comes.
         tokio::time::sleep(Duration::from_millis(500)).await;
         worker.shutdown(Duration::from_secs(1)).await;
         assert_eq!(successes.load(Ordering::SeqCst), 1);
-        let attempts = attempts.lock().unwrap().clone();
-        assert_eq!(
-            attempts.iter().map(|a| a.0).collect::<Vec<_>>(),
-            [1, 2, 3, 4]
-        );
-        // The backoff holds: 50, 100, 200 ms between the attempts at least.
-        let gaps: Vec<_> = attempts.windows(2).map(|w| w[1].1 - w[0].1).collect();
-        for (gap, least) in gaps.iter().zip([50, 100, 200]) {
-            assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
-        }
+        assert_backed_off(&attempts.lock().unwrap());
         assert_eq!(inbox.depth().await.unwrap(), Default::default());
     })
     .await;
@@ -231,32 +200,9 @@ async fn an_always_failing_event_ends_in_dead_letters_and_is_replayed() {
         ok(&app, &leave("r", 2)).await;
         let fail = Arc::new(AtomicBool::new(true));
         let handled = Arc::new(Mutex::new(Vec::new()));
-        let worker = {
-            let (fail, handled) = (fail.clone(), handled.clone());
-            inbox
-                .worker(move |event: InboxEvent| {
-                    let n = n_of(&event);
-                    let failing = n == 1 && fail.load(Ordering::SeqCst);
-                    if !failing {
-                        handled.lock().unwrap().push((n, event.attempt()));
-                    }
-                    async move {
-                        if failing {
-                            Err(HandlerError::msg("downstream says no"))
-                        } else {
-                            Ok(())
-                        }
-                    }
-                })
-                .max_attempts(3)
-                .backoff(Duration::from_millis(10), Duration::from_millis(20))
-                .start()
-        };
+        let worker = failing_until_fixed(&inbox, &fail, &handled);
         let dead = dead_letters(&inbox, WAIT).await;
-        assert_eq!(dead.len(), 1);
-        assert_eq!(dead[0].error, "downstream says no");
-        assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
-        assert_eq!(n_of(&dead[0].event), 1);
+        assert_event_1_buried(&dead);
         wait_until("event 2", WAIT, || {
             handled.lock().unwrap().as_slice() == [(2, 1)]
         })
@@ -266,14 +212,7 @@ async fn an_always_failing_event_ends_in_dead_letters_and_is_replayed() {
 
         // Fixed downstream: the replay is handled, from its first attempt.
         fail.store(false, Ordering::SeqCst);
-        let id = dead[0].event.id().clone();
-        let new = inbox.replay(&id).await.unwrap().expect("replayed");
-        assert_ne!(new, id);
-        assert_eq!(
-            inbox.replay(&id).await.unwrap(),
-            None,
-            "a dead letter replays once"
-        );
+        replay_once(&inbox, &dead[0]).await;
         assert_eq!(inbox.replay(&"42".parse().unwrap()).await.unwrap(), None);
         assert_eq!(inbox.replay(&"1-1".parse().unwrap()).await.unwrap(), None);
         wait_until("the replay", WAIT, || handled.lock().unwrap().len() == 2).await;
@@ -296,21 +235,7 @@ async fn a_shutdown_gives_back_what_it_did_not_finish_at_once() {
             ok(&app, &leave(&format!("r{n}"), n)).await;
         }
         let started = Arc::new(AtomicUsize::new(0));
-        let worker = {
-            let started = started.clone();
-            inbox
-                .worker(move |event: InboxEvent| {
-                    started.fetch_add(1, Ordering::SeqCst);
-                    let quick = n_of(&event) < 2;
-                    async move {
-                        let ms = if quick { 100 } else { 60_000 };
-                        tokio::time::sleep(Duration::from_millis(ms)).await;
-                        Ok(())
-                    }
-                })
-                .concurrency(4)
-                .start()
-        };
+        let worker = quick_and_stuck(&inbox, &started);
         wait_until("4 started", WAIT, || started.load(Ordering::SeqCst) == 4).await;
         let report = worker.shutdown(Duration::from_millis(500)).await;
         assert_eq!((report.finished, report.returned), (2, 2));

@@ -74,7 +74,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::{
-    AsyncConnectionConfig, Client, RedisError, RedisResult, Script, ScriptInvocation, Value,
+    AsyncConnectionConfig, Client, FromRedisValue, RedisError, RedisResult, Script,
+    ScriptInvocation, Value,
 };
 
 use super::record::{EventId, Record, Stored};
@@ -416,7 +417,7 @@ async fn upkeep(inner: Weak<Inner>) {
         let ids: Vec<String> = inner.hands().held.iter().cloned().collect();
         if !ids.is_empty() {
             let result = inner
-                .as_consumer("renew claims", &inner.scripts.touch, |s| {
+                .as_consumer::<i64>("renew claims", &inner.scripts.touch, |s| {
                     s.arg(&ids);
                 })
                 .await;
@@ -427,7 +428,7 @@ async fn upkeep(inner: Weak<Inner>) {
         if since_housekeeping >= HOUSEKEEPING && inner.claims.load(Ordering::Relaxed) {
             since_housekeeping = Duration::ZERO;
             let _ = inner
-                .as_consumer("forget consumers", &inner.scripts.forget, |s| {
+                .as_consumer::<i64>("forget consumers", &inner.scripts.forget, |s| {
                     s.arg(millis(FORGET_CONSUMER));
                 })
                 .await;
@@ -468,20 +469,35 @@ impl Inner {
         }
     }
 
-    /// Runs `script` with the events' stream as its first key and the group and this consumer as its
-    /// first arguments (as every script acting on this consumer's events takes them), then what `rest`
-    /// adds: the count it returns.
-    async fn as_consumer(
+    /// Runs `script` (through [`call`](Self::call)) with the keys and arguments `args` gives it: its
+    /// reply.
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        what: &'static str,
+        script: &Script,
+        args: impl Fn(&mut ScriptInvocation<'_>),
+    ) -> Result<T, InboxError> {
+        self.call(what, |mut c| {
+            let mut invocation = script.prepare_invoke();
+            args(&mut invocation);
+            async move { invocation.invoke_async(&mut c).await }
+        })
+        .await
+    }
+
+    /// [`invoke`](Self::invoke) for a script acting as this consumer: the events' stream first among its
+    /// keys, the group and this consumer first among its arguments, then what `rest` adds.
+    async fn as_consumer<T: FromRedisValue>(
         &self,
         what: &'static str,
         script: &Script,
         rest: impl Fn(&mut ScriptInvocation<'_>),
-    ) -> Result<i64, InboxError> {
-        self.call(what, |mut c| {
-            let mut invocation = script.key(&self.keys.events);
-            invocation.arg(&self.keys.group).arg(&self.consumer);
-            rest(&mut invocation);
-            async move { invocation.invoke_async(&mut c).await }
+    ) -> Result<T, InboxError> {
+        self.invoke(what, script, |s| {
+            s.key(&self.keys.events)
+                .arg(&self.keys.group)
+                .arg(&self.consumer);
+            rest(s);
         })
         .await
     }
@@ -565,7 +581,7 @@ impl Inner {
     }
 
     async fn bury_raw(&self, id: &str, payload: &[u8]) -> Result<(), InboxError> {
-        self.as_consumer("bury", &self.scripts.bury, |s| {
+        self.as_consumer::<i64>("bury", &self.scripts.bury, |s| {
             s.key(&self.keys.dead).arg(id).arg(payload);
         })
         .await
@@ -737,15 +753,12 @@ impl Backend for RedisStore {
         }
         .encode();
         Box::pin(async move {
-            let (payload, dedup) = (&payload, &dedup);
             let id: Option<String> = inner
-                .call("append", |mut c| async move {
-                    let mut invocation = inner.scripts.append.key(&inner.keys.events);
-                    invocation.arg(payload);
-                    if let Some((key, ttl)) = dedup {
-                        invocation.key(key).arg(*ttl);
+                .invoke("append", &inner.scripts.append, |s| {
+                    s.key(&inner.keys.events).arg(&payload);
+                    if let Some((key, ttl)) = &dedup {
+                        s.key(key).arg(*ttl);
                     }
-                    invocation.invoke_async(&mut c).await
                 })
                 .await?;
             Ok(match id {
@@ -766,19 +779,11 @@ impl Backend for RedisStore {
         let max = max.max(1);
         Box::pin(async move {
             let reply: Value = inner
-                .call("claim", |mut c| async move {
-                    inner
-                        .scripts
-                        .claim
-                        .key(&inner.keys.events)
-                        .key(&inner.keys.retry)
-                        .arg(&inner.keys.group)
-                        .arg(&inner.consumer)
+                .as_consumer("claim", &inner.scripts.claim, |s| {
+                    s.key(&inner.keys.retry)
                         .arg(max)
                         .arg(millis(inner.claim_idle))
-                        .arg(PROMOTE)
-                        .invoke_async(&mut c)
-                        .await
+                        .arg(PROMOTE);
                 })
                 .await?;
             let mut taken = Vec::new();
@@ -816,17 +821,11 @@ impl Backend for RedisStore {
         let inner = &*self.inner;
         let settling = inner.settling(event, true);
         Box::pin(async move {
-            let id = &settling.id;
             inner
-                .call("complete", |mut c| async move {
-                    inner
-                        .scripts
-                        .complete
-                        .key(&inner.keys.events)
+                .invoke::<i64>("complete", &inner.scripts.complete, |s| {
+                    s.key(&inner.keys.events)
                         .arg(&inner.keys.group)
-                        .arg(id)
-                        .invoke_async::<i64>(&mut c)
-                        .await
+                        .arg(&settling.id);
                 })
                 .await
                 .map(drop)
@@ -844,7 +843,7 @@ impl Backend for RedisStore {
         let payload = failed_attempt(event, error);
         Box::pin(async move {
             inner
-                .as_consumer("retry", &inner.scripts.retry, |s| {
+                .as_consumer::<i64>("retry", &inner.scripts.retry, |s| {
                     s.key(&inner.keys.retry)
                         .arg(&settling.id)
                         .arg(millis(delay))
@@ -867,7 +866,7 @@ impl Backend for RedisStore {
         let settling = inner.settling(event, false);
         Box::pin(async move {
             inner
-                .as_consumer("release", &inner.scripts.release, |s| {
+                .as_consumer::<i64>("release", &inner.scripts.release, |s| {
                     s.arg(&settling.id).arg(RELEASED_IDLE_MS);
                 })
                 .await
@@ -930,18 +929,13 @@ impl Backend for RedisStore {
                 .map_err(|e| InboxError::new("cannot replay the dead letter", e))?;
             stored.attempts = 0;
             stored.error = None;
-            let payload = &stored.encode();
+            let payload = stored.encode();
             let new: Option<String> = inner
-                .call("replay", |mut c| async move {
-                    inner
-                        .scripts
-                        .replay
-                        .key(&inner.keys.dead)
+                .invoke("replay", &inner.scripts.replay, |s| {
+                    s.key(&inner.keys.dead)
                         .key(&inner.keys.events)
                         .arg(id)
-                        .arg(payload)
-                        .invoke_async(&mut c)
-                        .await
+                        .arg(&payload);
                 })
                 .await?;
             Ok(new.map(|new| EventId::text(&new)))

@@ -1,16 +1,18 @@
 //! The inbox tests' app and callbacks: the layer on `/cb` storing what it takes in an inbox, and
 //! member-leave callbacks numbered by their `EventTime`.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 use http_body_util::BodyExt;
-use tencent_room_callback::inbox::{DeadLetter, Inbox, InboxEvent};
+use tencent_room_callback::inbox::{DeadLetter, Inbox, InboxEvent, WorkerHandle};
 use tencent_room_callback::testing::CallbackRequest;
-use tencent_room_callback::{CallbackLayer, Command, Config, MemberLeave};
+use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave};
 use tower::ServiceExt;
 
 use super::wait::wait_for;
@@ -45,6 +47,21 @@ pub async fn send(app: &Router, req: &CallbackRequest) -> (StatusCode, String) {
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// `copies` copies of `req` sent at once: the app's statuses.
+pub async fn send_at_once(app: &Router, req: &CallbackRequest, copies: usize) -> Vec<StatusCode> {
+    let tasks: Vec<_> = (0..copies)
+        .map(|_| {
+            let (app, req) = (app.clone(), req.clone());
+            tokio::spawn(async move { send(&app, &req).await.0 })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(copies);
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    statuses
+}
+
 pub async fn pending(inbox: &Inbox) -> u64 {
     inbox.depth().await.unwrap().pending
 }
@@ -68,4 +85,118 @@ pub async fn dead_letters(inbox: &Inbox, within: Duration) -> Vec<DeadLetter> {
         }
     })
     .await
+}
+
+/// Each attempt at an event: its number and when it began.
+pub type Attempts = Arc<Mutex<Vec<(u32, Instant)>>>;
+
+/// A worker whose handler fails the first three attempts at each event and succeeds at the fourth (5
+/// attempts at most, a backoff from 50 ms to 1 s), noting each attempt in `attempts`: the worker, and
+/// its count of successes.
+pub fn failing_three_times(inbox: &Inbox, attempts: &Attempts) -> (WorkerHandle, Arc<AtomicUsize>) {
+    let successes = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let (attempts, successes) = (attempts.clone(), successes.clone());
+        inbox
+            .worker(move |event: InboxEvent| {
+                let attempt = event.attempt();
+                attempts.lock().unwrap().push((attempt, Instant::now()));
+                let successes = successes.clone();
+                async move {
+                    if attempt <= 3 {
+                        Err(HandlerError::msg(format!("attempt {attempt} fails")))
+                    } else {
+                        successes.fetch_add(1, Ordering::SeqCst);
+                        Ok(())
+                    }
+                }
+            })
+            .max_attempts(5)
+            .backoff(Duration::from_millis(50), Duration::from_secs(1))
+            .start()
+    };
+    (worker, successes)
+}
+
+/// The attempts of [`failing_three_times`] at one event: numbered 1 to 4, with the exponential backoff
+/// between them (50, 100, 200 ms at least).
+pub fn assert_backed_off(attempts: &[(u32, Instant)]) {
+    assert_eq!(
+        attempts.iter().map(|a| a.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    let gaps: Vec<_> = attempts.windows(2).map(|w| w[1].1 - w[0].1).collect();
+    for (gap, least) in gaps.iter().zip([50, 100, 200]) {
+        assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
+    }
+}
+
+/// A worker of concurrency 4 that counts the events it starts in `started`: events 0 and 1 take
+/// 100 ms, the others a minute.
+pub fn quick_and_stuck(inbox: &Inbox, started: &Arc<AtomicUsize>) -> WorkerHandle {
+    let started = started.clone();
+    inbox
+        .worker(move |event: InboxEvent| {
+            started.fetch_add(1, Ordering::SeqCst);
+            let quick = n_of(&event) < 2;
+            async move {
+                let ms = if quick { 100 } else { 60_000 };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(())
+            }
+        })
+        .concurrency(4)
+        .start()
+}
+
+/// Each event handled: its number and the attempt.
+pub type Handled = Arc<Mutex<Vec<(u64, u32)>>>;
+
+/// A worker (3 attempts at most, a backoff from 10 to 20 ms) whose handler fails event 1 ("downstream
+/// says no") while `fail` holds, and notes each event it handles in `handled`.
+pub fn failing_until_fixed(
+    inbox: &Inbox,
+    fail: &Arc<AtomicBool>,
+    handled: &Handled,
+) -> WorkerHandle {
+    let (fail, handled) = (fail.clone(), handled.clone());
+    inbox
+        .worker(move |event: InboxEvent| {
+            let n = n_of(&event);
+            let failing = n == 1 && fail.load(Ordering::SeqCst);
+            if !failing {
+                handled.lock().unwrap().push((n, event.attempt()));
+            }
+            async move {
+                if failing {
+                    Err(HandlerError::msg("downstream says no"))
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .max_attempts(3)
+        .backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .start()
+}
+
+/// The dead letters of [`failing_until_fixed`] while it fails: event 1 alone, after its 3 attempts,
+/// with its error.
+pub fn assert_event_1_buried(dead: &[DeadLetter]) {
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].error, "downstream says no");
+    assert_eq!(dead[0].event.attempt(), 4, "3 attempts made");
+    assert_eq!(n_of(&dead[0].event), 1);
+}
+
+/// Replays `dead`: stored again under a new ID, and only once.
+pub async fn replay_once(inbox: &Inbox, dead: &DeadLetter) {
+    let id = dead.event.id().clone();
+    let new = inbox.replay(&id).await.unwrap().expect("replayed");
+    assert_ne!(new, id);
+    assert_eq!(
+        inbox.replay(&id).await.unwrap(),
+        None,
+        "a dead letter replays once"
+    );
 }
