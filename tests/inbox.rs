@@ -16,7 +16,8 @@ use http::StatusCode;
 use support::fs::TempDir;
 use support::inbox::{
     app, assert_backed_off, assert_event_1_buried, dead_letters, failing_three_times,
-    failing_until_fixed, leave, pending, quick_and_stuck, replay_once, send, send_at_once, APP,
+    failing_until_fixed, leave, pending, replay_once, send, send_at_once, shut_down_with_two_stuck,
+    APP,
 };
 use support::wait::wait_until;
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
@@ -347,12 +348,7 @@ async fn a_shutdown_finishes_or_returns_what_the_worker_holds() {
             StatusCode::OK
         );
     }
-    let started = Arc::new(AtomicUsize::new(0));
-    let worker = quick_and_stuck(&inbox, &started);
-    wait_until("4 started", WAIT, || started.load(Ordering::SeqCst) == 4).await;
-    let report = worker.shutdown(Duration::from_millis(500)).await;
-    assert_eq!((report.finished, report.returned), (2, 2));
-    assert_eq!(pending(&inbox).await, 2);
+    shut_down_with_two_stuck(&inbox, WAIT).await;
     // The returned events are handed again, their attempt not counted.
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let worker = {

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use support::inbox::{
     app, assert_backed_off, assert_event_1_buried, dead_letters, failing_three_times,
-    failing_until_fixed, leave, n_of, pending, quick_and_stuck, replay_once, send, send_at_once,
-    APP,
+    failing_until_fixed, leave, n_of, pending, replay_once, send, send_at_once,
+    shut_down_with_two_stuck, APP,
 };
 use support::redis::RedisServer;
 use support::wait::{wait_for, wait_until};
@@ -234,12 +234,7 @@ async fn a_shutdown_gives_back_what_it_did_not_finish_at_once() {
         for n in 0..4 {
             ok(&app, &leave(&format!("r{n}"), n)).await;
         }
-        let started = Arc::new(AtomicUsize::new(0));
-        let worker = quick_and_stuck(&inbox, &started);
-        wait_until("4 started", WAIT, || started.load(Ordering::SeqCst) == 4).await;
-        let report = worker.shutdown(Duration::from_millis(500)).await;
-        assert_eq!((report.finished, report.returned), (2, 2));
-        assert_eq!(pending(&inbox).await, 2);
+        shut_down_with_two_stuck(&inbox, WAIT).await;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let again = Instant::now();
         // Another receiver's worker (another consumer) takes them.

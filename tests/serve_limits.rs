@@ -290,6 +290,32 @@ async fn hold(addr: SocketAddr, kind: Kind, n: usize, counts: Arc<Counts>) -> Op
 }
 
 /// The test's client runtime.
+/// A keep-alive HTTP/1 connection whose one request (`GET /healthz`) has been answered (the 404 FAIL
+/// acknowledgment).
+async fn answered_once(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).contains("40401") {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    stream
+}
+
+/// How long from now until the server closes `stream`, which it must do without writing anything.
+async fn until_closed(stream: &mut TcpStream) -> Duration {
+    let started = Instant::now();
+    let n = stream.read(&mut [0u8; 1024]).await.unwrap_or(0);
+    assert_eq!(n, 0);
+    started.elapsed()
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -541,44 +567,16 @@ fn idle_keep_alive_connections_close_at_the_idle_timeout_and_stalled_heads_at_th
     rt.block_on(async {
         // HTTP/1 keep-alive: one request, then nothing. Closed at the idle timeout, not the header's.
         let h1_idle = async {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .unwrap();
-            let mut answer = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !String::from_utf8_lossy(&answer).contains("40401") {
-                let n = stream.read(&mut buf).await.unwrap();
-                assert!(n > 0, "closed before the answer");
-                answer.extend_from_slice(&buf[..n]);
-            }
-            let answered = Instant::now();
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            assert_eq!(n, 0);
-            answered.elapsed()
+            let mut stream = answered_once(addr).await;
+            until_closed(&mut stream).await
         };
         // HTTP/1: one request, then the start of another head that stalls: closed at the header
         // timeout after its first byte.
         let h1_stalled = async {
-            let mut stream = TcpStream::connect(addr).await.unwrap();
-            stream
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                .await
-                .unwrap();
-            let mut answer = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !String::from_utf8_lossy(&answer).contains("40401") {
-                let n = stream.read(&mut buf).await.unwrap();
-                assert!(n > 0, "closed before the answer");
-                answer.extend_from_slice(&buf[..n]);
-            }
+            let mut stream = answered_once(addr).await;
             tokio::time::sleep(Duration::from_millis(300)).await;
             stream.write_all(b"GET /healthz HT").await.unwrap();
-            let started = Instant::now();
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            assert_eq!(n, 0);
-            started.elapsed()
+            until_closed(&mut stream).await
         };
         // HTTP/2 (prior knowledge, hyper's client): one request, then nothing.
         let h2_idle = async {

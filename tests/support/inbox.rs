@@ -15,7 +15,7 @@ use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave};
 use tower::ServiceExt;
 
-use super::wait::wait_for;
+use super::wait::{wait_for, wait_until};
 
 pub const APP: u64 = 1400000000;
 
@@ -131,22 +131,30 @@ pub fn assert_backed_off(attempts: &[(u32, Instant)]) {
     }
 }
 
-/// A worker of concurrency 4 that counts the events it starts in `started`: events 0 and 1 take
-/// 100 ms, the others a minute.
-pub fn quick_and_stuck(inbox: &Inbox, started: &Arc<AtomicUsize>) -> WorkerHandle {
-    let started = started.clone();
-    inbox
-        .worker(move |event: InboxEvent| {
-            started.fetch_add(1, Ordering::SeqCst);
-            let quick = n_of(&event) < 2;
-            async move {
-                let ms = if quick { 100 } else { 60_000 };
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                Ok(())
-            }
-        })
-        .concurrency(4)
-        .start()
+/// Starts a worker of concurrency 4 on events 0 to 3 (0 and 1 take 100 ms, the others a minute) and
+/// shuts it down, with 500 ms to finish, once it has started all four (waiting up to `within`): the two
+/// quick ones finish, the two others are returned, pending again.
+pub async fn shut_down_with_two_stuck(inbox: &Inbox, within: Duration) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let started = started.clone();
+        inbox
+            .worker(move |event: InboxEvent| {
+                started.fetch_add(1, Ordering::SeqCst);
+                let quick = n_of(&event) < 2;
+                async move {
+                    let ms = if quick { 100 } else { 60_000 };
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(())
+                }
+            })
+            .concurrency(4)
+            .start()
+    };
+    wait_until("4 started", within, || started.load(Ordering::SeqCst) == 4).await;
+    let report = worker.shutdown(Duration::from_millis(500)).await;
+    assert_eq!((report.finished, report.returned), (2, 2));
+    assert_eq!(pending(inbox).await, 2);
 }
 
 /// Each event handled: its number and the attempt.
