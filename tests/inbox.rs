@@ -15,9 +15,9 @@ use axum::Router;
 use http::StatusCode;
 use support::fs::TempDir;
 use support::inbox::{
-    app, assert_backed_off, assert_event_1_buried, dead_letters, failing_three_times,
-    failing_until_fixed, leave, pending, replay_once, send, send_at_once, shut_down_with_two_stuck,
-    APP,
+    app, assert_backed_off, assert_event_1_buried, assert_meta_of_android_leave, counting,
+    dead_letters, failing_three_times, failing_until_fixed, leave, pending, replay_once, send,
+    send_at_once, shut_down_with_two_stuck, APP,
 };
 use support::wait::wait_until;
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
@@ -96,15 +96,7 @@ async fn a_duplicate_is_acknowledged_but_stored_and_handled_once() {
     assert_eq!(pending(&inbox).await, 3);
 
     let handled = Arc::new(AtomicUsize::new(0));
-    let worker = {
-        let handled = handled.clone();
-        inbox
-            .worker(move |_: InboxEvent| {
-                handled.fetch_add(1, Ordering::SeqCst);
-                async { Ok(()) }
-            })
-            .start()
-    };
+    let worker = counting(&inbox, &handled).start();
     wait_until("3 events handled", WAIT, || {
         handled.load(Ordering::SeqCst) == 3
     })
@@ -530,13 +522,7 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
     wait_until("the event", WAIT, || got.lock().unwrap().is_some()).await;
     worker.shutdown(Duration::from_secs(1)).await;
     let event = got.lock().unwrap().take().unwrap();
-    assert_eq!(event.meta().sdk_app_id, APP);
-    assert_eq!(event.meta().command, Command::MemberLeave);
-    assert_eq!(
-        event.meta().client_ip.as_ref().unwrap().ip(),
-        Some([10, 1, 2, 3].into())
-    );
-    assert_eq!(event.meta().platform.as_ref().unwrap().as_str(), "Android");
+    assert_meta_of_android_leave(&event);
     assert!(event.meta().request_time.is_some());
     assert_eq!(event.room(), Some("\"r\""));
     assert_eq!(event.body(), req.body());

@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 
 use http::StatusCode;
 use support::inbox::{
-    app, assert_backed_off, assert_event_1_buried, dead_letters, failing_three_times,
-    failing_until_fixed, leave, n_of, pending, replay_once, send, send_at_once,
-    shut_down_with_two_stuck, APP,
+    app, assert_backed_off, assert_event_1_buried, assert_meta_of_android_leave, counting,
+    dead_letters, failing_three_times, failing_until_fixed, leave, n_of, pending, replay_once,
+    send, send_at_once, shut_down_with_two_stuck, APP,
 };
 use support::redis::RedisServer;
 use support::wait::{wait_for, wait_until};
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
-use tencent_room_callback::{Command, HandlerError, IdempotencyKey, OK_BODY};
+use tencent_room_callback::{HandlerError, IdempotencyKey, OK_BODY};
 
 /// The bound on every test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -101,13 +101,7 @@ async fn callbacks_are_stored_then_handled_with_everything_they_carried() {
             "a stream ID: {}",
             event.id()
         );
-        assert_eq!(event.meta().sdk_app_id, APP);
-        assert_eq!(event.meta().command, Command::MemberLeave);
-        assert_eq!(
-            event.meta().client_ip.as_ref().unwrap().ip(),
-            Some([10, 1, 2, 3].into())
-        );
-        assert_eq!(event.meta().platform.as_ref().unwrap().as_str(), "Android");
+        assert_meta_of_android_leave(event);
         assert_eq!(event.body(), first.body());
         assert_eq!(event.room(), Some("\"r1\""));
         assert_eq!(event.attempt(), 1);
@@ -604,16 +598,7 @@ async fn throughput() {
         assert_eq!(pending(&inbox).await, total);
         let done = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
-        let worker = {
-            let done = done.clone();
-            inbox
-                .worker(move |_: InboxEvent| {
-                    done.fetch_add(1, Ordering::SeqCst);
-                    async { Ok(()) }
-                })
-                .concurrency(64)
-                .start()
-        };
+        let worker = counting(&inbox, &done).concurrency(64).start();
         wait_until("every event", WAIT, || {
             done.load(Ordering::SeqCst) == total as usize
         })

@@ -10,7 +10,9 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 use http_body_util::BodyExt;
-use tencent_room_callback::inbox::{DeadLetter, Inbox, InboxEvent, WorkerHandle};
+use tencent_room_callback::inbox::{
+    DeadLetter, Inbox, InboxEvent, InboxHandler, Worker, WorkerHandle,
+};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave};
 use tower::ServiceExt;
@@ -73,6 +75,27 @@ pub fn n_of(event: &InboxEvent) -> u64 {
         .unwrap()
         .event_time
         .as_millis()
+}
+
+/// The metadata an event keeps of a [`leave`] callback sent from 10.1.2.3 on Android: the app, the
+/// command, the client's IP, the platform.
+pub fn assert_meta_of_android_leave(event: &InboxEvent) {
+    assert_eq!(event.meta().sdk_app_id, APP);
+    assert_eq!(event.meta().command, Command::MemberLeave);
+    assert_eq!(
+        event.meta().client_ip.as_ref().unwrap().ip(),
+        Some([10, 1, 2, 3].into())
+    );
+    assert_eq!(event.meta().platform.as_ref().unwrap().as_str(), "Android");
+}
+
+/// A worker, to start, that counts the events it handles in `count` and succeeds.
+pub fn counting(inbox: &Inbox, count: &Arc<AtomicUsize>) -> Worker<impl InboxHandler> {
+    let count = count.clone();
+    inbox.worker(move |_: InboxEvent| {
+        count.fetch_add(1, Ordering::SeqCst);
+        async { Ok(()) }
+    })
 }
 
 /// The inbox's dead letters (up to 10) once there are any; fails after `within`.
