@@ -69,7 +69,7 @@
 //! - Features: `axum` (`IntoResponse` for [`Ack`] and [`Rejection`]), `tracing` (one event per
 //!   intercepted request, never a secret), `metrics` (callbacks by command and outcome, rejections by
 //!   reason, handler and end-to-end latency, through the `metrics` facade: see
-//!   [`metrics`]), `testing` (build requests exactly as Tencent sends them,
+//!   the `metrics` module), `testing` (build requests exactly as Tencent sends them,
 //!   sign them, and fix the clock), `serve` (the `serve` module: a server with head
 //!   and idle timeouts, bounded heads and a connection cap, to put the stack on the internet).
 //!

@@ -36,7 +36,7 @@ pub const DEFAULT_DEDUP_ENTRIES: usize = 100_000;
 /// (default 24 h), and at most `entries` keys are (the oldest forgotten first). A copy that arrives while
 /// the first is still in its handler waits for it: OK once the first is handled, 503 (Tencent may retry)
 /// if it failed. A failed or cancelled callback is not remembered. Across replicas or restarts, use the
-/// [`inbox`](crate::inbox) (feature `inbox`) instead. Cheap to clone (one table shared).
+/// `inbox` module (feature `inbox`) instead. Cheap to clone (one table shared).
 #[derive(Clone)]
 pub struct Dedup {
     table: Arc<Mutex<Table>>,

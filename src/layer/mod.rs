@@ -224,7 +224,7 @@ impl<R: Routes> CallbackLayer<R> {
     /// Handles every "before" callback (`C2C.CallbackBeforeSendMsg`, `Group.CallbackBeforeSendMsg`...:
     /// any command with `CallbackBefore` in its name, whose answer carries a decision) that no more
     /// specific route takes, with `handler`, as [`on_command`](Self::on_command) does. With an
-    /// [`inbox`](Self::inbox) taking every "after" callback, this is where the "before" ones go.
+    /// inbox (`CallbackLayer::inbox`, feature `inbox`) taking every "after" callback, this is where the "before" ones go.
     pub fn on_before<H: RawHandler>(self, handler: H) -> CallbackLayer<OnCommand<H, R>> {
         self.link(|rest| OnCommand::before(handler, rest))
     }
@@ -234,7 +234,7 @@ impl<R: Routes> CallbackLayer<R> {
     /// within the TTL) is acknowledged OK without reaching the handler again; a copy that arrives while
     /// the first is in its handler waits for it. "Before" callbacks and events forwarded to the inner
     /// service are not de-duplicated. See [`Dedup`]; across replicas and restarts, the
-    /// [`inbox`](crate::inbox) de-duplicates durably.
+    /// inbox (feature `inbox`) de-duplicates durably.
     ///
     /// ```
     /// use std::time::Duration;
