@@ -176,9 +176,21 @@ where
     F: Fn(Inbox) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    test(Inbox::builder().in_memory()).await;
+    on_both_with(name, Inbox::builder, test).await;
+}
+
+/// Runs `test` on the memory store and on the embedded one, both built from `builder()`.
+async fn on_both_with<F, Fut>(
+    name: &str,
+    builder: impl Fn() -> tencent_room_callback::inbox::InboxBuilder,
+    test: F,
+) where
+    F: Fn(Inbox) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    test(builder().in_memory()).await;
     let dir = TempDir::new(&format!("inbox-{name}"));
-    test(Inbox::open(&dir.0).unwrap()).await;
+    test(builder().open(&dir.0).unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,6 +467,32 @@ async fn with_an_inbox_before_callbacks_go_to_their_handler() {
     assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
     assert_eq!(decided.load(Ordering::SeqCst), 1);
     assert_eq!(pending(&inbox).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_pending_holds_under_concurrent_callbacks() {
+    let bounded = || Inbox::builder().max_pending(8);
+    on_both_with("full", bounded, |inbox| async move {
+        let app = app(&inbox);
+        let tasks: Vec<_> = (0..20u64)
+            .map(|n| {
+                let app = app.clone();
+                tokio::spawn(async move { send(&app, &leave("r", n)).await.0 })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let full = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+            .count();
+        assert_eq!((ok, full), (8, 12), "{statuses:?}");
+        assert_eq!(pending(&inbox).await, 8);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
