@@ -20,7 +20,7 @@ use support::inbox::{
     dead_letters, failing_three_times, failing_until_fixed, leave, n_of, pending, replay_once,
     send, send_at_once, shut_down_with_two_stuck, APP,
 };
-use support::redis::RedisServer;
+use support::redis::{self, RedisServer};
 use support::wait::{wait_for, wait_until};
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
@@ -60,6 +60,9 @@ fn recording(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_are_stored_then_handled_with_everything_they_carried() {
+    if !redis::available("callbacks_are_stored_then_handled_with_everything_they_carried") {
+        return;
+    }
     let server = RedisServer::start("roundtrip");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -118,6 +121,9 @@ async fn callbacks_are_stored_then_handled_with_everything_they_carried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_are_acknowledged_but_stored_once() {
+    if !redis::available("duplicates_are_acknowledged_but_stored_once") {
+        return;
+    }
     let server = RedisServer::start("dedup");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -166,6 +172,9 @@ async fn duplicates_are_acknowledged_but_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_that_fails_three_times_then_succeeds_is_handled_once() {
+    if !redis::available("a_handler_that_fails_three_times_then_succeeds_is_handled_once") {
+        return;
+    }
     let server = RedisServer::start("retry");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -186,6 +195,9 @@ async fn a_handler_that_fails_three_times_then_succeeds_is_handled_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_always_failing_event_ends_in_dead_letters_and_is_replayed() {
+    if !redis::available("an_always_failing_event_ends_in_dead_letters_and_is_replayed") {
+        return;
+    }
     let server = RedisServer::start("dead");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -220,6 +232,9 @@ async fn an_always_failing_event_ends_in_dead_letters_and_is_replayed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_gives_back_what_it_did_not_finish_at_once() {
+    if !redis::available("a_shutdown_gives_back_what_it_did_not_finish_at_once") {
+        return;
+    }
     let server = RedisServer::start("release");
     bounded(async {
         // The default claim idle time (30 s): what a shutdown gives back must not wait for it.
@@ -277,6 +292,9 @@ fn doomed_worker(url: String, started: Arc<Mutex<Vec<u64>>>) -> tokio::runtime::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own() {
+    if !redis::available("a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own") {
+        return;
+    }
     let server = RedisServer::start("takeover");
     bounded(async {
         let idle = Duration::from_millis(600);
@@ -364,6 +382,9 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destroyed_consumer_group_is_created_again_and_nothing_is_skipped() {
+    if !redis::available("a_destroyed_consumer_group_is_created_again_and_nothing_is_skipped") {
+        return;
+    }
     let server = RedisServer::start("nogroup");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -404,6 +425,9 @@ async fn a_destroyed_consumer_group_is_created_again_and_nothing_is_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_fails_fast_then_serves_again_with_nothing_lost() {
+    if !redis::available("a_killed_server_fails_fast_then_serves_again_with_nothing_lost") {
+        return;
+    }
     let mut server = RedisServer::start("killed");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -457,6 +481,9 @@ async fn a_killed_server_fails_fast_then_serves_again_with_nothing_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_server_fails_within_the_bound_then_serves_again() {
+    if !redis::available("a_stalled_server_fails_within_the_bound_then_serves_again") {
+        return;
+    }
     let server = RedisServer::start("stalled");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
@@ -487,6 +514,9 @@ async fn a_stalled_server_fails_within_the_bound_then_serves_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_receivers_and_two_workers_handle_each_callback_once() {
+    if !redis::available("two_receivers_and_two_workers_handle_each_callback_once") {
+        return;
+    }
     let server = RedisServer::start("shared");
     bounded(async {
         let receivers = [
@@ -558,6 +588,9 @@ async fn two_receivers_and_two_workers_handle_each_callback_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement"]
 async fn throughput() {
+    if !redis::available("throughput") {
+        return;
+    }
     let server = RedisServer::start("throughput");
     bounded(async {
         let inbox = Inbox::builder().redis(&server.url()).await.unwrap();

@@ -8,9 +8,35 @@ use std::time::{Duration, Instant};
 use super::fs::TempDir;
 use super::process::{free_addr, signal};
 
+/// The variable that makes a missing `redis-server` a failure rather than a skipped test (`.ci/run`
+/// sets it).
+pub const REQUIRE: &str = "ROOM_CALLBACK_REQUIRE_REDIS";
+
+/// Whether a Redis test can run: `redis-server` is on `PATH`. Without it the test is skipped, saying
+/// so on stderr (the README's `cargo test` needs only the Rust toolchain) — unless `REQUIRE` is set,
+/// as in CI, where it fails.
+pub fn available(test: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("redis-server").is_file())
+    });
+    if found {
+        return true;
+    }
+    assert!(
+        std::env::var_os(REQUIRE).is_none(),
+        "{test}: redis-server is not on PATH and {REQUIRE} is set: install it (`apt-get install -y \
+         redis-server`; .ci/run does)"
+    );
+    eprintln!(
+        "SKIPPED {test}: redis-server is not on PATH (install it to run the Redis inbox tests: \
+         `apt-get install -y redis-server`; CI does, and sets {REQUIRE} so that it cannot be skipped)"
+    );
+    false
+}
+
 /// A `redis-server` of the test's own on a free port of 127.0.0.1, its AOF (`appendfsync always`) in a
 /// temporary directory; killed when dropped. Needs `redis-server` (6.2 or later) on `PATH`: fails,
-/// saying so, without it.
+/// saying so, without it (tests ask [`available`] first).
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
