@@ -231,6 +231,18 @@ impl fmt::Debug for CommandSet {
     }
 }
 
+/// How well a route matched a command (the layer ranks its routes by it; metrics label by it): the
+/// last resort (any "after", or any "before", callback), a prefix (by its length), an exact name, a
+/// typed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Rank {
+    /// Any "after" callback (an inbox), any "before" callback: the last resort.
+    After,
+    Prefix(usize),
+    Exact,
+    Typed,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,7 @@ use ::metrics::{Key, Label, Level, Metadata, Unit};
 use crate::command::CallbackCommand;
 #[cfg(feature = "metrics")]
 use crate::command::Command;
-use crate::layer::Rank;
+use crate::command::Rank;
 use crate::reject::RejectionKind;
 
 /// `tencent_room_callback_callbacks_total`: a counter, labels `command` and `outcome`.

@@ -31,7 +31,6 @@ pub use service::Callback;
 
 #[cfg(feature = "testing")]
 pub(crate) use future::{read_body, read_body_limited};
-pub(crate) use routes::Rank;
 
 /// What every service made by one layer shares, behind one `Arc`: the configuration, the paths and the
 /// routes.

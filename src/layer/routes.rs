@@ -18,7 +18,7 @@ use pin_project_lite::pin_project;
 use super::body::RequestBody;
 use super::handler::{Handler, HandlerError};
 use crate::ack::Ack;
-use crate::command::{CallbackCommand, CommandSet};
+use crate::command::{CallbackCommand, CommandSet, Rank};
 use crate::event::{decode_json, Event, RoomEvent};
 use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
@@ -80,16 +80,6 @@ pub struct Selected {
     pub(crate) at: u16,
     pub(crate) rank: Rank,
     pub(crate) forward: bool,
-}
-
-/// How well a route matched: a prefix (by its length), an exact name, a typed event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Rank {
-    /// Any "after" callback (an inbox), any "before" callback: the last resort.
-    After,
-    Prefix(usize),
-    Exact,
-    Typed,
 }
 
 /// The better of a link's own match and the rest's: the link's on a tie (it was registered later).
