@@ -97,7 +97,6 @@ use store::{Appended, Backend, BoxFuture};
 
 pub use crate::layer::DEFAULT_DEDUP_TTL;
 
-
 /// A durable inbox of verified callbacks: register it on a layer with
 /// [`CallbackLayer::inbox`](crate::CallbackLayer::inbox), run your handler on its events with
 /// [`Inbox::worker`]. Cheap to clone (one store shared).
@@ -253,10 +252,7 @@ impl<R: Routes> CallbackLayer<R> {
     /// taken: route them to their handler with [`on_before`](Self::on_before). Any other route wins
     /// over the inbox for the commands it takes. See [`inbox`](crate::inbox).
     #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
-    pub fn inbox(
-        self,
-        inbox: Inbox,
-    ) -> CallbackLayer<OnCommand<Inbox, R>> {
+    pub fn inbox(self, inbox: Inbox) -> CallbackLayer<OnCommand<Inbox, R>> {
         self.link(|rest| OnCommand::after(inbox, rest))
     }
 }
@@ -360,4 +356,3 @@ impl InboxBuilder {
         })
     }
 }
-

@@ -94,10 +94,7 @@ impl CallbackLayer<NoRoutes> {
 
 impl<R: Routes> CallbackLayer<R> {
     /// A layer with the same configuration and paths, and `routes` in front of these.
-    pub(crate) fn link<R2: Routes>(
-        self,
-        routes: impl FnOnce(Arc<R>) -> R2,
-    ) -> CallbackLayer<R2> {
+    pub(crate) fn link<R2: Routes>(self, routes: impl FnOnce(Arc<R>) -> R2) -> CallbackLayer<R2> {
         let rest = self.shared.routes.clone();
         CallbackLayer {
             shared: self.shared.with_routes(Arc::new(routes(rest))),
@@ -248,7 +245,6 @@ impl<R: Routes> CallbackLayer<R> {
     pub fn dedup(self, dedup: Dedup) -> CallbackLayer<Deduped<R>> {
         self.link(|rest| Deduped::new(dedup, rest))
     }
-
 
     /// Delivers events `E` to the inner service, in the request's extensions: the event as `E`, its
     /// metadata as [`CallbackMeta`](crate::CallbackMeta), the original body still readable. The inner
