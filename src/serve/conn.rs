@@ -2,25 +2,30 @@
 //! follows from it, and the task that enforces it around hyper-util's connection.
 //!
 //! Three wrappers keep [`Conn`] up to date, all in the connection's own task for HTTP/1:
-//! - [`Io`] around the socket notes the time of the first byte read while no request is in progress
-//!   (an HTTP/1 head starting);
+//! - [`Io`] around the socket notes bytes read while no request is in progress (a head arriving);
 //! - [`ConnService`] around the application's service counts a request in progress from its complete
 //!   head (hyper calls the service then) ...
-//! - ... until [`Tracked`], around its response body, has given its last frame or is dropped.
+//! - ... until [`Tracked`], around its response body, has given its last frame or is dropped (for
+//!   HTTP/2 in the stream's own task), noting the time: the idle clock starts.
 //!
-//! The task sleeps until the next deadline, or until a request ends (the idle clock starts), a head's
-//! first byte arrives (the head clock starts), the connection ends, or the server stops.
+//! The task polls hyper-util's connection, then reads that state. One timer serves the whole
+//! connection: never set later than the deadline in force, it fires early when that deadline has
+//! moved later meanwhile, and is then set again (see [`Timer`]). A request moves the deadline later,
+//! so it costs the task no timer, no wake-up and no lock: a few atomic operations, one clock read
+//! (its end), and the task is polled only when the connection, its timer or the server's stop
+//! signal has something for it.
 
 use std::error::Error as StdError;
 use std::future::Future;
 use std::io;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use http::{Request, Response, Version};
+use http::header::CONNECTION;
+use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -28,28 +33,24 @@ use hyper_util::server::conn::auto;
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
-use tokio::time::Instant;
+use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::time::{Instant, Sleep};
 use tower_service::Service;
-
-/// A time not yet noted.
-const NONE: u64 = u64::MAX;
 
 /// The state of one connection, shared by its task and its wrappers. Times are milliseconds since
 /// `start`.
 #[derive(Debug)]
 pub(super) struct Conn {
     start: Instant,
-    /// Woken when a request ends and none is left in progress, or a head's first byte arrives.
-    notify: Notify,
     /// Requests from their complete head until their response body is written (or dropped).
     in_flight: AtomicUsize,
     /// Request heads completed.
     requests: AtomicU64,
     /// When the last request in progress ended.
     idle_since: AtomicU64,
-    /// When the first byte of the HTTP/1 head in progress arrived (`NONE`: no head in progress).
-    head_since: AtomicU64,
+    /// Bytes were read while no request was in progress, and no request has started since: on
+    /// HTTP/1 after the first request, a head arriving.
+    head_bytes: AtomicBool,
     /// The connection speaks HTTP/2 (known from its first request).
     h2: AtomicBool,
 }
@@ -67,37 +68,33 @@ impl Conn {
     fn new() -> Conn {
         Conn {
             start: Instant::now(),
-            notify: Notify::new(),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             idle_since: AtomicU64::new(0),
-            head_since: AtomicU64::new(NONE),
+            head_bytes: AtomicBool::new(false),
             h2: AtomicBool::new(false),
         }
     }
 
     /// Milliseconds since the connection started.
     fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(NONE - 1)
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn at(&self, millis: u64, after: Duration) -> Instant {
-        later(later(self.start, Duration::from_millis(millis)), after)
-    }
-
-    /// The next deadline and what it is for; `None` while a request is in progress (a request's own
-    /// time is the application's to bound).
-    fn due(&self, limits: &Limits) -> Option<(Instant, Why)> {
+    /// The deadline in force, and what it is for; `None` while a request is in progress (a request's
+    /// own time is the application's to bound). `head`: when the task saw the HTTP/1 head in progress
+    /// start, if one is.
+    fn due(&self, limits: &Limits, head: Option<Instant>) -> Option<(Instant, Why)> {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return None;
         }
         if self.requests.load(Ordering::Acquire) == 0 {
             return Some((later(self.start, limits.header_timeout), Why::Head));
         }
-        let idle = self.at(self.idle_since.load(Ordering::Acquire), limits.idle_timeout);
-        let head = self.head_since.load(Ordering::Acquire);
-        if head != NONE && !self.h2.load(Ordering::Relaxed) {
-            let head = self.at(head, limits.header_timeout);
+        let idle_since = Duration::from_millis(self.idle_since.load(Ordering::Acquire));
+        let idle = later(later(self.start, idle_since), limits.idle_timeout);
+        if let Some(head) = head {
+            let head = later(head, limits.header_timeout);
             if head < idle {
                 return Some((head, Why::Head));
             }
@@ -105,23 +102,36 @@ impl Conn {
         Some((idle, Why::Idle))
     }
 
+    /// Whether an HTTP/1 head after the first request has started to arrive and is not complete:
+    /// `Some(requests)` (the heads completed so far, which tells one head from the next).
+    fn head_in_progress(&self) -> Option<u64> {
+        if !self.head_bytes.load(Ordering::Relaxed)
+            || self.in_flight.load(Ordering::Acquire) > 0
+            || self.h2.load(Ordering::Relaxed)
+        {
+            return None;
+        }
+        match self.requests.load(Ordering::Acquire) {
+            0 => None,
+            n => Some(n),
+        }
+    }
+
     /// Whether the connection is between requests with nothing to answer: no complete head yet, or
     /// an HTTP/1 head arriving after the last response.
     fn nothing_to_answer(&self) -> bool {
         self.in_flight.load(Ordering::Acquire) == 0
             && (self.requests.load(Ordering::Acquire) == 0
-                || self.head_since.load(Ordering::Acquire) != NONE)
+                || (self.head_bytes.load(Ordering::Relaxed) && !self.h2.load(Ordering::Relaxed)))
     }
 
-    /// `n` bytes were read from the socket.
+    /// `n` bytes were read from the socket (in the connection's task).
     fn read(&self, n: usize) {
         if n > 0
+            && !self.head_bytes.load(Ordering::Relaxed)
             && self.in_flight.load(Ordering::Acquire) == 0
-            && self.head_since.load(Ordering::Relaxed) == NONE
-            && !self.h2.load(Ordering::Relaxed)
         {
-            self.head_since.store(self.now(), Ordering::Release);
-            self.notify.notify_one();
+            self.head_bytes.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -138,11 +148,14 @@ pub(super) fn later(at: Instant, after: Duration) -> Instant {
 pub(super) struct InFlight(Arc<Conn>);
 
 impl InFlight {
+    /// Called in the connection's task, as hyper calls the service.
     fn start(conn: &Arc<Conn>, version: Version) -> InFlight {
         conn.in_flight.fetch_add(1, Ordering::AcqRel);
         conn.requests.fetch_add(1, Ordering::AcqRel);
-        conn.head_since.store(NONE, Ordering::Release);
-        if version == Version::HTTP_2 {
+        if conn.head_bytes.load(Ordering::Relaxed) {
+            conn.head_bytes.store(false, Ordering::Relaxed);
+        }
+        if version == Version::HTTP_2 && !conn.h2.load(Ordering::Relaxed) {
             conn.h2.store(true, Ordering::Relaxed);
         }
         InFlight(conn.clone())
@@ -151,11 +164,10 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        // The idle clock first: the task reads it only once it sees no request in progress.
+        // The idle clock first: the task reads it only once it sees no request in progress. No
+        // wake-up: the task's timer is never later than the idle deadline this starts (see `Timer`).
         self.0.idle_since.store(self.0.now(), Ordering::Release);
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.notify.notify_one();
-        }
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -173,6 +185,53 @@ pub(super) type Stop = watch::Receiver<Option<Instant>>;
 /// hyper-util's builder with the executor of [`serve`](super::serve).
 pub(super) type Builder = auto::Builder<Executor>;
 
+/// The connection's one timer.
+///
+/// Invariant: while the connection is not closing, the timer is never set later than the deadline in
+/// force (`Conn::due`), so no connection is kept past its deadline; it may be earlier, and then it
+/// fires early and is set again, to the deadline then in force. The task moves it earlier only when a
+/// deadline may have come before it: an HTTP/1 head still incomplete after a read; a request starting
+/// when the idle timeout is shorter than the header timeout (the idle deadline its end starts could
+/// then come before a head's); a close. Otherwise a request leaves it alone: the idle deadline that
+/// its end starts is later than the header deadline of its head (the header timeout being the
+/// shorter), and later than the timer set while it was in progress (to the idle timeout from then).
+struct Timer<'a> {
+    sleep: Pin<&'a mut Sleep>,
+    /// The instant the sleep is set to.
+    at: Instant,
+    /// The sleep must be polled (it was set, or the task's waker is new to it) before the task
+    /// waits: a sleep that has fired or was never polled has no waker to wake.
+    poll: bool,
+}
+
+impl Timer<'_> {
+    /// Sets the timer to `at` if that is earlier than its own time.
+    fn no_later_than(&mut self, at: Instant) {
+        if at < self.at {
+            self.set(at);
+        }
+    }
+
+    fn set(&mut self, at: Instant) {
+        self.sleep.as_mut().reset(at);
+        self.at = at;
+        self.poll = true;
+    }
+
+    /// Whether it has fired, polling the sleep only when it must or may have (an atomic load
+    /// otherwise).
+    fn fired(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.poll && !self.sleep.is_elapsed() {
+            return false;
+        }
+        self.poll = false;
+        self.sleep.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// The shortest wait before the task looks again at a request in progress.
+const MIN_RECHECK: Duration = Duration::from_millis(1);
+
 /// Serves one accepted connection with `builder` and `service`, within `limits`, until it ends, a
 /// deadline closes it, or the server stops. `_permit` is its place under the connection cap.
 pub(super) async fn run<S, B>(
@@ -180,7 +239,8 @@ pub(super) async fn run<S, B>(
     service: S,
     builder: Arc<Builder>,
     limits: Limits,
-    mut stop: Stop,
+    stop: Stop,
+    max_headers: usize,
     _permit: OwnedSemaphorePermit,
 ) where
     S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -198,62 +258,118 @@ pub(super) async fn run<S, B>(
     let service = ConnService {
         inner: service,
         conn: conn.clone(),
+        max_headers,
     };
-    let connection = builder.serve_connection(io, service);
-    tokio::pin!(connection);
-
+    let mut connection = pin!(builder.serve_connection(io, service));
+    // The stop signal's future, polled only when the signal has changed (an atomic load) or the
+    // task's waker is new to it: each poll of it takes the channel's lock.
+    let mut signal = stop.clone();
+    let mut stopped = pin!(signal.changed());
+    let first = later(conn.start, limits.header_timeout);
+    let mut timer = Timer {
+        sleep: pin!(tokio::time::sleep_until(first)),
+        at: first,
+        poll: true,
+    };
     // `Some(deadline)` once closing: gracefully first, dropped at the deadline.
     let mut closing: Option<Instant> = None;
-    let mut stopping = stop.borrow().is_some();
+    let mut stopping = false;
     if let Some(deadline) = *stop.borrow() {
         connection.as_mut().graceful_shutdown();
         closing = Some(deadline);
+        stopping = true;
+        timer.no_later_than(deadline);
     }
-    loop {
-        let due = match closing {
-            Some(deadline) => Some((deadline, None)),
-            None => conn.due(&limits).map(|(at, why)| (at, Some(why))),
-        };
-        let sleep = async {
-            match due {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            // Ended by itself: the peer closed, an error, or a graceful close completed.
-            _ = connection.as_mut() => return,
-            () = conn.notify.notified(), if closing.is_none() => {}
-            changed = stop.changed(), if !stopping => {
+    // The HTTP/1 head in progress after the first request, as the task saw it start: the heads
+    // completed before it, and when.
+    let mut head: Option<(u64, Instant)> = None;
+    // The requests started, as the task last counted them (when the idle timeout is the shorter).
+    let mut started = 0;
+    // The waker the timer and the stop signal's future were last polled with.
+    let mut waker: Option<Waker> = None;
+
+    std::future::poll_fn(|cx| {
+        let mut listen = false;
+        if !waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            waker = Some(cx.waker().clone());
+            timer.poll = true;
+            listen = true;
+        }
+        // The stop signal and the timer before the connection, while the task's cooperative budget
+        // is whole: a future refused for want of budget would not keep the waker.
+        if !stopping && (listen || !matches!(stop.has_changed(), Ok(false))) {
+            if let Poll::Ready(changed) = stopped.as_mut().poll(cx) {
                 stopping = true;
                 let deadline = match changed {
                     Ok(()) => *stop.borrow(),
                     // The server is gone: stop now.
-                    Err(_) => Some(Instant::now()),
+                    Err(_) => None,
                 };
                 let deadline = deadline.unwrap_or_else(Instant::now);
                 if conn.nothing_to_answer() {
-                    return;
+                    return Poll::Ready(());
                 }
                 connection.as_mut().graceful_shutdown();
                 // An idle close already under way keeps its own, earlier, deadline.
-                closing = Some(closing.map_or(deadline, |d| d.min(deadline)));
+                let deadline = closing.map_or(deadline, |d| d.min(deadline));
+                closing = Some(deadline);
+                timer.no_later_than(deadline);
             }
-            () = sleep => match due {
-                // Past the closing deadline: drop it.
-                Some((_, None)) => return,
-                // Checked again: a request may have started or ended since.
-                _ => match conn.due(&limits) {
-                    Some((at, Why::Head)) if at <= Instant::now() => return,
-                    Some((at, Why::Idle)) if at <= Instant::now() => {
-                        connection.as_mut().graceful_shutdown();
-                        closing = Some(later(Instant::now(), limits.header_timeout));
-                    }
-                    _ => {}
-                },
-            },
         }
-    }
+        while timer.fired(cx) {
+            let now = Instant::now();
+            let next = match closing {
+                // Past the closing deadline: dropped.
+                Some(deadline) if deadline <= now => return Poll::Ready(()),
+                Some(deadline) => deadline,
+                None => match conn.due(&limits, head.map(|(_, since)| since)) {
+                    Some((at, Why::Head)) if at <= now => return Poll::Ready(()),
+                    Some((at, Why::Idle)) if at <= now => {
+                        connection.as_mut().graceful_shutdown();
+                        let deadline = later(now, limits.header_timeout);
+                        closing = Some(deadline);
+                        deadline
+                    }
+                    Some((at, _)) => at,
+                    // A request in progress: the idle deadline its end starts is later than this.
+                    None => later(now, limits.idle_timeout.max(MIN_RECHECK)),
+                },
+            };
+            timer.set(next);
+        }
+
+        // Ended by itself: the peer closed, an error, or a graceful close completed.
+        if connection.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+
+        if closing.is_none() {
+            if limits.idle_timeout < limits.header_timeout {
+                let requests = conn.requests.load(Ordering::Acquire);
+                if requests != started {
+                    started = requests;
+                    timer.no_later_than(later(Instant::now(), limits.idle_timeout));
+                }
+            }
+            match conn.head_in_progress() {
+                Some(n) => {
+                    let since = match head {
+                        Some((m, since)) if m == n => since,
+                        _ => Instant::now(),
+                    };
+                    head = Some((n, since));
+                    timer.no_later_than(later(since, limits.header_timeout));
+                }
+                None => head = None,
+            }
+        }
+        if timer.poll {
+            // Set since it was polled: polled first thing in the next poll.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// The socket, noting each read in the connection's state.
@@ -308,11 +424,22 @@ impl AsyncWrite for Io {
 
 /// The application's service as hyper calls it on one connection: each call readies a clone (as
 /// tower's `oneshot`) and counts as a request in progress until its response body is written.
+///
+/// An HTTP/1 request with more header fields than `max_headers` is answered 431 here and the
+/// connection closed, as hyper answers a head over its own bound (see [`HYPER_MAX_HEADERS`]).
 #[derive(Debug, Clone)]
 pub(super) struct ConnService<S> {
     inner: S,
     conn: Arc<Conn>,
+    max_headers: usize,
 }
+
+/// hyper's own bound on an HTTP/1 head's fields, when none is set (`http1::Builder::max_headers`,
+/// "Default is 100"): an array on the stack. Setting any bound instead makes hyper fill a vector of
+/// that many entries twice per request (≈ 1,400 instructions, 3.5 % of a callback through the
+/// receiver), so [`serve`](super::serve) sets it only above this, and [`ConnService`] enforces a
+/// lower one.
+pub(super) const HYPER_MAX_HEADERS: usize = 100;
 
 impl<S, B> hyper::service::Service<Request<Incoming>> for ConnService<S>
 where
@@ -324,11 +451,16 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let in_flight = InFlight::start(&self.conn, req.version());
-        CallFuture {
-            state: CallState::Ready {
+        let state = if req.headers().len() > self.max_headers && req.version() != Version::HTTP_2 {
+            CallState::TooManyHeaders
+        } else {
+            CallState::Ready {
                 service: self.inner.clone(),
                 req: Some(req),
-            },
+            }
+        };
+        CallFuture {
+            state,
             in_flight: Some(in_flight),
         }
     }
@@ -354,6 +486,8 @@ pin_project! {
     {
         Ready { service: S, req: Option<Request<Incoming>> },
         Called { #[pin] fut: S::Future },
+        // Answered 431 without calling the service.
+        TooManyHeaders,
     }
 }
 
@@ -379,7 +513,21 @@ where
                 CallStateProj::Called { fut } => {
                     let res = ready!(fut.poll(cx))?;
                     let in_flight = this.in_flight.take();
-                    return Poll::Ready(Ok(res.map(|body| Tracked { body, in_flight })));
+                    return Poll::Ready(Ok(res.map(|body| Tracked {
+                        body: Answer::App { body },
+                        in_flight,
+                    })));
+                }
+                CallStateProj::TooManyHeaders => {
+                    // As hyper answers a head over its bound: 431, no body, the connection closed.
+                    let mut res = Response::new(Tracked {
+                        body: Answer::Empty,
+                        in_flight: this.in_flight.take(),
+                    });
+                    *res.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+                    res.headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                    return Poll::Ready(Ok(res));
                 }
             }
         }
@@ -392,8 +540,18 @@ pin_project! {
     #[derive(Debug)]
     pub(super) struct Tracked<B> {
         #[pin]
-        body: B,
+        body: Answer<B>,
         in_flight: Option<InFlight>,
+    }
+}
+
+pin_project! {
+    /// The application's response body, or none (the server's own answer).
+    #[derive(Debug)]
+    #[project = AnswerProj]
+    enum Answer<B> {
+        App { #[pin] body: B },
+        Empty,
     }
 }
 
@@ -406,7 +564,10 @@ impl<B: Body> Body for Tracked<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
-        let frame = ready!(this.body.poll_frame(cx));
+        let frame = match this.body.project() {
+            AnswerProj::App { body } => ready!(body.poll_frame(cx)),
+            AnswerProj::Empty => None,
+        };
         if !matches!(frame, Some(Ok(_))) {
             *this.in_flight = None;
         }
@@ -414,11 +575,17 @@ impl<B: Body> Body for Tracked<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        match &self.body {
+            Answer::App { body } => body.is_end_stream(),
+            Answer::Empty => true,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        match &self.body {
+            Answer::App { body } => body.size_hint(),
+            Answer::Empty => SizeHint::with_exact(0),
+        }
     }
 }
 
