@@ -120,6 +120,8 @@ use tencent_room_callback::{
     RoomEvent, TokenSets,
 };
 use tokio::sync::{mpsc, oneshot};
+use tower::util::Either;
+use tower::Layer;
 use tracing_subscriber::EnvFilter;
 
 /// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
@@ -155,8 +157,7 @@ impl Printer {
     }
 
     /// Prints `line` and a newline; returns once they are flushed.
-    async fn print(&self, mut line: Vec<u8>) -> Result<(), HandlerError> {
-        line.push(b'\n');
+    async fn print(&self, line: Vec<u8>) -> Result<(), HandlerError> {
         let (done, written) = oneshot::channel();
         let stopped = || HandlerError::msg("the stdout printer has stopped");
         self.0.send((line, done)).await.map_err(|_| stopped())?;
@@ -183,6 +184,7 @@ async fn write_batches(mut queue: mpsc::Receiver<Job>) {
         batch.clear();
         for (line, _) in &jobs {
             batch.extend_from_slice(line);
+            batch.push(b'\n');
         }
         let mut out = io::stdout().lock();
         let written = out.write_all(&batch).and_then(|()| out.flush());
@@ -202,7 +204,10 @@ async fn print_event(
     if !work.is_zero() {
         tokio::time::sleep(work).await;
     }
-    printer.print(serde_json::to_vec(&event)?).await
+    // Room for a typical event at once (a leave event is about 200 bytes), instead of doubling to it.
+    let mut line = Vec::with_capacity(256);
+    serde_json::to_writer(&mut line, &event)?;
+    printer.print(line).await
 }
 
 /// Prints any other callback's body as one JSON line on stdout (see the module docs), after `work`.
@@ -656,6 +661,15 @@ async fn serve(
     let layer = CallbackLayer::new(config).path("/callback");
     let raw = printer.clone();
     let print_raw = move |callback| print_raw(raw.clone(), callback, work);
+    // The app's own routes, for whatever the layer does not take. `with_state(())` turns them into
+    // services once, as `axum::serve` does: a `Router` called as it is builds its handlers' services
+    // anew for every request.
+    let routes = Router::new()
+        .route("/callback", any(no_handler))
+        .fallback(no_handler)
+        .with_state(());
+    // The layer in front of the whole app, not inside each of its routes (`Router::layer`): a
+    // callback is taken before any routing, and its body is not boxed into axum's.
     // With an inbox: the layer stores, the worker prints. Without: the handlers print, then answer.
     let (app, worker, store) = match (opened, &inbox.store) {
         (Some(opened), Some(store)) => {
@@ -664,25 +678,18 @@ async fn serve(
                 .worker(move |event| print_stored(stored.clone(), event, work))
                 .concurrency(inbox.workers)
                 .start();
-            let app = Router::new()
-                .route("/callback", any(no_handler))
-                .fallback(no_handler)
-                .layer(layer.inbox(opened).on_before(print_raw));
-            (app, Some(worker), store.describe())
+            let app = layer.inbox(opened).on_before(print_raw).layer(routes);
+            (Either::Left(app), Some(worker), store.describe())
         }
         _ => {
             let events = printer.clone();
-            let app = Router::new()
-                .route("/callback", any(no_handler))
-                .fallback(no_handler)
-                .layer(
-                    layer
-                        .on_any(CommandSet::ALL, move |event, _meta| {
-                            print_event(events.clone(), event, work)
-                        })
-                        .on_prefix("", print_raw),
-                );
-            (app, None, "none".to_owned())
+            let app = layer
+                .on_any(CommandSet::ALL, move |event, _meta| {
+                    print_event(events.clone(), event, work)
+                })
+                .on_prefix("", print_raw)
+                .layer(routes);
+            (Either::Right(app), None, "none".to_owned())
         }
     };
     drop(printer);
