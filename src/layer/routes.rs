@@ -547,41 +547,34 @@ pub struct OnCommand<H, R> {
 }
 
 impl<H, R: Routes> OnCommand<H, R> {
-    pub(crate) fn exact(name: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
+    fn new(pattern: Pattern, handler: H, rest: Rest<R>) -> Self {
         OnCommand {
-            pattern: Pattern::Exact(name.into().into_boxed_str()),
+            pattern,
             handler,
             at: depth_over(&*rest),
             rest,
         }
     }
 
+    pub(crate) fn exact(name: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
+        OnCommand::new(Pattern::Exact(name.into().into_boxed_str()), handler, rest)
+    }
+
     pub(crate) fn before(handler: H, rest: Rest<R>) -> Self {
-        OnCommand {
-            pattern: Pattern::Before,
-            handler,
-            at: depth_over(&*rest),
-            rest,
-        }
+        OnCommand::new(Pattern::Before, handler, rest)
     }
 
     #[cfg(feature = "inbox")]
     pub(crate) fn after(handler: H, rest: Rest<R>) -> Self {
-        OnCommand {
-            pattern: Pattern::After,
-            handler,
-            at: depth_over(&*rest),
-            rest,
-        }
+        OnCommand::new(Pattern::After, handler, rest)
     }
 
     pub(crate) fn prefix(prefix: impl Into<String>, handler: H, rest: Rest<R>) -> Self {
-        OnCommand {
-            pattern: Pattern::Prefix(prefix.into().into_boxed_str()),
+        OnCommand::new(
+            Pattern::Prefix(prefix.into().into_boxed_str()),
             handler,
-            at: depth_over(&*rest),
             rest,
-        }
+        )
     }
 }
 
