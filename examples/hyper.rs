@@ -54,7 +54,6 @@ use tencent_room_callback::{
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
-use tracing_subscriber::EnvFilter;
 
 async fn on_leave(event: MemberLeave, meta: CallbackMeta) -> Result<(), HandlerError> {
     println!(
@@ -87,13 +86,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    common::init_logs("info");
 
     let common::Settings {
         addr,

@@ -32,7 +32,6 @@ use std::time::Duration;
 use axum::{http::StatusCode, routing::any, Router};
 use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::{Ack, CallbackLayer, HandlerError};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,13 +39,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    common::init_logs("info");
 
     let common::Settings {
         addr,

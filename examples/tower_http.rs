@@ -61,7 +61,6 @@ use tower::timeout::error::Elapsed;
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
-use tracing_subscriber::EnvFilter;
 
 /// How long the body of a callback may take to arrive.
 const BODY_DEADLINE: Duration = Duration::from_millis(500);
@@ -109,14 +108,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,tower_http=debug")),
-        )
-        .init();
+    common::init_logs("info,tower_http=debug");
 
     let common::Settings {
         addr,

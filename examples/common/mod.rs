@@ -103,6 +103,20 @@ pub async fn listen(addr: &str) -> Result<TcpListener, Startup> {
         .map_err(|e| format!("ROOM_CALLBACK_ADDR: {e}").into())
 }
 
+/// Logs to stderr (colours only on a terminal), filtered by `RUST_LOG`, else by `default_filter`.
+/// (`extensions` logs nothing, so it leaves this unused.)
+#[allow(dead_code)]
+pub fn init_logs(default_filter: &str) {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .init();
+}
+
 /// Resolves on Ctrl-C or SIGTERM: the server then stops accepting, finishes what is in flight, and the
 /// process exits 0.
 pub async fn shutdown() {
