@@ -30,8 +30,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::{http::StatusCode, routing::any, Router};
-use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::{Ack, CallbackLayer, HandlerError};
+use tencent_room_callback_inbox::{Inbox, InboxEvent};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -81,7 +81,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .layer(
             CallbackLayer::new(config)
                 .path("/callback")
-                .inbox(inbox.clone()),
+                .on_notifications(inbox.clone()),
         );
 
     tracing::info!(

@@ -1,20 +1,19 @@
 #!/usr/bin/env bash
-# Is the library's `rust-version` true of what it builds on? Prints the `rust-version` each dependency
-# of the library declares (normal and build dependencies, all features, every target platform: what a
-# user's build of tencent-room-callback compiles, at the versions in Cargo.lock) and fails if any
-# declares a higher one than the library. Dev-dependencies are not counted: a user never builds them.
-# Also prints, for information, the highest `rust-version` among what the examples, tests and benches
-# build (the `dev` workspace member with its dev-dependencies): the README says which toolchain they need.
+# Is each published crate's `rust-version` true of what it builds on? For every publishable package of
+# the workspace, prints the `rust-version` each of its dependencies declares (normal and build
+# dependencies, all features, every target platform: what a user's build compiles, at the versions in
+# Cargo.lock) and fails if any declares a higher one than the package. Dev-dependencies are not
+# counted: a user never builds them. Also prints, for information, the highest `rust-version` among
+# what the examples, tests and benches build (the root package with its dev-dependencies): the README
+# says which toolchain they need.
 #
-# Needs cargo and python3 only. The dependency set comes from `cargo tree -p tencent-room-callback`,
-# which resolves the library's features alone (`cargo metadata`'s resolve unifies the features of the
-# whole workspace, the dev member's too); the declared versions come from `cargo metadata`.
+# Needs cargo and python3 only. Each dependency set comes from `cargo tree -p <package>`, which resolves
+# that package's features alone (`cargo metadata`'s resolve unifies the features of the whole
+# workspace); the declared versions come from `cargo metadata`.
 # API use newer than `rust-version` inside the library is clippy's `incompatible_msrv` (see .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkg=tencent-room-callback
-dev=tencent-room-callback-dev
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -22,10 +21,12 @@ cargo metadata --format-version 1 >"$tmp/metadata.json"
 tree() {
     cargo tree -p "$1" --all-features --target all --prefix none --format '{p}' "${@:2}"
 }
+tree tencent-room-callback -e normal,build,dev >"$tmp/dev.txt"
+status=0
+for pkg in tencent-room-callback tencent-room-callback-inbox tencent-room-callback-receiver; do
 tree "$pkg" -e normal,build >"$tmp/lib.txt"
-tree "$dev" -e normal,build,dev >"$tmp/dev.txt"
 
-python3 - "$pkg" "$tmp/metadata.json" "$tmp/lib.txt" "$tmp/dev.txt" <<'EOF'
+python3 - "$pkg" "$tmp/metadata.json" "$tmp/lib.txt" "$tmp/dev.txt" <<'EOF' || status=1
 import json
 import sys
 
@@ -66,13 +67,15 @@ for name, version in deps:
     if key(rv) > key(msrv):
         too_new.append((name, version, rv))
         mark = "   <-- higher than the library's"
-    print(f"  {name:<24} {version:<32} {rv or '-'}{mark}")
+    if mark or pkg == "tencent-room-callback":
+        print(f"  {name:<24} {version:<32} {rv or '-'}{mark}")
 
 dev_deps = closure(dev_tree)
 top = max(key(declared.get(d)) for d in dev_deps)
 needing = sorted(f"{n} {v}" for n, v in dev_deps if key(declared.get((n, v))) == top)
 top_text = ".".join(str(x) for x in top)
-print(f"the examples, tests and benches (dev member) need at least Rust {top_text}: {', '.join(needing)}")
+if pkg == "tencent-room-callback":
+    print(f"the examples, tests and benches (the root package's dev-dependencies) need at least Rust {top_text}: {', '.join(needing)}")
 
 if too_new:
     for name, version, rv in too_new:
@@ -81,3 +84,5 @@ if too_new:
     sys.exit(1)
 print(f"ok: {len(deps)} dependencies, none declares a rust-version above {msrv}")
 EOF
+done
+exit $status

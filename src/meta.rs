@@ -38,7 +38,8 @@ pub enum ClientIp {
 }
 
 impl ClientIp {
-    pub(crate) fn parse(value: &str) -> ClientIp {
+    /// The parameter's value (percent-decoded): an address when it is one.
+    pub fn parse(value: &str) -> ClientIp {
         value
             .parse()
             .map(ClientIp::Ip)
@@ -50,6 +51,16 @@ impl ClientIp {
         match self {
             ClientIp::Ip(ip) => Some(*ip),
             ClientIp::Other(_) => None,
+        }
+    }
+}
+
+/// The address, or the value as sent.
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientIp::Ip(ip) => ip.fmt(f),
+            ClientIp::Other(other) => f.write_str(other),
         }
     }
 }

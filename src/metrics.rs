@@ -9,7 +9,6 @@
 //! | `tencent_room_callback_rejections_total` | counter | `reason` | FAIL answers of the layer (every `outcome` but `ok`, `forwarded` and `verified`), by [`RejectionKind`] |
 //! | `tencent_room_callback_handler_duration_seconds` | histogram | `command`, `outcome` | a handler's time: from the event handed to it to its answer, error or panic |
 //! | `tencent_room_callback_request_duration_seconds` | histogram | `command`, `outcome` | the layer's time for a request: from taking it to its answer being ready (verification, body, decoding, handler), or to the request handed to the inner service (`forwarded`, `verified`: the inner service's own time is not in it) |
-//! | `tencent_room_callback_inbox_depth` | gauge | `backend` | events waiting in the crate's inbox, where it has one |
 //!
 //! Requests without a `CallbackCommand` (or on a path the layer does not serve, or with a command no
 //! route takes under `verify_unrouted(false)`) are passed through untouched and not counted.
@@ -32,7 +31,6 @@
 //!   `missing_signature`, `malformed_request_time`, `stale_request_time`, `bad_signature`,
 //!   `unknown_sdk_app_id`, `method_not_allowed`, `body_timeout`, `body_too_large`, `handler_failed`,
 //!   `handler_panicked`, `unavailable`.
-//! - `backend`: the inbox's storage, one of the crate's own names.
 //!
 //! Histograms are in seconds. Descriptions and units are given to the recorder the first time the layer
 //! records anything; with a recorder installed later than that, call [`describe`]. A Prometheus
@@ -68,10 +66,6 @@ pub const HANDLER_DURATION: &str = "tencent_room_callback_handler_duration_secon
 /// `tencent_room_callback_request_duration_seconds`: a histogram, labels `command` and `outcome`.
 #[cfg(feature = "metrics")]
 pub const REQUEST_DURATION: &str = "tencent_room_callback_request_duration_seconds";
-/// `tencent_room_callback_inbox_depth`: a gauge, label `backend`.
-#[cfg(feature = "metrics")]
-pub const INBOX_DEPTH: &str = "tencent_room_callback_inbox_depth";
-
 /// Gives the installed recorder the description and unit of every metric above. The layer does it by
 /// itself the first time it records; call this when the recorder is installed after that.
 #[cfg(feature = "metrics")]
@@ -96,7 +90,6 @@ pub fn describe() {
         Unit::Seconds,
         "Time from the layer taking a callback to its answer (or its hand-off to the inner service)"
     );
-    ::metrics::describe_gauge!(INBOX_DEPTH, Unit::Count, "Events waiting in the inbox");
 }
 
 /// How a request ended: the `outcome` label.
@@ -449,38 +442,6 @@ fn record(
     });
 }
 
-/// Sets `tencent_room_callback_inbox_depth{backend}` to `depth`: how many events wait in the inbox
-/// whose storage `backend` names (a fixed name of the crate's, such as `"memory"` or `"redis"`: each
-/// distinct name is a series, kept for the life of the process). For the inbox to call whenever its
-/// depth is known (after a push, a pop, a periodic count); empty without the feature.
-// Called by the inbox (feature `inbox`), after each store and each settled event.
-#[cfg_attr(not(feature = "inbox"), allow(dead_code))]
-#[inline]
-pub(crate) fn inbox_depth(backend: &'static str, depth: u64) {
-    #[cfg(feature = "metrics")]
-    {
-        static KEYS: RwLock<Vec<(&'static str, &'static Key)>> = RwLock::new(Vec::new());
-        let find = |all: &[(&'static str, &'static Key)]| {
-            all.iter().find(|(b, _)| *b == backend).map(|(_, k)| *k)
-        };
-        let known = find(&KEYS.read().unwrap_or_else(PoisonError::into_inner));
-        let key = known.unwrap_or_else(|| {
-            let mut all = KEYS.write().unwrap_or_else(PoisonError::into_inner);
-            find(&all).unwrap_or_else(|| {
-                let key: &'static Key = Box::leak(Box::new(Key::from_parts(
-                    INBOX_DEPTH,
-                    vec![Label::from_static_parts("backend", backend)],
-                )));
-                all.push((backend, key));
-                key
-            })
-        });
-        ::metrics::with_recorder(|recorder| {
-            recorder.register_gauge(key, &METADATA).set(depth as f64);
-        });
-    }
-}
-
 #[cfg(all(test, feature = "metrics"))]
 mod tests {
     use std::collections::HashSet;
@@ -612,7 +573,6 @@ mod tests {
         let chat = CallbackCommand::new("Group.CallbackAfterSendMsg");
         verified(Request::start().verified(&chat, None));
         forwarded(Request::start().verified(&chat, Some(Rank::Exact)));
-        inbox_depth("memory", 7);
 
         let all = values(&snapshotter);
         let leave = "command=Room.CallbackAfterMemberLeave";
@@ -649,11 +609,6 @@ mod tests {
             ),
             (HANDLER_DURATION, vec![leave, "outcome=ok"], None),
             (HANDLER_DURATION, vec![leave, "outcome=unavailable"], None),
-            (
-                INBOX_DEPTH,
-                vec!["backend=memory"],
-                Some(DebugValue::Gauge(7.0.into())),
-            ),
             (REJECTIONS, vec!["reason=bad_signature"], Some(counter(1))),
             (REJECTIONS, vec!["reason=unavailable"], Some(counter(1))),
             (REQUEST_DURATION, vec![group, "outcome=forwarded"], None),

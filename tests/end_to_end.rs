@@ -4,8 +4,6 @@
 //! `cargo test` builds the examples before running the tests; this test runs those binaries from
 //! `target/<profile>/examples/`, next to its own `target/<profile>/deps/`.
 
-mod support;
-
 use std::process::{Command as Process, Output, Stdio};
 
 use support::http::status_and_body;

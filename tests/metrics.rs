@@ -2,8 +2,6 @@
 //! (`metrics-util`'s `DebuggingRecorder`, installed for the test's thread: each test has its own), and
 //! the receiver example's Prometheus endpoint (`ROOM_CALLBACK_METRICS_ADDR`), black-box.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command as Process, Stdio};

@@ -13,8 +13,6 @@
 //! `target/<profile>/examples/`, next to its own `target/<profile>/deps/`. Every process and every
 //! socket is bounded by a timeout (a way out for a loaded machine, not a timing assertion).
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;

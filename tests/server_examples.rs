@@ -9,8 +9,6 @@
 //! Unix only (signals). Every process and socket is bounded by a timeout.
 #![cfg(unix)]
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;

@@ -23,11 +23,11 @@ use axum::routing::any;
 use axum::Router;
 use futures_like::join_all;
 use rawhttp::{exchange, post, Answer, Conn};
-use tencent_room_callback::inbox::{Inbox, InboxEvent, WorkerHandle};
 use tencent_room_callback::{
     Ack, ActionStatus, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave,
     DEFAULT_BODY_TIMEOUT, OK_BODY,
 };
+use tencent_room_callback_inbox::{Inbox, InboxEvent, WorkerHandle};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tower::util::MapRequestLayer;
@@ -405,7 +405,7 @@ async fn inbox_server(max_pending: u64) -> (SocketAddr, Inbox) {
     let inbox = Inbox::builder().max_pending(max_pending).in_memory();
     let app = Router::new()
         .route("/cb", any(|| async { "inner" }))
-        .layer(CallbackLayer::new(Config::new(APP)).inbox(inbox.clone()));
+        .layer(CallbackLayer::new(Config::new(APP)).on_notifications(inbox.clone()));
     (serve(app).await, inbox)
 }
 

@@ -16,7 +16,7 @@ use std::net::ToSocketAddrs;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use tencent_room_callback::{serve, Config};
+use tencent_room_callback::Config;
 use tokio::net::TcpListener;
 
 /// A startup error: a variable set but wrong, or an address that cannot be listened on. The example
@@ -98,9 +98,9 @@ pub fn number<T: FromStr>(name: &str, default: T) -> Result<T, Startup> {
 
 /// Listens on `addr` (`ROOM_CALLBACK_ADDR`), or says which address could not be listened on and why.
 pub async fn listen(addr: &str) -> Result<TcpListener, Startup> {
-    serve::bind(addr)
+    TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("ROOM_CALLBACK_ADDR: {e}").into())
+        .map_err(|e| format!("ROOM_CALLBACK_ADDR: cannot listen on {addr}: {e}").into())
 }
 
 /// Logs to stderr (colours only on a terminal), filtered by `RUST_LOG`, else by `default_filter`.

@@ -370,7 +370,7 @@ where
 }
 
 /// The whole body, at most `limit` bytes, as an intercepted callback reads it (for the benches).
-#[cfg(feature = "testing")]
+#[cfg(trc_bench)]
 pub(crate) async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
 where
     B: Body,
@@ -383,7 +383,7 @@ where
 }
 
 /// The same with `http_body_util`: the body's own errors marked, under `Limited`, collected.
-#[cfg(feature = "testing")]
+#[cfg(trc_bench)]
 pub(crate) async fn read_body_limited<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
 where
     B: Body,

@@ -29,7 +29,7 @@ pub use routes::{
 };
 pub use service::Callback;
 
-#[cfg(feature = "testing")]
+#[cfg(trc_bench)]
 pub(crate) use future::{read_body, read_body_limited};
 
 /// What every service made by one layer shares, behind one `Arc`: the configuration, the paths and the
@@ -223,6 +223,14 @@ impl<R: Routes> CallbackLayer<R> {
     /// inbox (`CallbackLayer::inbox`, feature `inbox`) taking every "after" callback, this is where the "before" ones go.
     pub fn on_before<H: RawHandler>(self, handler: H) -> CallbackLayer<OnCommand<H, R>> {
         self.link(|rest| OnCommand::before(handler, rest))
+    }
+
+    /// Hands every verified notification callback (any command that is not a "before" callback) that
+    /// no more specific route takes to `handler`, as [`on_command`](Self::on_command) does: the hook
+    /// for putting callbacks into a queue of your own (the `tencent-room-callback-inbox` crate's
+    /// `Inbox` is such a handler). Decision callbacks never reach it.
+    pub fn on_notifications<H: RawHandler>(self, handler: H) -> CallbackLayer<OnCommand<H, R>> {
+        self.link(|rest| OnCommand::after(handler, rest))
     }
 
     /// De-duplicates, in memory, the callbacks that the routes registered **before** this call deliver

@@ -531,7 +531,6 @@ enum Pattern {
     Exact(Box<str>),
     Prefix(Box<str>),
     /// Every command that is not a "before" callback.
-    #[cfg_attr(not(feature = "inbox"), allow(dead_code))]
     After,
     /// Every "before" callback.
     Before,
@@ -564,7 +563,6 @@ impl<H, R: Routes> OnCommand<H, R> {
         OnCommand::new(Pattern::Before, handler, rest)
     }
 
-    #[cfg(feature = "inbox")]
     pub(crate) fn after(handler: H, rest: Rest<R>) -> Self {
         OnCommand::new(Pattern::After, handler, rest)
     }
@@ -669,6 +667,12 @@ pub struct RawCallback {
 }
 
 impl RawCallback {
+    /// A callback with this metadata and body: for a queue that hands stored callbacks back, or for
+    /// calling a [`RawHandler`] in a test.
+    pub fn new(meta: CallbackMeta, body: Bytes) -> Self {
+        RawCallback { meta, body }
+    }
+
     /// The body decoded as JSON into `T` (a JSON object only, as Tencent sends).
     ///
     /// # Errors

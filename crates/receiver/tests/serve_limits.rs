@@ -19,8 +19,6 @@
 //! run one at a time and take about 15 s together.
 #![cfg(target_os = "linux")]
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
 use std::process::{Command, ExitStatus, Stdio};
@@ -32,10 +30,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::process::{drain_text, example, exit_within, Ready, Running};
-use tencent_room_callback::serve::{ServeConfig, ENV_VARS};
+use support::process::{drain_text, exit_within, Ready, Running};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{Command as Cmd, OK_BODY};
+use tencent_room_callback_receiver::serve::{ServeConfig, ENV_VARS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -112,7 +110,7 @@ impl Server {
     /// Starts the server example on a free loopback port with `env`, and waits for it to listen.
     fn start(env: &[(&str, &str)]) -> Server {
         let running = Running::start("the server example", Ready::Line("listening"), |addr| {
-            let mut cmd = Command::new(example("server"));
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tencent-room-callback-receiver"));
             for var in ENV_VARS {
                 cmd.env_remove(var);
             }
@@ -638,7 +636,7 @@ fn a_bad_limit_stops_the_server_naming_the_variable() {
         ("ROOM_CALLBACK_MAX_STREAMS", "-1"),
         ("ROOM_CALLBACK_SHUTDOWN_GRACE_MS", "99999999999"),
     ] {
-        let mut cmd = Command::new(example("server"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tencent-room-callback-receiver"));
         for v in ENV_VARS {
             cmd.env_remove(v);
         }

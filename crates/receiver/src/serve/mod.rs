@@ -1,10 +1,10 @@
 //! A small HTTP/1 and HTTP/2 server you can put on the internet (feature `serve`), for any
 //! `tower::Service<http::Request<hyper::body::Incoming>>`: an axum `Router` with the
-//! [`CallbackLayer`](crate::CallbackLayer), or the layer around a `tower::service_fn`.
+//! [`CallbackLayer`](tencent_room_callback::CallbackLayer), or the layer around a `tower::service_fn`.
 //!
 //! ```no_run
 //! use axum::{routing::any, Router};
-//! use tencent_room_callback::serve::{self, ServeConfig};
+//! use tencent_room_callback_receiver::serve::{self, ServeConfig};
 //! use tencent_room_callback::{CallbackLayer, Config, MemberLeave};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -60,7 +60,7 @@
 //!
 //! A request in progress (its head complete, its response body not yet written) has no time limit
 //! from the server: bound it in the application (the layer reads a callback's body within
-//! [`Config::body_timeout`](crate::Config::body_timeout)). Nor is there a limit per client address:
+//! [`Config::body_timeout`](tencent_room_callback::Config::body_timeout)). Nor is there a limit per client address:
 //! one address can take every connection, so put a proxy or firewall in front for that.
 //!
 //! With the `tracing` feature, refused connections and accept errors are logged (WARN, at most one
@@ -192,7 +192,7 @@ impl StdError for BindError {
 ///
 /// An axum `Router` is served as given: call `with_state(())` on it first, as `axum::serve` does
 /// (through `into_make_service`), or each request turns the handler it reaches, and the layers
-/// around it, into a service anew (a few allocations). A [`CallbackLayer`](crate::CallbackLayer) in
+/// around it, into a service anew (a few allocations). A [`CallbackLayer`](tencent_room_callback::CallbackLayer) in
 /// front of the whole `Router` (`layer.layer(router)`) rather than inside it (`Router::layer`) takes
 /// a callback before axum routes it and boxes its body: `examples/server.rs` does both, ≈ 6,000
 /// instructions less per callback than such an app as it is (`SUITE=servers
@@ -353,16 +353,14 @@ impl Every {
     }
 }
 
-/// The server's few log events: with the `tracing` feature, nothing otherwise.
+/// The server's few log events.
 mod log {
     use std::io;
     use std::time::Duration;
 
     /// The events' target: the module's path.
-    #[cfg(feature = "tracing")]
-    const TARGET: &str = "tencent_room_callback::serve";
+    const TARGET: &str = "tencent_room_callback_receiver::serve";
 
-    #[cfg(feature = "tracing")]
     pub(super) fn refused(count: u64, max: usize) {
         tracing::warn!(
             target: TARGET,
@@ -372,7 +370,6 @@ mod log {
         );
     }
 
-    #[cfg(feature = "tracing")]
     pub(super) fn accept_failed(error: &io::Error, count: u64, backoff: Duration) {
         tracing::warn!(
             target: TARGET,
@@ -383,7 +380,6 @@ mod log {
         );
     }
 
-    #[cfg(feature = "tracing")]
     pub(super) fn stopping(open: usize, grace: Duration) {
         tracing::info!(
             target: TARGET,
@@ -393,7 +389,6 @@ mod log {
         );
     }
 
-    #[cfg(feature = "tracing")]
     pub(super) fn stopped(dropped: usize) {
         if dropped > 0 {
             tracing::warn!(
@@ -405,15 +400,6 @@ mod log {
             tracing::info!(target: TARGET, "stopped: every connection closed");
         }
     }
-
-    #[cfg(not(feature = "tracing"))]
-    pub(super) fn refused(_: u64, _: usize) {}
-    #[cfg(not(feature = "tracing"))]
-    pub(super) fn accept_failed(_: &io::Error, _: u64, _: Duration) {}
-    #[cfg(not(feature = "tracing"))]
-    pub(super) fn stopping(_: usize, _: Duration) {}
-    #[cfg(not(feature = "tracing"))]
-    pub(super) fn stopped(_: usize) {}
 }
 
 #[cfg(test)]

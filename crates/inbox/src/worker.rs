@@ -12,8 +12,8 @@ use tokio::task::JoinSet;
 
 use super::record::Stored;
 use super::store::{Backend, InboxEvent};
-use crate::layer::HandlerError;
-use crate::value::fitting;
+use crate::obs;
+use tencent_room_callback::HandlerError;
 
 /// The longest error kept with a retried event or a dead letter.
 const MAX_ERROR: usize = 1024;
@@ -191,7 +191,7 @@ async fn run<H: InboxHandler>(
         let events = match claimed {
             Ok(events) => events,
             Err(error) => {
-                crate::trace::inbox_failed("claim", &error);
+                obs::failed("claim", &error);
                 drop(permit);
                 tokio::select! {
                     biased;
@@ -260,12 +260,12 @@ async fn settle<H: InboxHandler>(
         Ok(()) => worker.backend.complete(stored).await,
         Err(error) => {
             let text = error.to_string();
-            let text = &text[..fitting(&text, MAX_ERROR)];
-            crate::trace::inbox_handler_failed(
+            let text = obs::fitting(&text, MAX_ERROR);
+            obs::handler_failed(
                 stored.record.meta.command.as_str(),
                 &stored.id,
                 stored.attempts + 1,
-                &error,
+                text,
             );
             if stored.attempts + 1 >= worker.max_attempts {
                 worker.backend.bury(stored, text).await
@@ -276,12 +276,12 @@ async fn settle<H: InboxHandler>(
         }
     };
     if let Some(depth) = worker.backend.pending_now() {
-        crate::metrics::inbox_depth(worker.backend.name(), depth);
+        obs::depth(worker.backend.name(), depth);
     }
     if let Err(error) = outcome {
         // The event stays claimed in the store: handed again after a restart (or, on Redis, claimed by
         // another worker once idle).
-        crate::trace::inbox_failed("settle", &error);
+        obs::failed("settle", &error);
     }
 }
 
@@ -304,7 +304,7 @@ async fn shut_down(
         .collect();
     for stored in &left {
         if let Err(error) = backend.release(stored).await {
-            crate::trace::inbox_failed("release", &error);
+            obs::failed("release", &error);
         }
     }
     ShutdownReport {

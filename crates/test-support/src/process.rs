@@ -1,4 +1,5 @@
-//! The compiled examples as processes: found next to the test binary, started on a free loopback
+//! The compiled examples and programs as processes: found next to the test binary (or given by the
+//! `CARGO_BIN_EXE_*` path of a package's own program), started on a free loopback
 //! address and waited for, their output read as it comes, stopped by a signal or killed. Every wait is
 //! bounded (a way out for a loaded machine, not a timing assertion).
 
@@ -30,19 +31,19 @@ pub fn example(name: &str) -> PathBuf {
     assert!(
         path.is_file(),
         "the `{name}` example is not at {}: build the examples first (`cargo test` does; so does \
-         `cargo build -p tencent-room-callback-dev --examples`), with the same target directory and \
+         `cargo build --examples` at the workspace root), with the same target directory and \
          profile as this test",
         path.display()
     );
-    // The examples are built by the `dev` workspace member, from the repository's `examples/`.
+    // The examples are the root package's, in the repository's `examples/`.
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
+        .join("../../examples")
         .join(format!("{name}.rs"));
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     if let (Some(bin), Some(src)) = (modified(&path), modified(&source)) {
         if src > bin {
             eprintln!(
-                "note: {} is older than {}; run `cargo build -p tencent-room-callback-dev --examples`",
+                "note: {} is older than {}; run `cargo build --examples`",
                 path.display(),
                 source.display()
             );
@@ -51,9 +52,15 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
-/// The example's command, its environment cleared of the examples' `ROOM_CALLBACK_*` variables.
+/// The example's command, its environment cleared of the `ROOM_CALLBACK_*` variables.
 pub fn command(name: &str) -> Command {
-    let mut cmd = Command::new(example(name));
+    program(example(name))
+}
+
+/// The program at `path` (a `CARGO_BIN_EXE_*` path), its environment cleared of the
+/// `ROOM_CALLBACK_*` variables.
+pub fn program(path: impl AsRef<Path>) -> Command {
+    let mut cmd = Command::new(path.as_ref());
     for (var, _) in std::env::vars_os() {
         if var.to_string_lossy().starts_with("ROOM_CALLBACK_") {
             cmd.env_remove(var);

@@ -4,30 +4,30 @@
 
 use std::time::Duration;
 
-use tencent_room_callback::inbox::Inbox;
+use tencent_room_callback_inbox::Inbox;
 
-pub const INBOX: &str = "ROOM_CALLBACK_INBOX";
-pub const REDIS: &str = "ROOM_CALLBACK_REDIS";
-pub const WORK_MS: &str = "ROOM_CALLBACK_WORK_MS";
-pub const WORKERS: &str = "ROOM_CALLBACK_WORKERS";
+pub(crate) const INBOX: &str = "ROOM_CALLBACK_INBOX";
+pub(crate) const REDIS: &str = "ROOM_CALLBACK_REDIS";
+pub(crate) const WORK_MS: &str = "ROOM_CALLBACK_WORK_MS";
+pub(crate) const WORKERS: &str = "ROOM_CALLBACK_WORKERS";
 
 /// The most events the worker handles at once, by default.
 const DEFAULT_WORKERS: usize = 32;
 
 /// Where the inbox is.
-pub enum Store {
+pub(crate) enum Store {
     Embedded(String),
     Redis(String),
 }
 
 /// What the environment asks of the inbox and the handler.
-pub struct Settings {
+pub(crate) struct Settings {
     /// `None`: no inbox, every callback handled before its answer (as without this module).
-    pub store: Option<Store>,
+    pub(crate) store: Option<Store>,
     /// The handler's simulated work per event.
-    pub work: Duration,
+    pub(crate) work: Duration,
     /// The worker's concurrency.
-    pub workers: usize,
+    pub(crate) workers: usize,
 }
 
 /// A variable's value: `None` when unset; an error naming it when set but empty, padded or not
@@ -51,7 +51,7 @@ fn number(name: &str, default: u64) -> Result<u64, String> {
     }
 }
 
-pub fn settings() -> Result<Settings, String> {
+pub(crate) fn settings() -> Result<Settings, String> {
     let store = match (var(INBOX)?, var(REDIS)?) {
         (Some(_), Some(_)) => {
             return Err(format!(
@@ -90,7 +90,7 @@ pub fn settings() -> Result<Settings, String> {
 }
 
 /// Opens the inbox the settings name (de-duplication on, 24 h).
-pub async fn open(store: &Store) -> Result<Inbox, String> {
+pub(crate) async fn open(store: &Store) -> Result<Inbox, String> {
     match store {
         Store::Embedded(dir) => Inbox::open(dir).map_err(|e| format!("{INBOX}: {dir}: {e}")),
         Store::Redis(url) => Inbox::builder()
@@ -102,7 +102,7 @@ pub async fn open(store: &Store) -> Result<Inbox, String> {
 
 impl Store {
     /// For the startup log (a Redis URL without its password).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Store::Embedded(dir) => format!("embedded in {dir}"),
             Store::Redis(url) => match url.split_once('@') {

@@ -41,7 +41,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 ///
 /// ```
 /// use std::time::Duration;
-/// use tencent_room_callback::serve::ServeConfig;
+/// use tencent_room_callback_receiver::serve::ServeConfig;
 ///
 /// let mut config = ServeConfig::default();
 /// config.header_timeout = Duration::from_secs(5);

@@ -1,10 +1,10 @@
-//! A durable inbox (feature `inbox`): acknowledge a callback only once it is safely stored, handle it
+//! A durable inbox for [tencent-room-callback](tencent_room_callback): acknowledge a callback only once it is safely stored, handle it
 //! later, at least once, in workers.
 //!
 //! Tencent counts a callback as handled when it reads the OK acknowledgment; after that the event
-//! exists only where the receiver put it. The [`Inbox`] route ([`CallbackLayer::inbox`]) stores every
-//! verified "after" callback — its [`CallbackMeta`](crate::CallbackMeta) (no secret: no `Sign`), its body as received, its
-//! [`IdempotencyKey`](crate::IdempotencyKey) and the time it came — and answers OK **only once the store says the event is
+//! exists only where the receiver put it. The [`Inbox`] route ([`CallbackLayer::on_notifications`]) stores every
+//! verified "after" callback — its [`CallbackMeta`](tencent_room_callback::CallbackMeta) (no secret: no `Sign`), its body as received, its
+//! [`IdempotencyKey`](tencent_room_callback::IdempotencyKey) and the time it came — and answers OK **only once the store says the event is
 //! durable**. A store that fails answers 503 with a FAIL acknowledgment (Tencent may retry), never OK.
 //! A [`Worker`] then runs your handler on the stored events: retries with exponential backoff, a dead
 //! letter after the last attempt (listed with [`Inbox::dead_letters`], replayed with
@@ -13,7 +13,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use axum::{routing::post, Router};
-//! use tencent_room_callback::inbox::{Inbox, InboxEvent};
+//! use tencent_room_callback_inbox::{Inbox, InboxEvent};
 //! use tencent_room_callback::{CallbackLayer, Config, HandlerError, MemberLeave};
 //!
 //! # #[tokio::main]
@@ -33,7 +33,7 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/callback", post(|| async { "not a callback" }))
-//!     .layer(CallbackLayer::new(Config::new(1400000000)).path("/callback").inbox(inbox.clone()));
+//!     .layer(CallbackLayer::new(Config::new(1400000000)).path("/callback").on_notifications(inbox.clone()));
 //! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! # axum::serve(listener, app).await?;
 //! worker.shutdown(Duration::from_secs(10)).await;
@@ -63,24 +63,31 @@
 //! At least once: an event is removed from the inbox after your handler returns `Ok`. A crash between
 //! the handler's success and that removal, or a graceful shutdown that times out, hands the event again
 //! (the handler should be idempotent: [`InboxEvent::key`] identifies it). "Before" callbacks (whose
-//! answer is a decision) are never stored: [`CallbackLayer::inbox`] does not take them, and an inbox
+//! answer is a decision) are never stored: [`CallbackLayer::on_notifications`] does not take them, and an inbox
 //! given one by [`CallbackLayer::on_prefix`] answers 500.
 //!
-//! [`CallbackLayer::inbox`]: crate::CallbackLayer::inbox
-//! [`CallbackLayer::on_prefix`]: crate::CallbackLayer::on_prefix
+//! [`CallbackLayer::on_notifications`]: tencent_room_callback::CallbackLayer::on_notifications
+//! [`CallbackLayer::on_prefix`]: tencent_room_callback::CallbackLayer::on_prefix
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::fmt;
-#[cfg(feature = "inbox")]
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::ack::Ack;
-use crate::event::{decode_json, RoomEvent};
-use crate::layer::{CallbackLayer, HandlerError, OnCommand, RawCallback, RawHandler, Routes};
+use tencent_room_callback::{Ack, HandlerError, RawCallback, RawHandler, RoomEvent};
 
 mod embedded;
 mod memory;
+mod obs;
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
@@ -95,10 +102,14 @@ pub use worker::{InboxHandler, ShutdownReport, Worker, WorkerHandle};
 use record::Record;
 use store::{Appended, Backend, BoxFuture};
 
-pub use crate::layer::DEFAULT_DEDUP_TTL;
+#[cfg(feature = "metrics")]
+pub use obs::INBOX_DEPTH;
+
+/// How long a stored callback's key is remembered by default: 24 hours.
+pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A durable inbox of verified callbacks: register it on a layer with
-/// [`CallbackLayer::inbox`](crate::CallbackLayer::inbox), run your handler on its events with
+/// [`CallbackLayer::on_notifications`](tencent_room_callback::CallbackLayer::on_notifications), run your handler on its events with
 /// [`Inbox::worker`]. Cheap to clone (one store shared).
 #[derive(Clone)]
 pub struct Inbox {
@@ -124,8 +135,6 @@ impl Inbox {
     /// # Errors
     /// When the directory or the database cannot be created or opened (another process holds it, a
     /// corrupt file, no permission).
-    #[cfg(feature = "inbox")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
     pub fn open(dir: impl AsRef<Path>) -> Result<Inbox, InboxError> {
         Inbox::builder().open(dir)
     }
@@ -199,7 +208,7 @@ impl Inbox {
     /// Sets the inbox-depth gauge (feature `metrics`), for the stores that count without a round trip.
     pub(crate) fn record_depth(&self) {
         if let Some(depth) = self.backend.pending_now() {
-            crate::metrics::inbox_depth(self.backend.name(), depth);
+            obs::depth(self.backend.name(), depth);
         }
     }
 
@@ -233,27 +242,13 @@ impl RawHandler for Inbox {
             // otherwise, as without an inbox), any other callback is a JSON object.
             match callback.meta.command.typed() {
                 Some(command) => drop(RoomEvent::from_json(command, &callback.body)?),
-                None => drop(decode_json::<serde::de::IgnoredAny>(&callback.body)?),
+                None => drop(callback.json::<serde::de::IgnoredAny>()?),
             }
             match inbox.store(callback).await {
                 Ok(_) => Ok(Ack::ok()),
                 Err(e) => Err(HandlerError::unavailable(e)),
             }
         })
-    }
-}
-
-/// The inbox's route (here rather than with the other routes, so that the layer knows nothing of the
-/// inbox).
-impl<R: Routes> CallbackLayer<R> {
-    /// Stores every verified "after" callback that no other route takes in `inbox`, and answers OK once
-    /// it is durable (503 with a FAIL acknowledgment when the store fails; OK without storing it again
-    /// for a duplicate). "Before" callbacks (`*.CallbackBefore*`, whose answer is a decision) are never
-    /// taken: route them to their handler with [`on_before`](Self::on_before). Any other route wins
-    /// over the inbox for the commands it takes. See [`inbox`](crate::inbox).
-    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
-    pub fn inbox(self, inbox: Inbox) -> CallbackLayer<OnCommand<Inbox, R>> {
-        self.link(|rest| OnCommand::after(inbox, rest))
     }
 }
 
@@ -293,8 +288,6 @@ impl InboxBuilder {
     /// # Errors
     /// When the directory or the database cannot be created or opened (another process holds it, a
     /// corrupt file, no permission).
-    #[cfg(feature = "inbox")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "inbox")))]
     pub fn open(self, dir: impl AsRef<Path>) -> Result<Inbox, InboxError> {
         let backend = embedded::Embedded::open(dir.as_ref())?;
         Ok(Inbox {
@@ -328,10 +321,11 @@ impl InboxBuilder {
     }
 
     /// How long an event claimed by a Redis worker may go without a sign of life from it (a live
-    /// worker renews its claims) before another worker takes it over: default 30 s. For tests.
+    /// worker renews its claims) before another worker takes it over: default 30 s. Shorter takes over a
+    /// dead worker's events sooner; it must stay well above the longest pause of a live worker.
     #[cfg(feature = "redis")]
-    #[doc(hidden)]
-    pub fn __redis_claim_idle(mut self, idle: Duration) -> Self {
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_claim_idle(mut self, idle: Duration) -> Self {
         self.redis_claim_idle = idle;
         self
     }

@@ -422,7 +422,7 @@ async fn upkeep(inner: Weak<Inner>) {
                 })
                 .await;
             if let Err(error) = result {
-                crate::trace::inbox_failed("renew", &error);
+                crate::obs::failed("renew", &error);
             }
         }
         if since_housekeeping >= HOUSEKEEPING && inner.claims.load(Ordering::Relaxed) {
@@ -573,7 +573,7 @@ impl Inner {
                     }
                 }
                 Err(corrupt) => {
-                    crate::trace::inbox_failed("claim", &corrupt);
+                    crate::obs::failed("claim", &corrupt);
                     let _ = self.bury_raw(&id, &bytes).await;
                 }
             }

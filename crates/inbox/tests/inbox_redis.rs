@@ -7,24 +7,24 @@
 //!
 //! Needs `redis-server` (6.2 or later) on `PATH`: without it every test fails, saying so.
 
-mod support;
+mod common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
-use support::inbox::{
+use common::{
     app, assert_backed_off, assert_event_1_buried, assert_meta_of_android_leave, counting,
     dead_letters, failing_three_times, failing_until_fixed, leave, n_of, pending, replay_once,
     send, send_at_once, shut_down_with_two_stuck, APP,
 };
+use http::StatusCode;
 use support::redis::{self, RedisServer};
 use support::wait::{wait_for, wait_until};
-use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{HandlerError, IdempotencyKey, OK_BODY};
+use tencent_room_callback_inbox::{Inbox, InboxEvent};
 
 /// The bound on every test.
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -48,7 +48,7 @@ async fn bounded(test: impl std::future::Future<Output = ()>) {
 fn recording(
     inbox: &Inbox,
     seen: &Arc<Mutex<Vec<(u64, u32)>>>,
-) -> tencent_room_callback::inbox::WorkerHandle {
+) -> tencent_room_callback_inbox::WorkerHandle {
     let seen = seen.clone();
     inbox
         .worker(move |event: InboxEvent| {
@@ -274,7 +274,7 @@ fn doomed_worker(url: String, started: Arc<Mutex<Vec<u64>>>) -> tokio::runtime::
         .unwrap();
     runtime.spawn(async move {
         let inbox = Inbox::builder()
-            .__redis_claim_idle(Duration::from_millis(600))
+            .redis_claim_idle(Duration::from_millis(600))
             .redis(&url)
             .await
             .unwrap();
@@ -299,7 +299,7 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
     bounded(async {
         let idle = Duration::from_millis(600);
         let inbox = Inbox::builder()
-            .__redis_claim_idle(idle)
+            .redis_claim_idle(idle)
             .redis(&server.url())
             .await
             .unwrap();
@@ -330,7 +330,7 @@ async fn a_dead_workers_events_are_taken_over_but_a_slow_live_one_keeps_its_own(
         .await;
         let other_seen = Arc::new(Mutex::new(Vec::new()));
         let other_inbox = Inbox::builder()
-            .__redis_claim_idle(idle)
+            .redis_claim_idle(idle)
             .redis(&server.url())
             .await
             .unwrap();

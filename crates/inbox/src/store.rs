@@ -9,10 +9,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::record::{EventId, Record, Stored};
-use crate::event::{decode_json, Event, IdempotencyKey};
-use crate::layer::RawCallback;
-use crate::meta::CallbackMeta;
-use crate::reject::Rejection;
+use tencent_room_callback::{CallbackMeta, Event, IdempotencyKey, RawCallback, Rejection};
 
 /// A boxed future of a store.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -141,15 +138,15 @@ impl InboxEvent {
     /// # Errors
     /// A body that is not a JSON object of `T` (kind `MalformedBody`).
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Rejection> {
-        decode_json(&self.stored.record.body)
+        self.callback().json()
     }
 
     /// The event as the [`RawCallback`] a route handler gets.
     pub fn callback(&self) -> RawCallback {
-        RawCallback {
-            meta: self.stored.record.meta.clone(),
-            body: self.stored.record.body.clone(),
-        }
+        RawCallback::new(
+            self.stored.record.meta.clone(),
+            self.stored.record.body.clone(),
+        )
     }
 }
 

@@ -9,8 +9,6 @@
 //! The Redis tests start their own `redis-server` (installed by `.ci/run`); they fail, saying so, when it
 //! is missing.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,7 +19,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use support::fs::TempDir;
-use support::process::{command, Ready, Running};
+use support::process::{program, Ready, Running};
 use support::redis::{self, RedisServer};
 use support::wait::block_until;
 
@@ -34,7 +32,7 @@ const APP: u64 = 1400000000;
 /// are the events it printed.
 fn start_receiver(env: &[(&str, &str)]) -> Running {
     Running::start("the receiver", Ready::Line("listening"), |addr| {
-        let mut cmd = command("server");
+        let mut cmd = program(env!("CARGO_BIN_EXE_tencent-room-callback-receiver"));
         cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
             .env("ROOM_CALLBACK_SDKAPPID", APP.to_string())
             .env("RUST_LOG", "warn,server=info")

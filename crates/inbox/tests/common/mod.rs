@@ -10,14 +10,14 @@ use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
 use http_body_util::BodyExt;
-use tencent_room_callback::inbox::{
-    DeadLetter, Inbox, InboxEvent, InboxHandler, Worker, WorkerHandle,
-};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave};
+use tencent_room_callback_inbox::{
+    DeadLetter, Inbox, InboxEvent, InboxHandler, Worker, WorkerHandle,
+};
 use tower::ServiceExt;
 
-use super::wait::{wait_for, wait_until};
+use support::wait::{wait_for, wait_until};
 
 pub const APP: u64 = 1400000000;
 
@@ -28,7 +28,7 @@ pub fn app(inbox: &Inbox) -> Router {
         .layer(
             CallbackLayer::new(Config::new(APP))
                 .path("/cb")
-                .inbox(inbox.clone()),
+                .on_notifications(inbox.clone()),
         )
 }
 

@@ -10,11 +10,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::command::CallbackCommand;
-use crate::event::IdempotencyKey;
-use crate::layer::RawCallback;
-use crate::meta::{CallbackMeta, ClientIp, OptPlatform};
-use crate::value::UnixSeconds;
+use tencent_room_callback::{
+    CallbackCommand, CallbackMeta, ClientIp, IdempotencyKey, OptPlatform, RawCallback, UnixSeconds,
+};
 
 /// The ID of an event in its inbox: a sequence number in the embedded and memory stores, a stream
 /// entry ID (`1700000000000-0`) on Redis. Printed as text and parsed back with [`str::parse`].
@@ -122,7 +120,7 @@ impl Record {
         received_at: SystemTime,
         dedup_ttl: Option<Duration>,
     ) -> Record {
-        let RawCallback { meta, body } = callback;
+        let RawCallback { meta, body, .. } = callback;
         let key = IdempotencyKey::of_callback(meta.sdk_app_id, meta.command.as_str(), &body);
         let room = room_of(&body);
         Record {
@@ -214,10 +212,7 @@ impl Stored {
             v: 1,
             app: r.meta.sdk_app_id,
             cmd: Cow::Borrowed(r.meta.command.as_str()),
-            ip: r.meta.client_ip.as_ref().map(|ip| match ip {
-                ClientIp::Ip(ip) => ip.to_string(),
-                ClientIp::Other(other) => other.clone(),
-            }),
+            ip: r.meta.client_ip.as_ref().map(ClientIp::to_string),
             plat: r.meta.platform.as_ref().map(|p| Cow::Borrowed(p.as_str())),
             rt: r.meta.request_time.map(UnixSeconds::as_secs),
             key: *r.key.as_bytes(),
@@ -249,13 +244,10 @@ impl Stored {
         if h.v != 1 {
             return Err(Corrupt("unknown version"));
         }
-        let meta = CallbackMeta {
-            sdk_app_id: h.app,
-            command: CallbackCommand::new(&h.cmd),
-            client_ip: h.ip.as_deref().map(ClientIp::parse),
-            platform: h.plat.as_deref().map(OptPlatform::parse),
-            request_time: h.rt.map(UnixSeconds::from_secs),
-        };
+        let mut meta = CallbackMeta::new(h.app, CallbackCommand::new(&h.cmd));
+        meta.client_ip = h.ip.as_deref().map(ClientIp::parse);
+        meta.platform = h.plat.as_deref().map(OptPlatform::parse);
+        meta.request_time = h.rt.map(UnixSeconds::from_secs);
         Ok(Stored {
             id,
             record: Record {
@@ -278,16 +270,14 @@ mod tests {
     use super::*;
 
     fn callback(body: &str) -> RawCallback {
-        RawCallback {
-            meta: CallbackMeta {
-                sdk_app_id: 1400000000,
-                command: CallbackCommand::new("Room.CallbackAfterMemberLeave"),
-                client_ip: Some(ClientIp::parse("10.0.0.1")),
-                platform: Some(OptPlatform::parse("iOS")),
-                request_time: Some(UnixSeconds::from_secs(1700000000)),
-            },
-            body: Bytes::from(body.to_owned()),
-        }
+        let mut meta = CallbackMeta::new(
+            1400000000,
+            CallbackCommand::new("Room.CallbackAfterMemberLeave"),
+        );
+        meta.client_ip = Some(ClientIp::parse("10.0.0.1"));
+        meta.platform = Some(OptPlatform::parse("iOS"));
+        meta.request_time = Some(UnixSeconds::from_secs(1700000000));
+        RawCallback::new(meta, Bytes::from(body.to_owned()))
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::LOG_TARGET;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use axum::Router;
@@ -59,10 +60,10 @@ pub(crate) async fn start() -> Result<Option<SocketAddr>, String> {
     );
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "the metrics endpoint stopped");
+            tracing::error!(target: LOG_TARGET, error = %e, "the metrics endpoint stopped");
         }
     });
-    tracing::info!(addr = %local, "serving metrics at /metrics");
+    tracing::info!(target: LOG_TARGET, addr = %local, "serving metrics at /metrics");
     Ok(Some(local))
 }
 

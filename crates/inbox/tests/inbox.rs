@@ -3,7 +3,7 @@
 //! per-room order, graceful shutdown), and "before" callbacks never stored. The embedded store runs on
 //! a real directory; the memory store runs the same worker tests.
 
-mod support;
+mod common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use axum::Router;
-use http::StatusCode;
-use support::fs::TempDir;
-use support::inbox::{
+use common::{
     app, assert_backed_off, assert_event_1_buried, assert_meta_of_android_leave, counting,
     dead_letters, failing_three_times, failing_until_fixed, leave, pending, replay_once, send,
     send_at_once, shut_down_with_two_stuck, APP,
 };
+use http::StatusCode;
+use support::fs::TempDir;
 use support::wait::wait_until;
-use tencent_room_callback::inbox::{Inbox, InboxEvent};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave, OK_BODY};
+use tencent_room_callback_inbox::{Inbox, InboxEvent};
 
 /// The bound on each wait.
 const WAIT: Duration = Duration::from_secs(10);
@@ -182,7 +182,7 @@ where
 /// Runs `test` on the memory store and on the embedded one, both built from `builder()`.
 async fn on_both_with<F, Fut>(
     name: &str,
-    builder: impl Fn() -> tencent_room_callback::inbox::InboxBuilder,
+    builder: impl Fn() -> tencent_room_callback_inbox::InboxBuilder,
     test: F,
 ) where
     F: Fn(Inbox) -> Fut,
@@ -447,7 +447,7 @@ async fn with_an_inbox_before_callbacks_go_to_their_handler() {
             .layer(
                 CallbackLayer::new(Config::new(APP))
                     .path("/cb")
-                    .inbox(inbox.clone())
+                    .on_notifications(inbox.clone())
                     .on_before(move |_: tencent_room_callback::RawCallback| {
                         decided.fetch_add(1, Ordering::SeqCst);
                         async { Ok(tencent_room_callback::Ack::decision(1, "refused")) }
@@ -506,7 +506,7 @@ async fn a_typed_route_wins_over_the_inbox() {
             .layer(
                 CallbackLayer::new(Config::new(APP))
                     .path("/cb")
-                    .inbox(inbox.clone())
+                    .on_notifications(inbox.clone())
                     .on(move |_: MemberLeave, _| {
                         got.fetch_add(1, Ordering::SeqCst);
                         async { Ok(()) }
@@ -534,7 +534,7 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
         .layer(
             CallbackLayer::new(Config::new(APP).token(token).unwrap())
                 .path("/cb")
-                .inbox(inbox.clone()),
+                .on_notifications(inbox.clone()),
         );
     let req = leave("r", 7)
         .token(token)

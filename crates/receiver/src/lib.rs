@@ -1,0 +1,792 @@
+//! The receiver of tencent-room-callback: a program (`cargo run --example server` at the workspace root,
+//! or this package's `tencent-room-callback-receiver` binary) that receives Tencent Cloud callbacks and
+//! prints each one, configured by `ROOM_CALLBACK_*` environment variables.
+//!
+//! The library part is [`main`] (what both programs run) and [`serve`], the hardened HTTP/1 and HTTP/2
+//! server it runs on.
+//!
+//! An axum app behind the callback layer in handler mode, scoped to `/callback` with
+//! `CallbackLayer::path`, for every callback an SDKAppID sends to its one URL: Room, Chat (IM) and Live
+//! alike. Each verified callback is printed on stdout as one line of JSON, then acknowledged OK (the
+//! OK comes once the line is flushed; the lines of concurrent requests share one write); logs go to
+//! stderr, and stdout carries nothing but those lines.
+//!
+//! - The six Room commands are decoded (`on_any`) and printed as the typed event, serialized back with
+//!   Tencent's field names.
+//! - Any other command (`State.StateChange`, `Group.CallbackAfterSendMsg`, `Live.*`, a Room command
+//!   this version does not know...) is taken by a raw route (`on_prefix("")`, which typed routes win
+//!   over) and printed as the body object as received: compacted onto one line (white space outside
+//!   strings removed), every other byte kept, so integers keep their exact digits (`144115233775727695`,
+//!   `99999999999999999999999`). A body without a top-level `CallbackCommand` gets the query's, as the
+//!   object's first member. A body that is not one JSON object in UTF-8, or whose top-level
+//!   `CallbackCommand` is not the query's (another name, not a string, given twice), is refused: 400
+//!   with a FAIL acknowledgment (`ErrorCode` 40006), nothing printed.
+//!
+//! A request without `CallbackCommand`, or to another path (`GET /healthz?CallbackCommand=..` is the
+//! app's own), reaches the app's routes, which answer 404 with a FAIL acknowledgment
+//! (`{"ActionStatus":"FAIL","ErrorInfo":"no handler for this command","ErrorCode":40401}`). Ctrl-C or
+//! SIGTERM stops it cleanly (exit 0).
+//!
+//! # Environment
+//!
+//! - `ROOM_CALLBACK_ADDR`: where to listen (default `127.0.0.1:3000`).
+//! - `ROOM_CALLBACK_SDKAPPID`: the app, or a comma-separated list of apps, whose callbacks are
+//!   accepted (default `1400000000`). Each is a decimal SDKAppID, digits only (no sign, no white
+//!   space), listed once.
+//! - `ROOM_CALLBACK_TOKEN`: a callback token for every app without tokens of its own (the library's
+//!   default token set).
+//! - `ROOM_CALLBACK_TOKENS`: per-app tokens, `APPID=TOKEN,APPID=TOKEN`. An app may appear several times
+//!   (it then accepts each of its tokens: rotation without downtime). An app with tokens here accepts
+//!   only those, never `ROOM_CALLBACK_TOKEN` nor another app's. Each app named here must be one of
+//!   `ROOM_CALLBACK_SDKAPPID`'s (otherwise the server refuses to start: a typo in an app ID must not
+//!   leave the real app unverified). A token runs to the next comma: it may contain `=`, not `,`.
+//! - `ROOM_CALLBACK_TOKENS_FILE`: the same per-app tokens in a file, one `APPID=TOKEN` a line (blank
+//!   lines and lines starting with `#` skipped), read at start and **again on SIGHUP**: the apps in the
+//!   file get its tokens, each app's set replaced at once while the server serves (rotation without a
+//!   restart: add the new token, switch it in Tencent's console, remove the old one, `kill -HUP`). A
+//!   file that no longer reads, or is malformed, keeps the tokens in force and logs why; apps missing
+//!   from it keep theirs. Not together with `ROOM_CALLBACK_TOKENS`.
+//! - `ROOM_CALLBACK_METRICS_ADDR`: where to serve the library's metrics (feature `metrics`) in
+//!   Prometheus' text format, at `GET /metrics` (unset: none are recorded). A separate address, for
+//!   your scraper only. Failing to listen on it stops the server before it listens for callbacks, exit
+//!   code 2, the line naming the variable and the address.
+//!
+//!
+//! # An inbox: acknowledge what is durable, handle it after
+//!
+//! - `ROOM_CALLBACK_INBOX=DIR`: every verified "after" callback is stored in the embedded inbox in DIR
+//!   (created if missing; one process at a time) and acknowledged once it is synced to disk; a worker
+//!   in this process then prints each event, as the same one JSON line as without an inbox, after
+//!   handling it. Events stored before a crash or a `kill -9` are printed after the next start.
+//! - `ROOM_CALLBACK_REDIS=redis://HOST:PORT`: the same on Redis (Streams, a consumer group): several
+//!   receivers on one Redis share one inbox, and each distinct event is printed once between them,
+//!   whichever receiver got it and however often it was sent. Redis down: 503, never OK.
+//! - With either, copies of a callback (same app, command and body bytes within 24 h) are acknowledged
+//!   and not printed again; "before" callbacks (their answer is a decision) are still printed and
+//!   answered at once. With neither, nothing is stored or de-duplicated: each callback is printed
+//!   before it is acknowledged.
+//! - `ROOM_CALLBACK_WORK_MS`: the handler takes this long per event before printing (default 0): a
+//!   slow downstream. With an inbox the acknowledgments do not wait for it.
+//! - `ROOM_CALLBACK_WORKERS`: with an inbox, how many events the worker handles at once (default 32).
+//!
+//! On Ctrl-C or SIGTERM the worker gets the shutdown grace to finish the events it holds; the rest stay
+//! in the inbox for the next start.
+//!
+//! # Facing the internet
+//!
+//! The server is the library's `serve` (feature `serve`), not `axum::serve`: every connection must
+//! complete its first request head within the header timeout of its accept (one that sends nothing,
+//! or a head a byte at a time, is closed), HTTP/1 heads are bounded in bytes and fields (431 beyond),
+//! a connection without a request in progress is closed after the idle timeout, and connections past
+//! the cap are accepted and closed at once. Each variable is a whole decimal number, not zero:
+//!
+//! - `ROOM_CALLBACK_HEADER_TIMEOUT_MS`: time for a request head, the first counted from the accept
+//!   (default 10000).
+//! - `ROOM_CALLBACK_IDLE_TIMEOUT_MS`: time a connection may stay without a request (default 60000).
+//! - `ROOM_CALLBACK_MAX_CONNECTIONS`: connections open at once, all clients together (default 10000;
+//!   keep it under `ulimit -n`).
+//! - `ROOM_CALLBACK_MAX_HEADER_BYTES`: bytes of a request head (default 16384, at least 8192).
+//! - `ROOM_CALLBACK_MAX_HEADERS`: header fields of an HTTP/1 request (default 64).
+//! - `ROOM_CALLBACK_MAX_STREAMS`: HTTP/2 requests at once on a connection (default 100).
+//! - `ROOM_CALLBACK_SHUTDOWN_GRACE_MS`: after Ctrl-C or SIGTERM, time for the requests in progress to
+//!   finish (default 10000).
+//!
+//! A variable that is set must be valid: set but empty, only white space, not UTF-8, or malformed (an
+//! empty list item, an app ID that is not a number, `APPID=` without a token, a token with surrounding
+//! white space, a limit that is zero or not a number...), it stops the server before it listens, with
+//! one line on stderr naming the variable and the problem (never a token) and exit code 2. So does an
+//! address it cannot listen on (`server: ROOM_CALLBACK_ADDR: cannot listen on 127.0.0.1:3000: Address
+//! already in use (os error 98)`); a later error exits 1.
+//!
+//! # Signature policy
+//!
+//! The library's default: for an app with at least one token (its own, else `ROOM_CALLBACK_TOKEN`),
+//! every callback of every command must carry `Sign` and `RequestTime` (within 60 s of now) signed
+//! with one of that app's tokens, or it is refused with 401 (40101 unsigned, 40102 malformed time,
+//! 40103 stale time, 40104 bad signature). An app without any token is not verified. As soon as any
+//! token is configured, a callback for an app that is not configured is answered exactly as a
+//! configured app's unsigned or wrongly signed one (401), so the apps cannot be enumerated; with no
+//! token at all it gets 403 (40301).
+//!
+//! Try it with `cargo run --example send -- http://127.0.0.1:3000/callback`, or any command with
+//! `cargo run --example send -- http://127.0.0.1:3000/callback --command State.StateChange --body FILE`.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::{http::StatusCode, routing::any, Router};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serve::ServeConfig;
+use tencent_room_callback::{
+    Ack, CallbackLayer, CommandSet, Config, HandlerError, RawCallback, Rejection, RejectionKind,
+    RoomEvent, TokenSets,
+};
+use tencent_room_callback_inbox::{Inbox, InboxEvent};
+use tokio::sync::{mpsc, oneshot};
+use tower::util::Either;
+use tower::Layer;
+use tracing_subscriber::EnvFilter;
+
+/// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
+mod metrics;
+
+/// `ROOM_CALLBACK_INBOX`, `ROOM_CALLBACK_REDIS`: the inbox and its worker.
+mod inbox;
+
+pub mod serve;
+
+/// The target of the receiver's own log events: `server`, as when it was the workspace's example (so that
+/// `RUST_LOG=server=debug` keeps its meaning). The server's connection events are under
+/// `tencent_room_callback_receiver::serve`.
+pub(crate) const LOG_TARGET: &str = "server";
+
+/// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
+const DEFAULT_SDK_APP_ID: u64 = 1400000000;
+
+/// The most lines waiting for stdout, and the most in one write. A handler finding the queue full
+/// waits for room: a slow reader of stdout slows the answers down, memory stays bounded.
+const QUEUE: usize = 256;
+
+/// A line for the printer, and where to tell its handler once it is written (or why it is not).
+type Job = (Vec<u8>, oneshot::Sender<Result<(), io::ErrorKind>>);
+
+/// Stdout, written by a task of its own in batches: the lines of the requests that run together go
+/// out in one write and one flush, instead of one each. A handler waits for its line's flush before
+/// answering OK, so every acknowledged callback is on stdout (as when each handler wrote its own), and
+/// a write error (stdout closed) fails it: 500, logged by the library.
+#[derive(Clone)]
+struct Printer(mpsc::Sender<Job>);
+
+impl Printer {
+    /// The printer, and its task: that ends once every `Printer` is dropped and every line written.
+    fn start() -> (Printer, tokio::task::JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        (Printer(jobs), tokio::spawn(write_batches(queue)))
+    }
+
+    /// Prints `line` and a newline; returns once they are flushed.
+    async fn print(&self, line: Vec<u8>) -> Result<(), HandlerError> {
+        let (done, written) = oneshot::channel();
+        let stopped = || HandlerError::msg("the stdout printer has stopped");
+        self.0.send((line, done)).await.map_err(|_| stopped())?;
+        Ok(written
+            .await
+            .map_err(|_| stopped())?
+            .map_err(io::Error::from)?)
+    }
+}
+
+/// The printer's task: takes the queued lines, lets the other ready tasks run first (the lines they
+/// queue join the batch), writes the batch and flushes (blocking, as `println!` would), then tells
+/// each line's handler.
+async fn write_batches(mut queue: mpsc::Receiver<Job>) {
+    let (mut jobs, mut batch) = (Vec::with_capacity(QUEUE), Vec::new());
+    while queue.recv_many(&mut jobs, QUEUE).await > 0 {
+        tokio::task::yield_now().await;
+        while jobs.len() < QUEUE {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        batch.clear();
+        for (line, _) in &jobs {
+            batch.extend_from_slice(line);
+            batch.push(b'\n');
+        }
+        let mut out = io::stdout().lock();
+        let written = out.write_all(&batch).and_then(|()| out.flush());
+        drop(out);
+        for (_, done) in jobs.drain(..) {
+            let _ = done.send(written.as_ref().map_err(io::Error::kind).copied());
+        }
+    }
+}
+
+/// Prints a Room event as one JSON line on stdout, after the simulated `work`.
+async fn print_event(
+    printer: Printer,
+    event: RoomEvent,
+    work: Duration,
+) -> Result<(), HandlerError> {
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    // Room for a typical event at once (a leave event is about 200 bytes), instead of doubling to it.
+    let mut line = Vec::with_capacity(256);
+    serde_json::to_writer(&mut line, &event)?;
+    printer.print(line).await
+}
+
+/// Prints any other callback's body as one JSON line on stdout (see the module docs), after `work`.
+async fn print_raw(
+    printer: Printer,
+    callback: RawCallback,
+    work: Duration,
+) -> Result<Ack, HandlerError> {
+    let line = raw_line(&callback)?;
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    printer.print(line).await?;
+    Ok(Ack::ok())
+}
+
+/// The inbox worker's handler: the stored event printed as the same line as without an inbox.
+async fn print_stored(
+    printer: Printer,
+    event: InboxEvent,
+    work: Duration,
+) -> Result<(), HandlerError> {
+    let line = match event.meta().command.typed() {
+        Some(command) => serde_json::to_vec(&RoomEvent::from_json(command, event.body())?)?,
+        None => raw_line(&event.callback())?,
+    };
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    printer.print(line).await
+}
+
+/// Any callback but a Room event, as its printed line (see the module docs).
+fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
+    let command = callback.meta.command.as_str();
+    // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
+    let top: TopLevel = callback.json()?;
+    let refuse = |why: fmt::Arguments<'_>| {
+        tracing::warn!(target: LOG_TARGET, command, "refused: {why}");
+        Err(HandlerError::new(Rejection::new(
+            RejectionKind::MalformedBody,
+        )))
+    };
+    // serde_json checks the UTF-8 of the keys and of the strings it decodes, not of those it skips.
+    if std::str::from_utf8(&callback.body).is_err() {
+        return refuse(format_args!("the body is not UTF-8"));
+    }
+    let body = compact(&callback.body);
+    let line = match top.command {
+        Some(c) if c == command => body,
+        Some(c) => {
+            return refuse(format_args!(
+                "CallbackCommand in the body is {c:?}, the query's is {command:?}"
+            ))
+        }
+        None => {
+            // `{"CallbackCommand":"<query's>",` + the rest of the object.
+            let mut line = b"{\"CallbackCommand\":".to_vec();
+            line.extend(serde_json::to_vec(command)?);
+            if body.len() > 2 {
+                line.push(b',');
+            }
+            line.extend_from_slice(&body[1..]);
+            line
+        }
+    };
+    Ok(line)
+}
+
+/// What the raw printer needs to know of a body: that it is one JSON object (every value checked, none
+/// converted: numbers are skipped as text), and its top-level `CallbackCommand`, which must be a string
+/// given at most once.
+struct TopLevel {
+    command: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = TopLevel;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+                let mut command = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "CallbackCommand" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if command.is_some() {
+                        return Err(de::Error::duplicate_field("CallbackCommand"));
+                    } else {
+                        command = Some(map.next_value::<String>()?);
+                    }
+                }
+                Ok(TopLevel { command })
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+/// Valid JSON without the white space outside its strings: every other byte as it came.
+fn compact(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// The app's own route: anything the layer did not intercept.
+async fn no_handler() -> (StatusCode, Ack) {
+    (
+        StatusCode::NOT_FOUND,
+        Ack::fail(40401, "no handler for this command"),
+    )
+}
+
+/// What the environment asks for.
+struct Settings {
+    addr: String,
+    app_ids: Vec<u64>,
+    config: Config,
+    /// `ROOM_CALLBACK_TOKENS_FILE`, to read again on SIGHUP.
+    tokens_file: Option<String>,
+    /// How each app is verified, for the log.
+    auth: String,
+    /// The apps without any token: their callbacks are not verified.
+    unverified: Vec<u64>,
+    /// The server's limits: `ROOM_CALLBACK_HEADER_TIMEOUT_MS` and the rest.
+    limits: ServeConfig,
+    /// `ROOM_CALLBACK_INBOX` or `_REDIS`, `_WORK_MS`, `_WORKERS`.
+    inbox: inbox::Settings,
+}
+
+/// A variable that is set, as text: unset is `None`; set but not UTF-8, empty or only white space is
+/// an error naming it (and saying what leaving it unset means).
+fn var(name: &str, unset: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
+        Ok(v) if v.is_empty() => Err(format!("{name} is set but empty (unset, it means {unset})")),
+        Ok(v) if v.trim().is_empty() => Err(format!("{name} is only white space")),
+        Ok(v) => Ok(Some(v)),
+    }
+}
+
+/// A decimal SDKAppID: digits only, fitting in 64 bits.
+fn app_id(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+const APPS: &str = "ROOM_CALLBACK_SDKAPPID";
+const TOKEN: &str = "ROOM_CALLBACK_TOKEN";
+const TOKENS: &str = "ROOM_CALLBACK_TOKENS";
+const TOKENS_FILE: &str = "ROOM_CALLBACK_TOKENS_FILE";
+
+/// `APPID=TOKEN` entries from `source` (a variable or a file), checked: every app one of `app_ids`,
+/// every token present and without surrounding white space. Errors name the entry's place and, once
+/// it is known, its app: never an entry or a token.
+fn token_entries<'a>(
+    source: &str,
+    entries: impl Iterator<Item = &'a str>,
+    app_ids: &[u64],
+) -> Result<Vec<(u64, String)>, String> {
+    let mut out = Vec::new();
+    for (n, entry) in (1..).zip(entries) {
+        if entry.is_empty() {
+            return Err(format!(
+                "{source}: entry {n} is empty (expected APPID=TOKEN,APPID=TOKEN)"
+            ));
+        }
+        let Some((app, token)) = entry.split_once('=') else {
+            return Err(format!(
+                "{source}: entry {n} is not APPID=TOKEN (it has no '=')"
+            ));
+        };
+        let id = app_id(app).ok_or_else(|| {
+            format!("{source}: entry {n}: the part before '=' is not a decimal SDKAppID")
+        })?;
+        if !app_ids.contains(&id) {
+            let listed = app_ids
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            return Err(format!(
+                "{source}: entry {n}: app {id} is not one of {APPS} ({listed}); add it there"
+            ));
+        }
+        if token.is_empty() {
+            return Err(format!(
+                "{source}: entry {n} (app {id}) has no token after '='"
+            ));
+        }
+        if token.trim() != token {
+            return Err(format!(
+                "{source}: entry {n} (app {id}): the token starts or ends with white space"
+            ));
+        }
+        out.push((id, token.to_owned()));
+    }
+    Ok(out)
+}
+
+/// The entries of a tokens file: one `APPID=TOKEN` a line, blank lines and `#` comments skipped.
+fn read_tokens_file(path: &str, app_ids: &[u64]) -> Result<Vec<(u64, String)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{TOKENS_FILE}: cannot read {path}: {e}"))?;
+    let lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let entries = token_entries(&format!("{TOKENS_FILE} ({path})"), lines, app_ids)?;
+    if entries.is_empty() {
+        return Err(format!("{TOKENS_FILE}: {path} holds no token"));
+    }
+    Ok(entries)
+}
+
+/// On each SIGHUP, reads the tokens file again and replaces the sets of the apps in it, each at once;
+/// a file that does not read keeps the tokens in force.
+async fn reload_on_hangup(path: String, app_ids: Vec<u64>, tokens: TokenSets) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::error!(target: LOG_TARGET, "cannot listen for SIGHUP: the tokens file is read at start only");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let entries = match read_tokens_file(&path, &app_ids) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::error!(target: LOG_TARGET, error = %e, "tokens not reloaded: the tokens in force stay");
+                    continue;
+                }
+            };
+            let mut sets: Vec<(u64, Vec<String>)> = Vec::new();
+            for (id, token) in entries {
+                match sets.iter_mut().find(|(app, _)| *app == id) {
+                    Some((_, set)) => set.push(token),
+                    None => sets.push((id, vec![token])),
+                }
+            }
+            for (id, set) in &sets {
+                match tokens.set_app(*id, set) {
+                    Ok(()) => {
+                        tracing::info!(target: LOG_TARGET, sdk_app_id = id, tokens = set.len(), "tokens reloaded")
+                    }
+                    Err(e) => {
+                        tracing::error!(target: LOG_TARGET, sdk_app_id = id, error = %e, "tokens not reloaded")
+                    }
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, app_ids, tokens);
+}
+
+/// Reads and checks every variable; the error is one line naming the variable (never a token).
+fn settings() -> Result<Settings, String> {
+    let addr = match var("ROOM_CALLBACK_ADDR", "127.0.0.1:3000")? {
+        Some(a) if a.trim() != a => {
+            return Err("ROOM_CALLBACK_ADDR starts or ends with white space".into())
+        }
+        Some(a) => a,
+        None => "127.0.0.1:3000".into(),
+    };
+
+    let app_ids = match var(APPS, "1400000000")? {
+        None => vec![DEFAULT_SDK_APP_ID],
+        Some(list) => {
+            let mut ids = Vec::new();
+            for (n, item) in (1..).zip(list.split(',')) {
+                if item.is_empty() {
+                    return Err(format!(
+                        "{APPS}: item {n} is empty (expected app IDs separated by commas, as \
+                         1400000000,1400000001)"
+                    ));
+                }
+                let id = app_id(item).ok_or_else(|| {
+                    format!("{APPS}: item {n} ({item:?}) is not a decimal SDKAppID")
+                })?;
+                if ids.contains(&id) {
+                    return Err(format!("{APPS}: app {id} is listed twice"));
+                }
+                ids.push(id);
+            }
+            ids
+        }
+    };
+
+    let mut config = Config::new(app_ids[0]);
+    for id in &app_ids[1..] {
+        config = config.app_id(*id);
+    }
+    let default_token = var(TOKEN, "no token for the apps without their own")?;
+    let has_default = default_token.is_some();
+    if let Some(token) = default_token {
+        config = config.token(token).map_err(|e| format!("{TOKEN}: {e}"))?;
+    }
+    // The app of each token of ROOM_CALLBACK_TOKENS (or of the file), for the log.
+    let mut own_tokens = Vec::new();
+    let tokens_file = var(TOKENS_FILE, "no file of tokens")?;
+    let entries = match (var(TOKENS, "no app has tokens of its own")?, &tokens_file) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{TOKENS} and {TOKENS_FILE} are both set: choose one"
+            ))
+        }
+        (Some(list), None) => token_entries(TOKENS, list.split(','), &app_ids)?,
+        (None, Some(path)) => read_tokens_file(path, &app_ids)?,
+        (None, None) => Vec::new(),
+    };
+    let source = if tokens_file.is_some() {
+        TOKENS_FILE
+    } else {
+        TOKENS
+    };
+    for (id, token) in entries {
+        config = config
+            .app_token(id, token)
+            .map_err(|e| format!("{source}: app {id}: {e}"))?;
+        own_tokens.push(id);
+    }
+
+    let auth = app_ids
+        .iter()
+        .map(|id| {
+            let own = own_tokens.iter().filter(|a| *a == id).count();
+            match (own, has_default) {
+                (0, true) => format!("{id}: {TOKEN}"),
+                (0, false) => format!("{id}: not verified"),
+                (1, _) => format!("{id}: 1 token of {source}"),
+                (n, _) => format!("{id}: {n} tokens of {source}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let unverified = app_ids
+        .iter()
+        .copied()
+        .filter(|id| !has_default && !own_tokens.contains(id))
+        .collect();
+    let limits = ServeConfig::from_env().map_err(|e| e.to_string())?;
+    let inbox = inbox::settings()?;
+    Ok(Settings {
+        addr,
+        app_ids,
+        config,
+        tokens_file,
+        auth,
+        unverified,
+        limits,
+        inbox,
+    })
+}
+
+/// Runs the receiver as the environment says, until Ctrl-C or SIGTERM: exit code 0 after a clean stop,
+/// 2 for a startup error (a variable, an address), 1 for a later error. Errors and logs go to stderr,
+/// each startup error as one line starting with the program's name.
+pub fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", program());
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run())
+}
+
+/// The program's name, for its error lines: the file name it was started as (`server` for the
+/// workspace's example).
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "receiver".to_owned())
+}
+
+async fn run() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{}: {e}", program());
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = metrics::start().await {
+        eprintln!("{}: {e}", program());
+        return ExitCode::from(2);
+    }
+    // The inbox, before listening: a directory it cannot use is a startup error too.
+    let opened = match &settings.inbox.store {
+        Some(store) => match inbox::open(store).await {
+            Ok(opened) => Some(opened),
+            Err(e) => {
+                eprintln!("{}: {e}", program());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    match serve(settings, opened).await {
+        Ok(()) => ExitCode::SUCCESS,
+        // The address: a startup error, as a variable's.
+        Err(e) if e.is::<serve::BindError>() => {
+            eprintln!("{}: ROOM_CALLBACK_ADDR: {e}", program());
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", program());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    settings: Settings,
+    opened: Option<Inbox>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let Settings {
+        addr,
+        app_ids,
+        config,
+        tokens_file,
+        auth,
+        unverified,
+        limits,
+        inbox,
+    } = settings;
+    let authenticated = config.authenticates();
+    if authenticated && !unverified.is_empty() {
+        tracing::warn!(
+            target: LOG_TARGET,
+            sdk_app_ids = ?unverified,
+            "these apps have no token: their callbacks are accepted unsigned"
+        );
+    }
+
+    if let Some(path) = tokens_file {
+        tokio::spawn(reload_on_hangup(path, app_ids.clone(), config.tokens()));
+    }
+    let (printer, writer) = Printer::start();
+    let work = inbox.work;
+    let layer = CallbackLayer::new(config).path("/callback");
+    let raw = printer.clone();
+    let print_raw = move |callback| print_raw(raw.clone(), callback, work);
+    // The app's own routes, for whatever the layer does not take. `with_state(())` turns them into
+    // services once, as `axum::serve` does: a `Router` called as it is builds its handlers' services
+    // anew for every request.
+    let routes = Router::new()
+        .route("/callback", any(no_handler))
+        .fallback(no_handler)
+        .with_state(());
+    // The layer in front of the whole app, not inside each of its routes (`Router::layer`): a
+    // callback is taken before any routing, and its body is not boxed into axum's.
+    // With an inbox: the layer stores, the worker prints. Without: the handlers print, then answer.
+    let (app, worker, store) = match (opened, &inbox.store) {
+        (Some(opened), Some(store)) => {
+            let stored = printer.clone();
+            let worker = opened
+                .worker(move |event| print_stored(stored.clone(), event, work))
+                .concurrency(inbox.workers)
+                .start();
+            let app = layer
+                .on_notifications(opened)
+                .on_before(print_raw)
+                .layer(routes);
+            (Either::Left(app), Some(worker), store.describe())
+        }
+        _ => {
+            let events = printer.clone();
+            let app = layer
+                .on_any(CommandSet::ALL, move |event, _meta| {
+                    print_event(events.clone(), event, work)
+                })
+                .on_prefix("", print_raw)
+                .layer(routes);
+            (Either::Right(app), None, "none".to_owned())
+        }
+    };
+    drop(printer);
+
+    // A `serve::BindError`, which `main` names as the variable's.
+    let listener = serve::bind(&addr).await?;
+    tracing::info!(
+        target: LOG_TARGET,
+        addr = %listener.local_addr()?,
+        sdk_app_ids = ?app_ids,
+        authenticated,
+        tokens = %auth,
+        header_timeout_ms = limits.header_timeout.as_millis(),
+        idle_timeout_ms = limits.idle_timeout.as_millis(),
+        max_connections = limits.max_connections,
+        inbox = %store,
+        "listening for callbacks (Room, Chat, Live) on /callback"
+    );
+    let grace = limits.shutdown_grace;
+    serve::serve(listener, app, limits, shutdown()).await;
+    if let Some(worker) = worker {
+        // No request in progress any more: the worker finishes what it holds, or leaves it stored.
+        let report = worker.shutdown(grace).await;
+        tracing::info!(
+            target: LOG_TARGET,
+            finished = report.finished,
+            left_in_the_inbox = report.returned,
+            "the inbox's worker stopped"
+        );
+    }
+    // Every connection is closed and the app dropped with its printers: the printer's task writes
+    // what is left (every acknowledged line already is) and ends.
+    let _ = writer.await;
+    tracing::info!(target: LOG_TARGET, "stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
