@@ -47,9 +47,10 @@ use http::{Method, Request, Response, Uri};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use serde::Serialize;
+use tencent_room_callback::service::ResponseBody;
 use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    CallbackLayer, CallbackMeta, Config, Handler, HandlerError, MemberLeave, ResponseBody, OK_BODY,
+    Ack, CallbackLayer, CallbackMeta, Config, Handler, HandlerError, MemberLeave,
 };
 use tokio::runtime::Runtime;
 use tower::{service_fn, Layer, Service, ServiceExt};
@@ -246,7 +247,7 @@ async fn floor_fn(req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
         return Ok(res);
     };
     black_box(&event);
-    let mut res = Response::new(Full::new(Bytes::from_static(OK_BODY)));
+    let mut res = Response::new(Full::new(Bytes::from_static(Ack::OK_BODY)));
     res.headers_mut().insert(
         CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -285,7 +286,7 @@ fn leave_sample(c: &mut Criterion) {
     let uri = Uri::from_static(PATH_AND_QUERY);
     let body = leave_body(1);
     let make = || request(Method::POST, &uri, &body);
-    let ok = Some(OK_BODY);
+    let ok = Some(Ack::OK_BODY);
     let mut g = c.benchmark_group("leave_sample");
     g.throughput(Throughput::Elements(1));
     contender!(g, "layer", rt, layer(Config::new(APP)), make, 200, ok);
@@ -385,7 +386,7 @@ fn passthrough(c: &mut Criterion) {
 fn body_size(c: &mut Criterion) {
     let rt = runtime();
     let uri = Uri::from_static(PATH_AND_QUERY);
-    let ok = Some(OK_BODY);
+    let ok = Some(Ack::OK_BODY);
     let mut g = c.benchmark_group("body_size");
     for members in [1, 100, 1000, 5000] {
         let body = leave_body(members);

@@ -120,7 +120,7 @@ fn main() {
                 let event: MemberLeave = serde_json::from_slice(&body).unwrap();
                 black_box(event);
                 Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-                    tencent_room_callback::OK_BODY,
+                    tencent_room_callback::Ack::OK_BODY,
                 ))))
             }),
             n,

@@ -55,7 +55,7 @@ async fn on_leave(
         event.room_id,
         event.kind,
         body.len(),
-        event.idempotency_key(),
+        event.event_key(),
     );
     Ok(Ack::ok())
 }

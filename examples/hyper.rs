@@ -48,8 +48,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
+use tencent_room_callback::service::RequestBody;
 use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, HandlerError, MemberEnter, MemberLeave, RequestBody,
+    Ack, CallbackLayer, CallbackMeta, HandlerError, MemberEnter, MemberLeave,
 };
 use tokio::sync::watch;
 use tokio::task::JoinSet;

@@ -25,8 +25,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tencent_room_callback::event::{AccountId, EventTime, Seat};
 use tencent_room_callback::testing::{fixtures, CallbackRequest, DEFAULT_SDK_APP_ID};
-use tencent_room_callback::{AccountId, Ack, Command, EventTime, RoomEvent, Seat};
+use tencent_room_callback::{Ack, Command, RoomEvent};
 
 const USAGE: &str = "\
 usage: send <url> [options]

@@ -8,15 +8,15 @@ use http::{header, HeaderValue, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// The exact bytes of the OK acknowledgment.
-pub const OK_BODY: &[u8] = br#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
+/// The exact bytes of the OK acknowledgment ([`Ack::OK_BODY`]).
+pub(crate) const OK_BODY: &[u8] = br#"{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}"#;
 
 /// One place in memory for [`OK_BODY`], which every OK answer points at.
 static OK_STATIC: &[u8] = OK_BODY;
 
 /// `ActionStatus` of an [`Ack`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ActionStatus {
+pub(crate) enum ActionStatus {
     /// `OK`: the callback was handled.
     #[serde(rename = "OK")]
     Ok,
@@ -28,7 +28,7 @@ pub enum ActionStatus {
 /// The answer to a callback: `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`, a FAIL, or the
 /// decision of a "before" callback with extra top-level fields.
 ///
-/// [`Ack::ok`] answers with [`OK_BODY`], served from static bytes. A before-callback's answer (Chat's
+/// [`Ack::ok`] answers with [`Ack::OK_BODY`], served from static bytes. A before-callback's answer (Chat's
 /// `C2C.CallbackBeforeSendMsg`, `Group.CallbackBeforeSendMsg`...) carries its decision in `ErrorCode`
 /// ([`Ack::decision`]) and may add fields such as a replacement `MsgBody` ([`Ack::with_field`]); they
 /// follow the three usual fields, in the order added. It also deserializes (the three usual fields), so a
@@ -101,6 +101,9 @@ impl Serialize for Ack {
 }
 
 impl Ack {
+    /// The exact bytes of the OK acknowledgment: `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`.
+    pub const OK_BODY: &'static [u8] = OK_BODY;
+
     /// The OK acknowledgment.
     pub const fn ok() -> Ack {
         Ack {
@@ -170,11 +173,6 @@ impl Ack {
     /// The extra top-level fields, in order, each with its JSON text (see [`Ack::with_field`]).
     pub fn extra_fields(&self) -> impl Iterator<Item = (&str, &str)> {
         self.extra.iter().map(|(n, v)| (&**n, v.get()))
-    }
-
-    /// `ActionStatus`.
-    pub fn status(&self) -> ActionStatus {
-        self.status
     }
 
     /// `ErrorCode`.
@@ -289,7 +287,7 @@ mod tests {
         assert_eq!(ack.extra_fields().count(), 2);
         // Read back: the usual three.
         let back: Ack = serde_json::from_slice(&ack.to_bytes()).unwrap();
-        assert_eq!((back.error_code(), back.status()), (2, ActionStatus::Ok));
+        assert_eq!((back.error_code(), back.status), (2, ActionStatus::Ok));
     }
 
     #[test]
@@ -298,6 +296,6 @@ mod tests {
         let back: Ack = serde_json::from_slice(&a.to_bytes()).unwrap();
         assert_eq!(back, a);
         assert!(!back.is_ok());
-        assert_eq!(back.status(), ActionStatus::Fail);
+        assert_eq!(back.status, ActionStatus::Fail);
     }
 }

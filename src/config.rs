@@ -82,9 +82,9 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The default allowed distance between `RequestTime` and now: 60 seconds, either direction.
-pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
+const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 /// The default body limit: 1 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The default bound on a list of members in an event: 10,000 entries.
 ///
 /// Real lists are far shorter (one callback carries the members of one join or leave), and a 1 MiB body
@@ -97,10 +97,10 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// [`RejectionKind::MalformedBody`]: crate::RejectionKind::MalformedBody
 /// [`Event::from_json`]: crate::Event::from_json
 /// [`RoomEvent::from_json`]: crate::RoomEvent::from_json
-pub const DEFAULT_MAX_MEMBERS: usize = 10_000;
+pub(crate) const DEFAULT_MAX_MEMBERS: usize = 10_000;
 /// The default body-read timeout: 1 second, half of Tencent's 2 s answer budget, leaving the other half
 /// for the handler. Real callbacks are a few hundred bytes and arrive in one packet.
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(1);
 
 type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 
@@ -108,7 +108,8 @@ type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tencent_room_callback::{Config, SignPolicy};
+/// use tencent_room_callback::config::SignPolicy;
+/// use tencent_room_callback::Config;
 ///
 /// let config = Config::new(1400000000)
 ///     .app_id(1400000001)            // a second app sharing the receiver
@@ -118,7 +119,7 @@ type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 ///     .command_sign_policy("Room.", SignPolicy::Optional) // Room callbacks may come unsigned
 ///     .window(Duration::from_secs(30))
 ///     .body_limit(64 * 1024);
-/// # Ok::<(), tencent_room_callback::ConfigError>(())
+/// # Ok::<(), tencent_room_callback::config::ConfigError>(())
 /// ```
 ///
 /// # Tokens
@@ -166,6 +167,16 @@ pub(crate) struct Auth {
 }
 
 impl Config {
+    /// The default allowed distance between `RequestTime` and now: 60 seconds, either direction.
+    pub const DEFAULT_WINDOW: Duration = DEFAULT_WINDOW;
+    /// The default body limit: 1 MiB.
+    pub const DEFAULT_BODY_LIMIT: usize = DEFAULT_BODY_LIMIT;
+    /// The default body-read timeout: 1 second, half of Tencent's 2 s answer budget, leaving the other
+    /// half for the handler.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = DEFAULT_BODY_TIMEOUT;
+    /// The default bound on a list in an event: 10,000 entries (see [`max_members`](Config::max_members)).
+    pub const DEFAULT_MAX_MEMBERS: usize = DEFAULT_MAX_MEMBERS;
+
     /// A configuration for one SDKAppID, no token, no signature policy, and the defaults: a 60 s window,
     /// a 1 MiB body limit and a 1 s body-read timeout. The timeout uses Tokio's timer: serve from a Tokio
     /// runtime with time enabled (as axum and hyper-util servers do), or turn it off with
@@ -299,7 +310,7 @@ impl Config {
         self
     }
 
-    /// The most entries a list of members in an event may have (default [`DEFAULT_MAX_MEMBERS`],
+    /// The most entries a list of members in an event may have (default [`Config::DEFAULT_MAX_MEMBERS`],
     /// 10,000): `MemberList_Account` of [`MemberLeave`] and [`MemberEnter`],
     /// `ScheduleInviteeList_Account` of [`CreateRoom`], `SeatList` of [`SeatInfoChanged`]. A longer
     /// list is refused while it is decoded, before it is built: the layer (and [`decode`],
@@ -311,8 +322,8 @@ impl Config {
     /// [`MemberEnter`]: crate::MemberEnter
     /// [`CreateRoom`]: crate::CreateRoom
     /// [`SeatInfoChanged`]: crate::SeatInfoChanged
-    /// [`decode`]: crate::decode
-    /// [`decode_any`]: crate::decode_any
+    /// [`decode`]: crate::Config::decode
+    /// [`decode_any`]: crate::Config::decode_any
     /// [`RejectionKind::MalformedBody`]: crate::RejectionKind::MalformedBody
     #[must_use]
     pub fn max_members(mut self, entries: usize) -> Config {

@@ -9,53 +9,55 @@ use crate::reject::{Rejection, RejectionKind};
 use crate::value::with_max_members;
 use crate::verify::{conflicting_command, verify};
 
-/// Verifies and decodes a callback without HTTP: the query string (without `?`) and the body bytes.
-///
-/// Checks what the layer checks on the query (the command, `SdkAppid`, and with a token `Sign` and
-/// `RequestTime`), then decodes the body as `E`, with the configuration's bound on member lists
-/// ([`Config::max_members`]). The method and body-size checks belong to the transport and are the
-/// layer's.
-///
-/// ```
-/// use tencent_room_callback::{decode, Config, MemberLeave};
-///
-/// let config = Config::new(1400000000);
-/// let query = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json";
-/// let body = br#"{"RoomId":"rid-123","MemberList_Account":["user1"],"EventTime":1670574414123}"#;
-/// let (event, meta) = decode::<MemberLeave>(&config, query, body)?;
-/// assert_eq!(event.room_id, "rid-123");
-/// assert_eq!(meta.sdk_app_id, 1400000000);
-/// # Ok::<(), tencent_room_callback::Rejection>(())
-/// ```
-///
-/// # Errors
-/// The [`Rejection`] the layer would answer with.
-pub fn decode<E: Event>(
-    config: &Config,
-    query: &str,
-    body: &[u8],
-) -> Result<(E, CallbackMeta), Rejection> {
-    let meta = verify_for(config, CommandSet::from(E::COMMAND), query)?;
-    let event = with_max_members(config.max_members, || E::from_json(body))?;
-    Ok((event, meta))
-}
+impl Config {
+    /// Verifies and decodes a callback without HTTP: the query string (without `?`) and the body bytes.
+    ///
+    /// Checks what the layer checks on the query (the command, `SdkAppid`, and with a token `Sign` and
+    /// `RequestTime`), then decodes the body as `E`, with the configuration's bound on member lists
+    /// ([`Config::max_members`]). The method and body-size checks belong to the transport and are the
+    /// layer's.
+    ///
+    /// ```
+    /// use tencent_room_callback::{Config, MemberLeave};
+    ///
+    /// let config = Config::new(1400000000);
+    /// let query = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json";
+    /// let body = br#"{"RoomId":"rid-123","MemberList_Account":["user1"],"EventTime":1670574414123}"#;
+    /// let (event, meta) = config.decode::<MemberLeave>(query, body)?;
+    /// assert_eq!(event.room_id, "rid-123");
+    /// assert_eq!(meta.sdk_app_id, 1400000000);
+    /// # Ok::<(), tencent_room_callback::Rejection>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The [`Rejection`] the layer would answer with.
+    pub fn decode<E: Event>(
+        &self,
+        query: &str,
+        body: &[u8],
+    ) -> Result<(E, CallbackMeta), Rejection> {
+        let meta = verify_for(self, CommandSet::from(E::COMMAND), query)?;
+        let event = with_max_members(self.max_members, || E::from_json(body))?;
+        Ok((event, meta))
+    }
 
-/// Like [`decode`] for any Room command: the query's command picks the event type.
-///
-/// # Errors
-/// The [`Rejection`] the layer would answer with.
-pub fn decode_any(
-    config: &Config,
-    query: &str,
-    body: &[u8],
-) -> Result<(RoomEvent, CallbackMeta), Rejection> {
-    let meta = verify_for(config, CommandSet::ALL, query)?;
-    let command = meta
-        .command
-        .typed()
-        .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
-    let event = with_max_members(config.max_members, || RoomEvent::from_json(command, body))?;
-    Ok((event, meta))
+    /// Like [`decode`](Config::decode) for any Room command: the query's command picks the event type.
+    ///
+    /// # Errors
+    /// The [`Rejection`] the layer would answer with.
+    pub fn decode_any(
+        &self,
+        query: &str,
+        body: &[u8],
+    ) -> Result<(RoomEvent, CallbackMeta), Rejection> {
+        let meta = verify_for(self, CommandSet::ALL, query)?;
+        let command = meta
+            .command
+            .typed()
+            .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
+        let event = with_max_members(self.max_members, || RoomEvent::from_json(command, body))?;
+        Ok((event, meta))
+    }
 }
 
 fn verify_for(
@@ -85,15 +87,15 @@ mod tests {
         let c = Config::new(1400000000);
         let body = br#"{"RoomId":"r","MemberList_Account":["a"],"EventTime":1}"#;
         let q = "SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave";
-        let (e, m) = decode::<crate::event::MemberLeave>(&c, q, body).unwrap();
+        let (e, m) = c.decode::<crate::event::MemberLeave>(q, body).unwrap();
         assert_eq!(e.room_id, "r");
         assert_eq!(m.command, Command::MemberLeave);
-        let err = decode::<crate::event::MemberEnter>(&c, q, body).unwrap_err();
+        let err = c.decode::<crate::event::MemberEnter>(q, body).unwrap_err();
         assert_eq!(err.kind(), RejectionKind::UnknownCommand);
-        let (any, _) = decode_any(&c, q, body).unwrap();
+        let (any, _) = c.decode_any(q, body).unwrap();
         assert_eq!(any.command(), Command::MemberLeave);
         assert_eq!(
-            decode_any(&c, "SdkAppid=1400000000", body)
+            c.decode_any("SdkAppid=1400000000", body)
                 .unwrap_err()
                 .kind(),
             RejectionKind::UnknownCommand
@@ -138,8 +140,8 @@ mod tests {
             let q = query(command);
             let body =
                 |n: usize| template.replace("LIST", &format!("[{}]", vec![item; n].join(",")));
-            assert!(decode_any(&c, &q, body(2).as_bytes()).is_ok(), "{command}");
-            let err = decode_any(&c, &q, body(3).as_bytes()).unwrap_err();
+            assert!(c.decode_any(&q, body(2).as_bytes()).is_ok(), "{command}");
+            let err = c.decode_any(&q, body(3).as_bytes()).unwrap_err();
             assert_eq!(err.kind(), RejectionKind::MalformedBody, "{command}");
             let text = err.to_string();
             assert!(
@@ -156,14 +158,21 @@ mod tests {
             )
         };
         let q = query("Room.CallbackAfterMemberLeave");
-        assert!(decode::<crate::event::MemberLeave>(&c, &q, leave(2).as_bytes()).is_ok());
-        let err = decode::<crate::event::MemberLeave>(&c, &q, leave(3).as_bytes()).unwrap_err();
+        assert!(c
+            .decode::<crate::event::MemberLeave>(&q, leave(2).as_bytes())
+            .is_ok());
+        let err = c
+            .decode::<crate::event::MemberLeave>(&q, leave(3).as_bytes())
+            .unwrap_err();
         assert_eq!(err.kind(), RejectionKind::MalformedBody);
         // The default configuration: 10,000.
         let d = Config::new(1400000000);
-        assert!(decode::<crate::event::MemberLeave>(&d, &q, leave(10_000).as_bytes()).is_ok());
-        let err =
-            decode::<crate::event::MemberLeave>(&d, &q, leave(10_001).as_bytes()).unwrap_err();
+        assert!(d
+            .decode::<crate::event::MemberLeave>(&q, leave(10_000).as_bytes())
+            .is_ok());
+        let err = d
+            .decode::<crate::event::MemberLeave>(&q, leave(10_001).as_bytes())
+            .unwrap_err();
         assert!(
             err.to_string().contains("longer than 10000 entries"),
             "{err}"

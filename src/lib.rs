@@ -38,7 +38,7 @@
 //! 2. checks `SdkAppid` against the [`Config`] (400 when missing or malformed; another app's: 403, or
 //!    with tokens configured the same 401 as a bad signature, so that answers do not list your apps);
 //! 3. checks `RequestTime` (±60 s) and `Sign` in constant time against the app's own token set, as its
-//!    [`SignPolicy`] says (401);
+//!    [`SignPolicy`](config::SignPolicy) says (401);
 //!
 //! A verified callback that no route takes reaches the inner service untouched, with its
 //! [`CallbackMeta`] in the extensions. One that a route takes is intercepted: the layer
@@ -60,12 +60,12 @@
 //!   them all as a [`RoomEvent`] with [`CallbackLayer::on_any`].
 //! - Any command, by name or prefix (Chat, Live...): [`CallbackLayer::on_command`],
 //!   [`CallbackLayer::on_prefix`]; tokens per app and their rotation at run time: [`Config::app_token`],
-//!   [`Config::tokens`]; whether `Sign` is required: [`SignPolicy`].
+//!   [`Config::tokens`]; whether `Sign` is required: [`SignPolicy`](config::SignPolicy).
 //! - Tower middleware around a handler: [`ServiceHandler`] makes any `tower::Service` a handler.
-//! - Anywhere in a stack: answers carry a [`ResponseBody`] (the inner body or the acknowledgment), so
+//! - Anywhere in a stack: answers carry a [`ResponseBody`](service::ResponseBody) (the inner body or the acknowledgment), so
 //!   the layer goes inside or outside tower-http's layers; in extensions mode the inner service receives
-//!   a [`RequestBody`] over any request body.
-//! - Without tower: [`decode`] and [`decode_any`] take the query string and the body bytes.
+//!   a [`RequestBody`](service::RequestBody) over any request body.
+//! - Without tower: [`Config::decode`] and [`Config::decode_any`] take the query string and the body bytes.
 //! - Features: `axum` (`IntoResponse` for [`Ack`] and [`Rejection`]), `tracing` (one event per
 //!   intercepted request, never a secret), `metrics` (callbacks by command and outcome, rejections by
 //!   reason, handler and end-to-end latency, through the `metrics` facade: see
@@ -99,11 +99,11 @@ mod ack;
 #[cfg_attr(docsrs, doc(cfg(feature = "chat")))]
 pub mod chat;
 mod command;
-mod config;
+pub mod config;
 mod decode;
-mod event;
+pub mod event;
 mod layer;
-mod meta;
+pub mod meta;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod metrics;
@@ -119,29 +119,28 @@ mod trace;
 mod value;
 mod verify;
 
-pub use ack::{Ack, ActionStatus, OK_BODY};
+pub use ack::Ack;
 pub use command::{CallbackCommand, Command, CommandSet};
-pub use config::{
-    Config, ConfigError, SignPolicy, TokenSets, DEFAULT_BODY_LIMIT, DEFAULT_BODY_TIMEOUT,
-    DEFAULT_MAX_MEMBERS, DEFAULT_WINDOW,
-};
-pub use decode::{decode, decode_any};
+#[doc(inline)]
+pub use config::Config;
+#[doc(inline)]
 pub use event::{
-    CreateRoom, DestroyRoom, EnterType, Event, IdempotencyKey, LeaveType, MemberEnter, MemberLeave,
-    RoomEvent, RoomInfo, RoomStatus, RoomType, Seat, SeatInfoChanged, TakeSeatMode, UpdateRoomInfo,
+    CreateRoom, DestroyRoom, Event, MemberEnter, MemberLeave, RoomEvent, SeatInfoChanged,
+    UpdateRoomInfo,
 };
 pub use layer::{
-    Callback, CallbackLayer, Dedup, Handler, HandlerError, RawCallback, RawHandler, RequestBody,
-    ResponseBody, ResponseFuture, ServiceHandler, DEFAULT_DEDUP_ENTRIES, DEFAULT_DEDUP_TTL,
+    CallbackLayer, Dedup, Handler, HandlerError, RawCallback, RawHandler, ServiceHandler,
 };
-pub use meta::{CallbackMeta, ClientIp, OptPlatform};
+#[doc(inline)]
+pub use meta::CallbackMeta;
 pub use reject::{Rejection, RejectionKind};
-pub use value::{AccountId, EventTime, UnixSeconds};
 
-/// The route chain types behind [`CallbackLayer`]: named in its type, built by its methods.
-pub mod routes {
+/// The tower plumbing behind [`CallbackLayer`]: its service, the service's future, the bodies it
+/// answers with and hands on, and the future of a [`ServiceHandler`]. Named in types, rarely written.
+pub mod service {
     pub use crate::layer::{
-        DedupFuture, Deduped, Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand, Routes,
+        Callback, DedupFuture, Deduped, Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand,
+        RequestBody, ResponseBody, ResponseFuture, Routes, ServiceFuture,
     };
 }
 

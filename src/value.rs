@@ -346,7 +346,7 @@ where
 /// of DEL characters made a 6 MiB message, and a peak of 7 times the body). Asking for any value
 /// instead lets a string reach [`unexpected_str`].
 ///
-/// [`RoomInfo`]: crate::RoomInfo
+/// [`RoomInfo`]: crate::event::RoomInfo
 pub(crate) fn object<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,

@@ -19,9 +19,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use tencent_room_callback::testing::signature;
-use tencent_room_callback::{
-    CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
-};
+use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 use tower::{service_fn, Layer, Service, ServiceExt};
 
 thread_local! {
@@ -94,7 +92,7 @@ async fn floor(req: Req) -> Result<Response<Full<Bytes>>, Infallible> {
     let body = req.into_body().collect().await?.to_bytes();
     let event: MemberLeave = serde_json::from_slice(&body).expect("the sample decodes");
     black_box(&event);
-    let mut res = Response::new(Full::new(Bytes::from_static(OK_BODY)));
+    let mut res = Response::new(Full::new(Bytes::from_static(Ack::OK_BODY)));
     res.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(res)

@@ -16,7 +16,6 @@ use tencent_room_callback::chat::{GroupBeforeSendMsg, MsgElement, SendDecision, 
 use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
     Ack, CallbackLayer, CallbackMeta, Command, Config, HandlerError, MemberLeave, RawCallback,
-    OK_BODY,
 };
 use tower::ServiceExt;
 
@@ -135,7 +134,11 @@ async fn the_best_route_takes_each_command() {
                 (StatusCode::ACCEPTED, &b"the app's"[..])
             );
         } else {
-            assert_eq!((status, &body[..]), (StatusCode::OK, OK_BODY), "{command}");
+            assert_eq!(
+                (status, &body[..]),
+                (StatusCode::OK, Ack::OK_BODY),
+                "{command}"
+            );
         }
     }
     assert!(log.lock().unwrap().is_empty());
@@ -181,7 +184,7 @@ async fn a_before_callback_is_answered_with_its_decision_byte_for_byte() {
     );
     let clean = GROUP_BEFORE.replace("buy now", "hello");
     let (status, body) = answer(&app, post_to("Group.CallbackBeforeSendMsg", APP, &clean)).await;
-    assert_eq!((status, &body[..]), (StatusCode::OK, OK_BODY));
+    assert_eq!((status, &body[..]), (StatusCode::OK, Ack::OK_BODY));
     let (_, body) = answer(&app, post_to("C2C.CallbackBeforeSendMsg", APP, "{}")).await;
     assert_eq!(
         &body[..],

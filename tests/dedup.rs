@@ -13,7 +13,7 @@ use http::StatusCode;
 use http_body_util::BodyExt;
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{
-    CallbackLayer, CallbackMeta, Command, Config, Dedup, HandlerError, MemberLeave, OK_BODY,
+    Ack, CallbackLayer, CallbackMeta, Command, Config, Dedup, HandlerError, MemberLeave,
 };
 use tower::ServiceExt;
 
@@ -71,7 +71,7 @@ async fn a_copy_of_a_handled_callback_does_not_reach_the_handler() {
     for _ in 0..3 {
         assert_eq!(
             send(&app, &leave(1)).await,
-            (StatusCode::OK, OK_BODY.to_vec())
+            (StatusCode::OK, Ack::OK_BODY.to_vec())
         );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -91,7 +91,7 @@ async fn copies_that_arrive_while_the_first_runs_wait_for_it() {
         })
         .collect();
     for copy in copies {
-        assert_eq!(copy.await.unwrap(), (StatusCode::OK, OK_BODY.to_vec()));
+        assert_eq!(copy.await.unwrap(), (StatusCode::OK, Ack::OK_BODY.to_vec()));
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }

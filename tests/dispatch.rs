@@ -12,12 +12,13 @@ use bytes::Bytes;
 use http::{Extensions, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::event::{EnterType, EventKey, LeaveType, RoomStatus};
+use tencent_room_callback::meta::{ClientIp, OptPlatform};
 use tencent_room_callback::testing::{fixtures, CallbackRequest};
 use tencent_room_callback::{
-    Ack, CallbackCommand, CallbackLayer, CallbackMeta, ClientIp, Command, CommandSet, Config,
-    CreateRoom, DestroyRoom, EnterType, Event, HandlerError, IdempotencyKey, LeaveType,
-    MemberEnter, MemberLeave, OptPlatform, RejectionKind, RoomEvent, RoomStatus, SeatInfoChanged,
-    UpdateRoomInfo, OK_BODY,
+    Ack, CallbackCommand, CallbackLayer, CallbackMeta, Command, CommandSet, Config, CreateRoom,
+    DestroyRoom, Event, HandlerError, MemberEnter, MemberLeave, RejectionKind, RoomEvent,
+    SeatInfoChanged, UpdateRoomInfo,
 };
 use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 
@@ -156,7 +157,11 @@ where
         let expected = fixtures::event(command);
         match want(command) {
             To::Handler(label) => {
-                assert_eq!((status, &body[..]), (StatusCode::OK, OK_BODY), "{command}");
+                assert_eq!(
+                    (status, &body[..]),
+                    (StatusCode::OK, Ack::OK_BODY),
+                    "{command}"
+                );
                 let [Hit::Handler {
                     label: got,
                     event,
@@ -763,7 +768,7 @@ async fn through_layer(command: Command, json: &str) -> Result<RoomEvent, (Statu
         assert_eq!(hits, [], "a rejected event reaches no one");
         return Err((status, serde_json::from_slice(&body).unwrap()));
     }
-    assert_eq!(&body[..], OK_BODY);
+    assert_eq!(&body[..], Ack::OK_BODY);
     match <[Hit; 1]>::try_from(hits) {
         Ok([Hit::Handler { event, .. }]) => Ok(event),
         other => panic!("{other:?}"),
@@ -1010,10 +1015,10 @@ async fn idempotency_key_is_stable_across_retries() {
             let [Hit::Handler { event, .. }] = &log.take()[..] else {
                 panic!("not handled");
             };
-            got.push(event.idempotency_key());
+            got.push(event.event_key());
         }
         assert_eq!(got[0], got[1], "{command}");
-        assert_eq!(got[0], fixtures::event(command).idempotency_key());
+        assert_eq!(got[0], fixtures::event(command).event_key());
         keys.push(got[0]);
     }
     // Different events, different keys.
@@ -1025,19 +1030,19 @@ async fn idempotency_key_is_stable_across_retries() {
 
 #[tokio::test]
 async fn idempotency_key_ignores_encoding_differences() {
-    let key = |e: RoomEvent| e.idempotency_key();
+    let key = |e: RoomEvent| e.event_key();
     // The leave sample re-encoded: fields reordered, times and counts as strings, an unknown field.
     let leave = r#"{"EventTime":"1670574414123","Reason":"xxxx","MemberList_Account":["user1"],
         "Type":"Leave","MemberCount":"20","RoomId":"rid-123","Operator_Account":"user1","New":{"x":1}}"#;
     let a = key(through_layer(Command::MemberLeave, leave).await.unwrap());
-    assert_eq!(a, fixtures::member_leave().idempotency_key());
+    assert_eq!(a, fixtures::member_leave().event_key());
     // The seat sample with its account as a string instead of a number.
     let seat =
         fixtures::SEAT_INFO_CHANGED_JSON.replace("144115233775727695", "\"144115233775727695\"");
     let b = key(through_layer(Command::SeatInfoChanged, &seat)
         .await
         .unwrap());
-    assert_eq!(b, fixtures::seat_info_changed().idempotency_key());
+    assert_eq!(b, fixtures::seat_info_changed().event_key());
     // The update sample under the older command name, its boolean as a real boolean.
     let update = fixtures::UPDATE_ROOM_INFO_JSON
         .replace(
@@ -1048,19 +1053,19 @@ async fn idempotency_key_ignores_encoding_differences() {
     let c = key(through_layer(Command::UpdateRoomInfo, &update)
         .await
         .unwrap());
-    assert_eq!(c, fixtures::update_room_info().idempotency_key());
+    assert_eq!(c, fixtures::update_room_info().event_key());
 }
 
 #[test]
 fn idempotency_key_differs_for_different_events() {
     let base = fixtures::member_leave();
-    let k = |e: &MemberLeave| -> IdempotencyKey { e.idempotency_key() };
+    let k = |e: &MemberLeave| -> EventKey { e.event_key() };
     let mut variants = vec![base.clone()];
     let mut e = base.clone();
     e.room_id = "rid-124".into();
     variants.push(e);
     let mut e = base.clone();
-    e.event_time = tencent_room_callback::EventTime::from_millis(1670574414124);
+    e.event_time = tencent_room_callback::event::EventTime::from_millis(1670574414124);
     variants.push(e);
     let mut e = base.clone();
     e.members.push("user2".into());
@@ -1078,7 +1083,7 @@ fn idempotency_key_differs_for_different_events() {
     // Same fields under two commands (leave and enter) are two events.
     let enter = MemberEnter::new("rid-123", ["user1"], base.event_time);
     let leave = MemberLeave::new("rid-123", ["user1"], base.event_time);
-    assert_ne!(enter.idempotency_key(), leave.idempotency_key());
+    assert_ne!(enter.event_key(), leave.event_key());
     // The enum's key is the inner event's.
-    assert_eq!(RoomEvent::from(base.clone()).idempotency_key(), k(&base));
+    assert_eq!(RoomEvent::from(base.clone()).event_key(), k(&base));
 }

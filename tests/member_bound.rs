@@ -23,7 +23,6 @@ use axum::routing::post as http_post;
 use axum::Router;
 use tencent_room_callback::{
     CallbackLayer, CallbackMeta, Command, Config, HandlerError, MemberLeave, RoomEvent,
-    DEFAULT_BODY_LIMIT, DEFAULT_MAX_MEMBERS,
 };
 
 const APP: u64 = 1400000000;
@@ -152,7 +151,7 @@ fn the_bound_through_a_real_server() {
         },
     );
     let (addr, _rt) = serve(router().layer(layer));
-    assert_eq!(DEFAULT_MAX_MEMBERS, 10_000);
+    assert_eq!(Config::DEFAULT_MAX_MEMBERS, 10_000);
 
     post(addr, LEAVE, &with_members(accounts(10_000))).assert_ok("10,000 members");
     {
@@ -168,8 +167,11 @@ fn the_bound_through_a_real_server() {
         "MemberList_Account: the list is longer than 10000 entries",
     );
     // One-digit members, as many as 1 MiB holds: refused the same way.
-    let digits = with_members(std::iter::repeat_n("7", (DEFAULT_BODY_LIMIT - 80) / 2));
-    assert!(digits.len() <= DEFAULT_BODY_LIMIT);
+    let digits = with_members(std::iter::repeat_n(
+        "7",
+        (Config::DEFAULT_BODY_LIMIT - 80) / 2,
+    ));
+    assert!(digits.len() <= Config::DEFAULT_BODY_LIMIT);
     post(addr, LEAVE, &digits).assert_refused("1 MiB of one-digit members", "longer than 10000");
     assert_eq!(
         seen.lock().unwrap().len(),
@@ -338,7 +340,7 @@ fn peak_growth(run: impl FnOnce(SocketAddr)) -> (u64, u64) {
 #[test]
 fn peak_memory_per_callback_is_bounded() {
     const MIB: f64 = 1024.0 * 1024.0;
-    let limit = DEFAULT_BODY_LIMIT;
+    let limit = Config::DEFAULT_BODY_LIMIT;
     let filled = |prefix: &str, unit: &str, suffix: &str| -> Vec<u8> {
         let n = (limit - prefix.len() - suffix.len()) / unit.len();
         let mut body = prefix.as_bytes().to_vec();

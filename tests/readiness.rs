@@ -13,10 +13,9 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use tencent_room_callback::routes::{Extension, NoRoutes};
-use tencent_room_callback::{
-    Callback, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, RequestBody,
-};
+use tencent_room_callback::service::{Callback, RequestBody};
+use tencent_room_callback::service::{Extension, NoRoutes};
+use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 use tower::{Layer, Service, ServiceExt};
 
 const APP: u64 = 1400000000;

@@ -10,10 +10,10 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::config::ConfigError;
 use tencent_room_callback::testing::signature;
 use tencent_room_callback::{
-    decode, Ack, CallbackLayer, CallbackMeta, Config, ConfigError, HandlerError, MemberLeave,
-    Rejection, RejectionKind,
+    Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, Rejection, RejectionKind,
 };
 use tower::{Layer, ServiceExt};
 
@@ -180,7 +180,9 @@ fn debug_of_config_token_layer_and_service_shows_no_token() {
 fn rejections_and_their_answers_show_no_secret() {
     let config = config();
     for (query, kind) in bad_queries() {
-        let r: Rejection = decode::<MemberLeave>(&config, &query, BODY.as_bytes()).unwrap_err();
+        let r: Rejection = config
+            .decode::<MemberLeave>(&query, BODY.as_bytes())
+            .unwrap_err();
         assert_eq!(r.kind(), kind, "{query}");
         assert_clean("Rejection Display/Debug", &format!("{r} {r:?} {r:#?}"));
         let ack = r.ack();
@@ -194,13 +196,12 @@ fn sign_of_the_wrong_length_or_case_is_refused() {
     let config = config();
     let now = NOW.to_string();
     let good = signature(TOKEN, &now);
-    assert!(decode::<MemberLeave>(&config, &q(&now, &good), BODY.as_bytes()).is_ok());
-    assert!(decode::<MemberLeave>(
-        &config,
-        &q(&now, &signature(OLD_TOKEN, &now)),
-        BODY.as_bytes()
-    )
-    .is_ok());
+    assert!(config
+        .decode::<MemberLeave>(&q(&now, &good), BODY.as_bytes())
+        .is_ok());
+    assert!(config
+        .decode::<MemberLeave>(&q(&now, &signature(OLD_TOKEN, &now)), BODY.as_bytes())
+        .is_ok());
     for sign in [
         good[..63].to_owned(),
         format!("{good}0"),
@@ -211,7 +212,9 @@ fn sign_of_the_wrong_length_or_case_is_refused() {
         format!(" {}", &good[..63]),
         format!("{}%00", &good[..62]),
     ] {
-        let r = decode::<MemberLeave>(&config, &q(&now, &sign), BODY.as_bytes()).unwrap_err();
+        let r = config
+            .decode::<MemberLeave>(&q(&now, &sign), BODY.as_bytes())
+            .unwrap_err();
         assert_eq!(r.kind(), RejectionKind::BadSignature, "{sign:?}");
         assert_eq!(r.status(), 401);
     }

@@ -30,7 +30,7 @@ async fn handler_mode_through_axum() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let b = res.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(&b[..], tencent_room_callback::OK_BODY);
+    assert_eq!(&b[..], tencent_room_callback::Ack::OK_BODY);
     assert_eq!(*seen.lock().unwrap(), vec!["rid-123".to_string()]);
     let res = app
         .oneshot(Request::post("/cb").body(Body::from("x")).unwrap())

@@ -7,13 +7,15 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{header, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::event::EventTime;
+use tencent_room_callback::meta::{ClientIp, OptPlatform};
+use tencent_room_callback::service::RequestBody;
 use tencent_room_callback::testing::{
     fixed_clock, fixtures, CallbackRequest, DEFAULT_SDK_APP_ID, FIXED_REQUEST_TIME,
 };
 use tencent_room_callback::{
-    decode, decode_any, Ack, CallbackLayer, CallbackMeta, ClientIp, Command, CommandSet, Config,
-    EventTime, HandlerError, MemberLeave, OptPlatform, RejectionKind, RequestBody, RoomEvent,
-    OK_BODY,
+    Ack, CallbackLayer, CallbackMeta, Command, CommandSet, Config, HandlerError, MemberLeave,
+    RejectionKind, RoomEvent,
 };
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 
@@ -269,7 +271,7 @@ fn requests_decode_sans_io() {
             .request_time(FIXED_REQUEST_TIME)
             .client_ip("10.1.2.3")
             .platform("Android");
-        let (event, meta) = decode_any(&config, &req.query(), req.body()).unwrap();
+        let (event, meta) = config.decode_any(&req.query(), req.body()).unwrap();
         assert_eq!(event, fixtures::event(command));
         assert_eq!(meta.command, command);
         assert_eq!(meta.client_ip, Some(ClientIp::Ip([10, 1, 2, 3].into())));
@@ -288,7 +290,7 @@ fn requests_decode_sans_io() {
     assert!(req
         .query()
         .contains("CallbackCommand=Room.CallbackUpdateRoomInfo&"));
-    let (event, _) = decode_any(&config, &req.query(), req.body()).unwrap();
+    let (event, _) = config.decode_any(&req.query(), req.body()).unwrap();
     assert_eq!(event.command(), Command::UpdateRoomInfo);
 }
 
@@ -297,11 +299,15 @@ fn signing_defaults_to_now() {
     // Signed at the time of building: a receiver with the real clock and the default window accepts it.
     let config = Config::new(1400000000).token("tok").unwrap();
     let req = CallbackRequest::new(fixtures::member_leave()).token("tok");
-    let (_, meta) = decode::<MemberLeave>(&config, &req.query(), req.body()).unwrap();
+    let (_, meta) = config
+        .decode::<MemberLeave>(&req.query(), req.body())
+        .unwrap();
     assert!(meta.request_time.is_some());
     // The same request at the fixed time is refused by that receiver: the default is not a fixed time.
     let fixed = req.request_time(FIXED_REQUEST_TIME);
-    let err = decode::<MemberLeave>(&config, &fixed.query(), fixed.body()).unwrap_err();
+    let err = config
+        .decode::<MemberLeave>(&fixed.query(), fixed.body())
+        .unwrap_err();
     assert_eq!(err.kind(), RejectionKind::StaleRequestTime);
 }
 
@@ -312,7 +318,8 @@ fn wrong_requests_are_refused_with_the_right_kind() {
         .unwrap()
         .clock(fixed_clock);
     let kind = |req: CallbackRequest| {
-        decode_any(&config, &req.query(), req.body())
+        config
+            .decode_any(&req.query(), req.body())
             .map(|_| ())
             .map_err(|r| r.kind())
     };
@@ -361,7 +368,7 @@ fn wrong_requests_are_refused_with_the_right_kind() {
     let open = Config::new(1400000000);
     let req = CallbackRequest::sample(Command::MemberLeave).sdk_app_id(1400000001);
     assert_eq!(
-        decode_any(&open, &req.query(), req.body())
+        open.decode_any(&req.query(), req.body())
             .map(|_| ())
             .map_err(|r| r.kind()),
         Err(RejectionKind::UnknownSdkAppId)
@@ -421,7 +428,10 @@ async fn users_test_their_handler_through_axum() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), OK_BODY);
+    assert_eq!(
+        res.into_body().collect().await.unwrap().to_bytes(),
+        Ack::OK_BODY
+    );
     let (got, meta) = seen.lock().unwrap().pop().unwrap();
     assert_eq!(got, event);
     assert_eq!(meta.sdk_app_id, 1400000000);

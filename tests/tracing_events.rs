@@ -16,9 +16,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use tencent_room_callback::{
-    CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, RequestBody,
-};
+use tencent_room_callback::service::RequestBody;
+use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 use tower::{service_fn, Layer, ServiceExt};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::fmt::MakeWriter;

@@ -25,10 +25,8 @@ use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use libfuzzer_sys::fuzz_target;
-use tencent_room_callback::{
-    Ack, CallbackLayer, CallbackMeta, Command, Config, HandlerError, MemberEnter, MemberLeave,
-    RequestBody, RoomEvent,
-};
+use tencent_room_callback::service::RequestBody;
+use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Command, Config, HandlerError, MemberEnter, MemberLeave, RoomEvent};
 use tower_layer::Layer;
 use tower_service::Service;
 

@@ -181,7 +181,7 @@ impl SendMsgAnswer {
         self
     }
 
-    /// The JSON bytes (the static [`OK_BODY`](crate::OK_BODY) when allowing without replacement).
+    /// The JSON bytes (the static [`OK_BODY`](crate::Ack::OK_BODY) when allowing without replacement).
     pub fn to_bytes(&self) -> Bytes {
         if *self == SendMsgAnswer::allow() {
             return Bytes::from_static(OK_BODY);

@@ -278,7 +278,7 @@ pub struct GroupAfterNewMemberJoin {
     )]
     pub operator: Option<AccountId>,
     /// `NewMemberList`: the members who joined (at most
-    /// [`DEFAULT_MAX_MEMBERS`](crate::DEFAULT_MAX_MEMBERS) entries: a longer list is refused while it is
+    /// [`DEFAULT_MAX_MEMBERS`](crate::Config::DEFAULT_MAX_MEMBERS) entries: a longer list is refused while it is
     /// decoded).
     #[serde(rename = "NewMemberList", deserialize_with = "new_member_list")]
     pub new_members: Vec<GroupMember>,
@@ -333,7 +333,7 @@ pub struct GroupAfterMemberExit {
     )]
     pub operator: Option<AccountId>,
     /// `ExitMemberList`: the members who left (at most
-    /// [`DEFAULT_MAX_MEMBERS`](crate::DEFAULT_MAX_MEMBERS) entries: a longer list is refused while it is
+    /// [`DEFAULT_MAX_MEMBERS`](crate::Config::DEFAULT_MAX_MEMBERS) entries: a longer list is refused while it is
     /// decoded).
     #[serde(rename = "ExitMemberList", deserialize_with = "exit_member_list")]
     pub exit_members: Vec<GroupMember>,

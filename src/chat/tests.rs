@@ -6,8 +6,8 @@
 use serde_json::json;
 
 use super::*;
+use crate::meta::OptPlatform;
 use crate::value::{AccountId, EventTime, UnixSeconds};
-use crate::OptPlatform;
 
 /// https://www.tencentcloud.com/zh/document/product/1047/34357 (State.StateChange).
 const STATE_CHANGE: &str = r#"{"CallbackCommand":"State.StateChange","EventTime":1629883332497,
@@ -245,7 +245,7 @@ fn group_member_lists_are_bounded() {
             vec![r#"{"Member_Account":"a"}"#; n].join(",")
         )
     };
-    let max = crate::DEFAULT_MAX_MEMBERS;
+    let max = crate::Config::DEFAULT_MAX_MEMBERS;
     let join = GroupAfterNewMemberJoin::from_json(body("NewMemberList", max).as_bytes()).unwrap();
     assert_eq!(join.new_members.len(), max);
     let exit = GroupAfterMemberExit::from_json(body("ExitMemberList", max).as_bytes()).unwrap();
@@ -772,7 +772,7 @@ fn answer_bytes_for_each_decision() {
         assert_eq!(crate::Ack::from(answer).to_bytes(), want.as_bytes());
     }
     assert!(crate::Ack::from(SendMsgAnswer::allow()).is_ok());
-    assert_eq!(&SendMsgAnswer::allow().to_bytes()[..], crate::OK_BODY);
+    assert_eq!(&SendMsgAnswer::allow().to_bytes()[..], crate::Ack::OK_BODY);
     assert_eq!(SendMsgAnswer::default(), SendMsgAnswer::allow());
     assert_eq!(SendDecision::Drop.error_code(), 2);
     assert_eq!(SendDecision::Refuse.error_info(), "");

@@ -35,7 +35,7 @@ use super::{ConfigError, Token};
 ///     format!("{tokens:?}"),
 ///     "TokenSets { default: 0 tokens, apps: {1400000001: 1 token} }"
 /// );
-/// # Ok::<(), tencent_room_callback::ConfigError>(())
+/// # Ok::<(), tencent_room_callback::config::ConfigError>(())
 /// ```
 #[derive(Clone)]
 pub struct TokenSets {
@@ -222,7 +222,7 @@ impl TokenSets {
     }
 
     /// Removes the own token set of app `app_id`: from the next callback on, the app is checked
-    /// against the default set (and, when that is empty and no [`SignPolicy`](crate::SignPolicy)
+    /// against the default set (and, when that is empty and no [`SignPolicy`](crate::config::SignPolicy)
     /// applies, not checked at all). Returns whether the app had a set of its own.
     pub fn remove_app(&self, app_id: u64) -> bool {
         if !self.read().apps.contains_key(&app_id) {

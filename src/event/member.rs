@@ -252,18 +252,18 @@ mod tests {
     }
 
     #[test]
-    fn idempotency_key_is_stable_and_distinct() {
+    fn event_key_is_stable_and_distinct() {
         let a = MemberLeave::from_json(LEAVE.as_bytes()).unwrap();
         // Same event, fields reordered, an account as a number, an unknown field, time as a string.
         let b = MemberLeave::from_json(br#"{"EventTime":"1670574414123","Reason":"xxxx","MemberList_Account":["user1"],"Type":"Leave",
             "MemberCount":20,"RoomId":"rid-123","Operator_Account":"user1","New":1}"#).unwrap();
-        assert_eq!(a.idempotency_key(), b.idempotency_key());
+        assert_eq!(a.event_key(), b.event_key());
         let mut c = a.clone();
         c.members.push("user2".into());
-        assert_ne!(a.idempotency_key(), c.idempotency_key());
+        assert_ne!(a.event_key(), c.event_key());
         let mut d = a.clone();
         d.event_time = EventTime::from_millis(1670574414124);
-        assert_ne!(a.idempotency_key(), d.idempotency_key());
-        assert_eq!(a.idempotency_key().to_string().len(), 32);
+        assert_ne!(a.event_key(), d.event_key());
+        assert_eq!(a.event_key().to_string().len(), 32);
     }
 }

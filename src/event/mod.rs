@@ -1,8 +1,9 @@
-//! Typed Room callback events.
+//! Typed Room callback events and their field types.
 //!
-//! One struct per command, each with every documented field under an idiomatic name, decoded tolerantly
-//! (see [`AccountId`](crate::AccountId) and [`EventTime`](crate::EventTime)) and serialized back with Tencent's own field names. [`RoomEvent`] holds any of
-//! them.
+//! One struct per command (re-exported at the crate root), each with every documented field under an
+//! idiomatic name, decoded tolerantly (see [`AccountId`] and [`EventTime`]) and serialized back with
+//! Tencent's own field names. [`RoomEvent`] holds any of them; [`EventKey`] identifies one event across
+//! Tencent's retries.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -13,7 +14,6 @@ use sha2::{Digest, Sha256};
 
 use crate::command::Command;
 use crate::reject::{Rejection, RejectionKind};
-use crate::value::EventTime;
 
 mod member;
 mod room;
@@ -24,6 +24,8 @@ pub use room::{
     CreateRoom, DestroyRoom, RoomInfo, RoomStatus, RoomType, TakeSeatMode, UpdateRoomInfo,
 };
 pub use seat::{Seat, SeatInfoChanged};
+
+pub use crate::value::{AccountId, EventTime, UnixSeconds};
 
 mod sealed {
     pub trait Sealed {}
@@ -53,9 +55,9 @@ pub trait Event:
         decode_json(body)
     }
 
-    /// A key that identifies this event across Tencent's retries; see [`IdempotencyKey`].
-    fn idempotency_key(&self) -> IdempotencyKey {
-        IdempotencyKey::of(self)
+    /// The key that identifies this event across Tencent's retries: see [`EventKey`].
+    fn event_key(&self) -> EventKey {
+        EventKey::of(self)
     }
 }
 
@@ -138,7 +140,7 @@ impl<'de, E: Event> Deserialize<'de> for CommandTag<E> {
     }
 }
 
-/// A key that identifies one event, for de-duplicating Tencent's retries.
+/// The key of one event's content, for de-duplicating Tencent's retries by what they say.
 ///
 /// Tencent sends no event ID and may deliver an event more than once. The key is the first 128 bits of
 /// SHA-256 over the event's canonical serialization: every documented field, with Tencent's names, in a
@@ -151,19 +153,24 @@ impl<'de, E: Event> Deserialize<'de> for CommandTag<E> {
 ///   reason...) gives another key.
 ///
 /// It is printed as 32 lowercase hex digits.
+///
+/// The other key is [`DeliveryKey`](crate::meta::DeliveryKey): a digest of one delivery as received
+/// (its app, command and body bytes), which needs no decoding and is what [`Dedup`](crate::Dedup) and
+/// the inbox crate go by. Use `EventKey` when copies of one event may differ in their bytes (fields in
+/// another order, an account ID as a number in one and a string in the other).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct IdempotencyKey([u8; 16]);
+pub struct EventKey([u8; 16]);
 
-impl IdempotencyKey {
+impl EventKey {
     /// The key of `event`.
-    pub fn of<E: Event>(event: &E) -> IdempotencyKey {
+    pub fn of<E: Event>(event: &E) -> EventKey {
         let mut hasher = HashWriter(Sha256::new());
         // Serializing a typed event into a hasher cannot fail: no map keys, no I/O.
         let _ = serde_json::to_writer(&mut hasher, event);
         let digest = hasher.0.finalize();
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
-        IdempotencyKey(key)
+        EventKey(key)
     }
 
     /// The key's 16 bytes.
@@ -171,27 +178,9 @@ impl IdempotencyKey {
         &self.0
     }
 
-    /// The key of a callback as received: a digest of its app, its command and its body bytes (never a
-    /// re-serialization, so that a key stays the same across versions of this crate). Version 1: the
-    /// first 16 bytes of SHA-256 over `"tencent-room-callback/key/1\0"`, the app in decimal, `\0`, the
-    /// command's name, `\0`, the body.
-    pub fn of_callback(sdk_app_id: u64, command: &str, body: &[u8]) -> IdempotencyKey {
-        let mut hasher = Sha256::new();
-        hasher.update(b"tencent-room-callback/key/1\0");
-        hasher.update(sdk_app_id.to_string().as_bytes());
-        hasher.update([0]);
-        hasher.update(command.as_bytes());
-        hasher.update([0]);
-        hasher.update(body);
-        let digest = hasher.finalize();
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&digest[..16]);
-        IdempotencyKey(key)
-    }
-
     /// The key with these 16 bytes (as [`as_bytes`](Self::as_bytes) gave them).
-    pub const fn from_bytes(bytes: [u8; 16]) -> IdempotencyKey {
-        IdempotencyKey(bytes)
+    pub const fn from_bytes(bytes: [u8; 16]) -> EventKey {
+        EventKey(bytes)
     }
 }
 
@@ -207,15 +196,15 @@ impl std::io::Write for HashWriter {
     }
 }
 
-impl fmt::Display for IdempotencyKey {
+impl fmt::Display for EventKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
-impl fmt::Debug for IdempotencyKey {
+impl fmt::Debug for EventKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({self})")
+        write!(f, "EventKey({self})")
     }
 }
 
@@ -268,10 +257,10 @@ macro_rules! room_events {
                 }
             }
 
-            /// The event's [`IdempotencyKey`].
-            pub fn idempotency_key(&self) -> IdempotencyKey {
+            /// The event's [`EventKey`].
+            pub fn event_key(&self) -> EventKey {
                 match self {
-                    $( RoomEvent::$variant(e) => e.idempotency_key(), )*
+                    $( RoomEvent::$variant(e) => e.event_key(), )*
                 }
             }
         }

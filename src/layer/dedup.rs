@@ -17,22 +17,22 @@ use super::handler::HandlerError;
 use super::routes::{sealed, Delivery, Routes, Selected, To};
 use crate::ack::Ack;
 use crate::command::CallbackCommand;
-use crate::event::IdempotencyKey;
 use crate::meta::CallbackMeta;
+use crate::meta::DeliveryKey;
 use crate::reject::Rejection;
 
 /// The default time a callback's key is remembered: 24 hours.
-pub const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+const DEFAULT_DEDUP_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The default number of keys a [`Dedup`] remembers.
-pub const DEFAULT_DEDUP_ENTRIES: usize = 100_000;
+const DEFAULT_DEDUP_ENTRIES: usize = 100_000;
 
 /// Remembers the callbacks a handler took, in this process's memory, so that a copy (Tencent's retry of
 /// an "after" callback that timed out, the same request replayed) is acknowledged OK without reaching
 /// the handler again: [`CallbackLayer::dedup`](crate::CallbackLayer::dedup).
 ///
 /// A callback's key covers its app, its command and its body bytes as received
-/// ([`IdempotencyKey::of_callback`]). A key is remembered once the handler answered OK, for the TTL
+/// ([`DeliveryKey`](crate::meta::DeliveryKey)). A key is remembered once the handler answered OK, for the TTL
 /// (default 24 h), and at most `entries` keys are (the oldest forgotten first). A copy that arrives while
 /// the first is still in its handler waits for it: OK once the first is handled, 503 (Tencent may retry)
 /// if it failed. A failed or cancelled callback is not remembered. Across replicas or restarts, use the
@@ -55,9 +55,9 @@ impl fmt::Debug for Dedup {
 
 #[derive(Default)]
 struct Table {
-    keys: HashMap<IdempotencyKey, State>,
+    keys: HashMap<DeliveryKey, State>,
     /// Handled keys in the order they were handled, with their expiry.
-    order: VecDeque<(IdempotencyKey, Instant)>,
+    order: VecDeque<(DeliveryKey, Instant)>,
 }
 
 enum State {
@@ -73,6 +73,11 @@ impl Default for Dedup {
 }
 
 impl Dedup {
+    /// The default time a callback's key is remembered: 24 hours.
+    pub const DEFAULT_TTL: Duration = DEFAULT_DEDUP_TTL;
+    /// The default number of keys remembered: 100,000.
+    pub const DEFAULT_ENTRIES: usize = DEFAULT_DEDUP_ENTRIES;
+
     /// Remembers at most `entries` keys (at least 1), each for `ttl`.
     pub fn new(entries: usize, ttl: Duration) -> Self {
         Dedup {
@@ -97,7 +102,7 @@ impl Dedup {
     }
 
     /// What to do with a callback of `key`.
-    fn check(&self, key: IdempotencyKey) -> Seen {
+    fn check(&self, key: DeliveryKey) -> Seen {
         let now = Instant::now();
         let mut table = self.table();
         // Forget what expired, and the oldest beyond the bound.
@@ -137,7 +142,7 @@ enum Seen {
 /// The first copy's mark: remembered as handled on OK, forgotten otherwise (a failure, a cancellation).
 struct Mark {
     dedup: Option<Dedup>,
-    key: IdempotencyKey,
+    key: DeliveryKey,
     tx: Option<watch::Sender<Option<bool>>>,
 }
 
@@ -146,7 +151,7 @@ impl Mark {
     fn none() -> Self {
         Mark {
             dedup: None,
-            key: IdempotencyKey::from_bytes([0; 16]),
+            key: DeliveryKey::from_bytes([0; 16]),
             tx: None,
         }
     }
@@ -229,7 +234,7 @@ impl<R: Routes> Routes for Deduped<R> {
                 room: delivery.room,
             });
         }
-        let key = IdempotencyKey::of_callback(meta.sdk_app_id, meta.command.as_str(), body);
+        let key = DeliveryKey::of(meta.sdk_app_id, meta.command.as_str(), body);
         let mark = match self.dedup.check(key) {
             Seen::Handled => {
                 return Ok(Delivery {

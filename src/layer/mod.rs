@@ -19,11 +19,11 @@ mod service;
 mod tests;
 
 pub use body::{RequestBody, ResponseBody};
-pub use dedup::{Dedup, DedupFuture, Deduped, DEFAULT_DEDUP_ENTRIES, DEFAULT_DEDUP_TTL};
+pub use dedup::{Dedup, DedupFuture, Deduped};
 pub use future::ResponseFuture;
 #[cfg(test)]
 use handler::BoxError;
-pub use handler::{Handler, HandlerError, ServiceHandler};
+pub use handler::{Handler, HandlerError, ServiceFuture, ServiceHandler};
 pub use routes::{
     Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand, RawCallback, RawHandler, Routes,
 };
@@ -217,11 +217,11 @@ impl<R: Routes> CallbackLayer<R> {
         self.link(|rest| OnCommand::prefix(prefix, handler, rest))
     }
 
-    /// Handles every "before" callback (`C2C.CallbackBeforeSendMsg`, `Group.CallbackBeforeSendMsg`...:
-    /// any command with `CallbackBefore` in its name, whose answer carries a decision) that no more
-    /// specific route takes, with `handler`, as [`on_command`](Self::on_command) does. With an
-    /// inbox (`CallbackLayer::inbox`, feature `inbox`) taking every "after" callback, this is where the "before" ones go.
-    pub fn on_before<H: RawHandler>(self, handler: H) -> CallbackLayer<OnCommand<H, R>> {
+    /// Handles every decision callback (a "before" callback such as `C2C.CallbackBeforeSendMsg`, whose
+    /// answer carries a decision) that no more specific route takes, with `handler`, as
+    /// [`on_command`](Self::on_command) does. Next to [`on_notifications`](Self::on_notifications),
+    /// this is where the decisions go.
+    pub fn on_decisions<H: RawHandler>(self, handler: H) -> CallbackLayer<OnCommand<H, R>> {
         self.link(|rest| OnCommand::before(handler, rest))
     }
 
@@ -258,7 +258,7 @@ impl<R: Routes> CallbackLayer<R> {
     /// metadata as [`CallbackMeta`](crate::CallbackMeta), the original body still readable. The inner
     /// service answers (with the `axum` feature an axum handler can return [`Ack`](crate::Ack)).
     ///
-    /// The inner service then receives a [`RequestBody<B>`](crate::RequestBody) for a request body
+    /// The inner service then receives a [`RequestBody<B>`](crate::service::RequestBody) for a request body
     /// `B`: the original body, untouched, for a request the layer passes through, the bytes it read for
     /// a callback it forwards. Any `B: Body<Data = Bytes>` works: axum's `Body`, `Limited<Body>` under
     /// `RequestBodyLimitLayer`, hyper's `Incoming`.

@@ -34,7 +34,7 @@ pub(crate) mod sealed {
 pub trait Routes: sealed::Sealed + Send + Sync + 'static {
     /// The body of the requests the inner service receives, for an incoming body `B`: `B` itself, as
     /// it came, when every route has a handler (the inner service then only sees requests the layer
-    /// passes through), or [`RequestBody<B>`](crate::RequestBody) once an extension route is registered
+    /// passes through), or [`RequestBody<B>`](crate::service::RequestBody) once an extension route is registered
     /// (the original body for a passed-through request, the bytes the layer read for a forwarded one).
     type Body<B>;
 
@@ -671,6 +671,12 @@ impl RawCallback {
     /// calling a [`RawHandler`] in a test.
     pub fn new(meta: CallbackMeta, body: Bytes) -> Self {
         RawCallback { meta, body }
+    }
+
+    /// The key of this delivery (its app, command and body bytes): what copies of it share. See
+    /// [`DeliveryKey`](crate::meta::DeliveryKey).
+    pub fn key(&self) -> crate::meta::DeliveryKey {
+        crate::meta::DeliveryKey::of(self.meta.sdk_app_id, self.meta.command.as_str(), &self.body)
     }
 
     /// The body decoded as JSON into `T` (a JSON object only, as Tencent sends).

@@ -7,7 +7,7 @@
 //! use axum::{body::Body, routing::post, Router};
 //! use http_body_util::BodyExt;
 //! use tencent_room_callback::testing::{fixtures, CallbackRequest};
-//! use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY};
+//! use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 //! use tower::ServiceExt;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -37,7 +37,7 @@
 //! let response = app.oneshot(request).await?;
 //!
 //! assert_eq!(response.status(), 200);
-//! assert_eq!(response.into_body().collect().await?.to_bytes(), OK_BODY);
+//! assert_eq!(response.into_body().collect().await?.to_bytes(), Ack::OK_BODY);
 //! assert_eq!(*left.lock().unwrap(), ["user1"]);
 //! # Ok(())
 //! # }
@@ -52,7 +52,7 @@
 //! - Reproducible signatures: [`CallbackRequest::request_time`] with [`FIXED_REQUEST_TIME`], and
 //!   [`fixed_clock`] as the receiver's [`Config::clock`](crate::Config::clock).
 //! - Without HTTP: [`CallbackRequest::query`] and [`CallbackRequest::body`] feed
-//!   [`decode`](crate::decode) and [`decode_any`](crate::decode_any).
+//!   [`decode`](crate::Config::decode) and [`decode_any`](crate::Config::decode_any).
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -91,13 +91,13 @@ pub const FIXED_REQUEST_TIME: u64 = 1_669_872_112;
 ///
 /// ```
 /// use tencent_room_callback::testing::{fixed_clock, fixtures, CallbackRequest, FIXED_REQUEST_TIME};
-/// use tencent_room_callback::{decode, Config, MemberLeave};
+/// use tencent_room_callback::{Config, MemberLeave};
 ///
 /// let config = Config::new(1400000000).token("xxxxyyyy")?.clock(fixed_clock);
 /// let request = CallbackRequest::new(fixtures::member_leave())
 ///     .token("xxxxyyyy")
 ///     .request_time(FIXED_REQUEST_TIME);
-/// let (event, meta) = decode::<MemberLeave>(&config, &request.query(), request.body())?;
+/// let (event, meta) = config.decode::<MemberLeave>(&request.query(), request.body())?;
 /// assert_eq!(event, fixtures::member_leave());
 /// assert_eq!(meta.request_time.map(|t| t.as_secs()), Some(FIXED_REQUEST_TIME));
 /// # Ok::<(), Box<dyn std::error::Error>>(())

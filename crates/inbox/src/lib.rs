@@ -4,7 +4,7 @@
 //! Tencent counts a callback as handled when it reads the OK acknowledgment; after that the event
 //! exists only where the receiver put it. The [`Inbox`] route ([`CallbackLayer::on_notifications`]) stores every
 //! verified "after" callback — its [`CallbackMeta`](tencent_room_callback::CallbackMeta) (no secret: no `Sign`), its body as received, its
-//! [`IdempotencyKey`](tencent_room_callback::IdempotencyKey) and the time it came — and answers OK **only once the store says the event is
+//! [`DeliveryKey`](tencent_room_callback::meta::DeliveryKey) and the time it came — and answers OK **only once the store says the event is
 //! durable**. A store that fails answers 503 with a FAIL acknowledgment (Tencent may retry), never OK.
 //! A [`Worker`] then runs your handler on the stored events: retries with exponential backoff, a dead
 //! letter after the last attempt (listed with [`Inbox::dead_letters`], replayed with

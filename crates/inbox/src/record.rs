@@ -10,9 +10,9 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use tencent_room_callback::{
-    CallbackCommand, CallbackMeta, ClientIp, IdempotencyKey, OptPlatform, RawCallback, UnixSeconds,
-};
+use tencent_room_callback::event::UnixSeconds;
+use tencent_room_callback::meta::{ClientIp, DeliveryKey, OptPlatform};
+use tencent_room_callback::{CallbackCommand, CallbackMeta, RawCallback};
 
 /// The ID of an event in its inbox: a sequence number in the embedded and memory stores, a stream
 /// entry ID (`1700000000000-0`) on Redis. Printed as text and parsed back with [`str::parse`].
@@ -91,7 +91,7 @@ impl FromStr for EventId {
 pub(crate) struct Record {
     pub(crate) meta: CallbackMeta,
     pub(crate) body: Bytes,
-    pub(crate) key: IdempotencyKey,
+    pub(crate) key: DeliveryKey,
     pub(crate) received_at: SystemTime,
     /// `RoomId`'s (else `GroupId`'s) JSON text, for per-room order.
     pub(crate) room: Option<Box<str>>,
@@ -121,7 +121,7 @@ impl Record {
         dedup_ttl: Option<Duration>,
     ) -> Record {
         let RawCallback { meta, body, .. } = callback;
-        let key = IdempotencyKey::of_callback(meta.sdk_app_id, meta.command.as_str(), &body);
+        let key = DeliveryKey::of(meta.sdk_app_id, meta.command.as_str(), &body);
         let room = room_of(&body);
         Record {
             meta,
@@ -253,7 +253,7 @@ impl Stored {
             record: Record {
                 meta,
                 body,
-                key: IdempotencyKey::from_bytes(h.key),
+                key: DeliveryKey::from_bytes(h.key),
                 received_at: UNIX_EPOCH + Duration::from_millis(h.recv),
                 room: h.room.map(|r| r.into()),
                 dedup_ttl: None,
@@ -318,16 +318,13 @@ mod tests {
 
     #[test]
     fn the_key_covers_app_command_and_body_bytes() {
-        let a = IdempotencyKey::of_callback(1, "Room.X", b"{}");
-        assert_eq!(a, IdempotencyKey::of_callback(1, "Room.X", b"{}"));
-        assert_ne!(a, IdempotencyKey::of_callback(2, "Room.X", b"{}"));
-        assert_ne!(a, IdempotencyKey::of_callback(1, "Room.Y", b"{}"));
-        assert_ne!(a, IdempotencyKey::of_callback(1, "Room.X", b"{ }"));
+        let a = DeliveryKey::of(1, "Room.X", b"{}");
+        assert_eq!(a, DeliveryKey::of(1, "Room.X", b"{}"));
+        assert_ne!(a, DeliveryKey::of(2, "Room.X", b"{}"));
+        assert_ne!(a, DeliveryKey::of(1, "Room.Y", b"{}"));
+        assert_ne!(a, DeliveryKey::of(1, "Room.X", b"{ }"));
         // The separators keep app/command/body boundaries apart.
-        assert_ne!(
-            IdempotencyKey::of_callback(1, "1", b""),
-            IdempotencyKey::of_callback(11, "", b"")
-        );
+        assert_ne!(DeliveryKey::of(1, "1", b""), DeliveryKey::of(11, "", b""));
     }
 
     #[test]

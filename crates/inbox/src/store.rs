@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::record::{EventId, Record, Stored};
-use tencent_room_callback::{CallbackMeta, Event, IdempotencyKey, RawCallback, Rejection};
+use tencent_room_callback::meta::DeliveryKey;
+use tencent_room_callback::{CallbackMeta, Event, RawCallback, Rejection};
 
 /// A boxed future of a store.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -104,7 +105,7 @@ impl InboxEvent {
     }
 
     /// The callback's key: the same for every copy of the same callback (app, command, body bytes).
-    pub fn key(&self) -> IdempotencyKey {
+    pub fn key(&self) -> DeliveryKey {
         self.stored.record.key
     }
 

@@ -21,7 +21,7 @@ use http::StatusCode;
 use support::fs::TempDir;
 use support::wait::wait_until;
 use tencent_room_callback::testing::CallbackRequest;
-use tencent_room_callback::{CallbackLayer, Command, Config, HandlerError, MemberLeave, OK_BODY};
+use tencent_room_callback::{Ack, CallbackLayer, Command, Config, HandlerError, MemberLeave};
 use tencent_room_callback_inbox::{Inbox, InboxEvent};
 
 /// The bound on each wait.
@@ -36,7 +36,7 @@ async fn each_ok_follows_a_sync_to_disk() {
         let before = inbox.syncs().unwrap();
         let (status, body) = send(&app, &leave("r", n)).await;
         let after = inbox.syncs().unwrap();
-        assert_eq!((status, body.as_bytes()), (StatusCode::OK, OK_BODY));
+        assert_eq!((status, body.as_bytes()), (StatusCode::OK, Ack::OK_BODY));
         assert!(
             after > before,
             "callback {n} was acknowledged with no sync since it arrived ({before} → {after})"
@@ -448,7 +448,7 @@ async fn with_an_inbox_before_callbacks_go_to_their_handler() {
                 CallbackLayer::new(Config::new(APP))
                     .path("/cb")
                     .on_notifications(inbox.clone())
-                    .on_before(move |_: tencent_room_callback::RawCallback| {
+                    .on_decisions(move |_: tencent_room_callback::RawCallback| {
                         decided.fetch_add(1, Ordering::SeqCst);
                         async { Ok(tencent_room_callback::Ack::decision(1, "refused")) }
                     }),
@@ -566,7 +566,7 @@ async fn a_stored_event_keeps_its_metadata_but_no_secret() {
     assert_eq!(event.body(), req.body());
     assert_eq!(
         event.key(),
-        tencent_room_callback::IdempotencyKey::of_callback(
+        tencent_room_callback::meta::DeliveryKey::of(
             APP,
             "Room.CallbackAfterMemberLeave",
             req.body()

@@ -22,8 +22,9 @@ use common::{
 use http::StatusCode;
 use support::redis::{self, RedisServer};
 use support::wait::{wait_for, wait_until};
+use tencent_room_callback::meta::DeliveryKey;
 use tencent_room_callback::testing::CallbackRequest;
-use tencent_room_callback::{HandlerError, IdempotencyKey, OK_BODY};
+use tencent_room_callback::{Ack, HandlerError};
 use tencent_room_callback_inbox::{Inbox, InboxEvent};
 
 /// The bound on every test.
@@ -33,7 +34,7 @@ const WAIT: Duration = Duration::from_secs(15);
 
 async fn ok(app: &axum::Router, req: &CallbackRequest) {
     let (status, body) = send(app, req).await;
-    let expected = std::str::from_utf8(OK_BODY).unwrap();
+    let expected = std::str::from_utf8(Ack::OK_BODY).unwrap();
     assert_eq!((status, body.as_str()), (StatusCode::OK, expected));
 }
 
@@ -110,7 +111,7 @@ async fn callbacks_are_stored_then_handled_with_everything_they_carried() {
         assert_eq!(event.attempt(), 1);
         assert_eq!(
             event.key(),
-            IdempotencyKey::of_callback(APP, "Room.CallbackAfterMemberLeave", first.body())
+            DeliveryKey::of(APP, "Room.CallbackAfterMemberLeave", first.body())
         );
         let age = event.received_at().elapsed().unwrap_or_default();
         assert!(age < Duration::from_secs(30), "received {age:?} ago");

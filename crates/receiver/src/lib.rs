@@ -119,9 +119,10 @@ use std::time::Duration;
 use axum::{http::StatusCode, routing::any, Router};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serve::ServeConfig;
+use tencent_room_callback::config::TokenSets;
 use tencent_room_callback::{
     Ack, CallbackLayer, CommandSet, Config, HandlerError, RawCallback, Rejection, RejectionKind,
-    RoomEvent, TokenSets,
+    RoomEvent,
 };
 use tencent_room_callback_inbox::{Inbox, InboxEvent};
 use tokio::sync::{mpsc, oneshot};
@@ -719,7 +720,7 @@ async fn serve(
                 .start();
             let app = layer
                 .on_notifications(opened)
-                .on_before(print_raw)
+                .on_decisions(print_raw)
                 .layer(routes);
             (Either::Left(app), Some(worker), store.describe())
         }

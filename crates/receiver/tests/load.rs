@@ -24,9 +24,7 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tencent_room_callback::testing::signature;
-use tencent_room_callback::{
-    CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave, OK_BODY,
-};
+use tencent_room_callback::{Ack, CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 
 const APP: u64 = 1400000000;
 const TOKEN: &str = "load-test-token";
@@ -176,7 +174,7 @@ fn hundred_thousand_distinct_events_each_acknowledged_and_delivered_once() {
                         .await
                         .unwrap()
                         .to_bytes();
-                    assert_eq!(&body[..], OK_BODY, "event {i}");
+                    assert_eq!(&body[..], Ack::OK_BODY, "event {i}");
                     let n = acked.fetch_add(1, SeqCst) + 1;
                     if n == (events / 10).max(1) {
                         rss_warm.store(rss_kib(), SeqCst);

@@ -32,7 +32,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::process::{drain_text, exit_within, Ready, Running};
 use tencent_room_callback::testing::CallbackRequest;
-use tencent_room_callback::{Command as Cmd, OK_BODY};
+use tencent_room_callback::{Ack, Command as Cmd};
 use tencent_room_callback_receiver::serve::{ServeConfig, ENV_VARS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -205,7 +205,7 @@ async fn send_callback(addr: SocketAddr) -> (String, Duration) {
 fn assert_ok(answer: &str, what: &str) {
     assert!(
         answer.starts_with("HTTP/1.1 200")
-            && answer.ends_with(std::str::from_utf8(OK_BODY).unwrap()),
+            && answer.ends_with(std::str::from_utf8(Ack::OK_BODY).unwrap()),
         "{what}: {answer:?}"
     );
 }
@@ -655,7 +655,7 @@ fn a_bad_limit_stops_the_server_naming_the_variable() {
         assert_eq!(status.code(), Some(2), "{var}={value:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{var}={value:?}: {err}");
         assert!(
-            err.starts_with(&format!("server: {var} ")),
+            err.starts_with(&format!("tencent-room-callback-receiver: {var} ")),
             "{var}={value:?}: {err}"
         );
         assert!(!err.contains("listening"), "{var}={value:?}: {err}");
