@@ -106,16 +106,29 @@ impl CallbackCommand {
         }
     }
 
-    /// Whether this is a "before" callback (`C2C.CallbackBeforeSendMsg`, `Group.CallbackBefore...`):
-    /// one whose answer carries a decision, so that it must be answered by a handler, never stored for
-    /// later. Every Room command is an "after" one.
-    pub fn is_before(&self) -> bool {
+    /// Whether this callback is a decision: Tencent waits for its answer, whose `ErrorCode` allows or
+    /// refuses something (a message, a friend request, a group join...). A decision must be answered
+    /// by its handler at once: stored for later and answered OK, it would mean "allow".
+    ///
+    /// The commands in [`DECISIONS`](CallbackCommand::DECISIONS), and, so that a new one is never
+    /// taken for a notification, any name with `CallbackBefore` or `CallbackPrev` in it (ASCII case
+    /// ignored). No Room command is a decision.
+    pub fn is_decision(&self) -> bool {
         match &self.0 {
             Name::Typed(_) => false,
-            Name::Other(name) => name
-                .as_bytes()
-                .windows(b"CallbackBefore".len())
-                .any(|w| w.eq_ignore_ascii_case(b"CallbackBefore")),
+            Name::Other(name) => is_decision(name),
+        }
+    }
+
+    /// Whether this callback is known to be a notification: Tencent ignores its answer's content (an
+    /// "after" callback), so that it may be stored and handled later. The six Room commands, the
+    /// commands in [`NOTIFICATIONS`](CallbackCommand::NOTIFICATIONS), and every TRTC event
+    /// (`TRTC.<group>.<type>`). A command that is neither a decision nor a known notification (a new
+    /// one) is neither: route it by name.
+    pub fn is_notification(&self) -> bool {
+        match &self.0 {
+            Name::Typed(_) => true,
+            Name::Other(name) => is_notification(name),
         }
     }
 
@@ -126,6 +139,133 @@ impl CallbackCommand {
             Name::Other(_) => None,
         }
     }
+}
+
+impl CallbackCommand {
+    /// The decision callbacks Tencent documents for Chat (IM), Live and Room, sorted: see
+    /// [`is_decision`](CallbackCommand::is_decision). Sources: Tencent's callback lists
+    /// (<https://trtc.io/document/34354>, <https://intl.cloud.tencent.com/document/product/1047/34354>)
+    /// and each command's page.
+    ///
+    /// How each decides differs: `C2C.CallbackBeforeSendMsg` and `Group.CallbackBeforeSendMsg` read the
+    /// answer's `ErrorCode` (0 allow, 1 refuse, 2 drop silently) and may take a replacement `MsgBody`;
+    /// `Sns.CallbackPrevFriendAdd` and `Sns.CallbackPrevFriendResponse` refuse per target through
+    /// `ResultItem[].ResultCode`, not the top-level `ErrorCode`; `Chatbot.OnC2CSignalMessage` answers
+    /// with data (`RspData`). A late or failed answer lets a Chat message or request through, but
+    /// blocks a gift (`Live.CallbackBeforeSendGift`). None is retried.
+    pub const DECISIONS: &'static [&'static str] = DECISIONS;
+
+    /// The notification callbacks Tencent documents for Chat (IM), Live and TUICallKit besides the six
+    /// Room commands, sorted: see [`is_notification`](CallbackCommand::is_notification). Not in it, for
+    /// want of a documented answer: `Bot.OnC2CMessage` and `Bot.OnGroupMessage`.
+    pub const NOTIFICATIONS: &'static [&'static str] = NOTIFICATIONS;
+}
+
+/// See [`CallbackCommand::DECISIONS`].
+const DECISIONS: &[&str] = &[
+    "C2C.CallbackBeforeSendMsg",
+    "Chatbot.OnC2CSignalMessage",
+    "Group.CallbackBeforeApplyJoinGroup",
+    "Group.CallbackBeforeCreateGroup",
+    "Group.CallbackBeforeCreateTopic",
+    "Group.CallbackBeforeInviteJoinGroup",
+    "Group.CallbackBeforeSendMsg",
+    "Live.CallbackBeforeSendGift",
+    "OfficialAccount.CallbackBeforeAddSubscriber",
+    "OfficialAccount.CallbackBeforeCreateOfficialAccount",
+    "OfficialAccount.CallbackBeforeSendMsg",
+    "Sns.CallbackPrevFriendAdd",
+    "Sns.CallbackPrevFriendResponse",
+];
+
+/// See [`CallbackCommand::NOTIFICATIONS`].
+const NOTIFICATIONS: &[&str] = &[
+    "Alert.RequestOverLimit",
+    "C2C.CallbackAfterC2CMsgExtension",
+    "C2C.CallbackAfterModifyMsg",
+    "C2C.CallbackAfterMsgReadAll",
+    "C2C.CallbackAfterMsgReadReceipt",
+    "C2C.CallbackAfterMsgReport",
+    "C2C.CallbackAfterMsgWithDraw",
+    "C2C.CallbackAfterSendMsg",
+    "Call.CallbackAfterEndCall",
+    "Call.CallbackAfterMemberChanged",
+    "Call.CallbackAfterStartCall",
+    "ContentCallback.ResultNotify",
+    "Follow.CallbackAfterFollowAdd",
+    "Follow.CallbackAfterFollowDelete",
+    "Group.CallbackAfterChangeGroupOwner",
+    "Group.CallbackAfterCreateGroup",
+    "Group.CallbackAfterCreateTopic",
+    "Group.CallbackAfterGroupAttrChanged",
+    "Group.CallbackAfterGroupDestroyed",
+    "Group.CallbackAfterGroupFull",
+    "Group.CallbackAfterGroupInfoChanged",
+    "Group.CallbackAfterGroupMsgExtension",
+    "Group.CallbackAfterMemberExit",
+    "Group.CallbackAfterMemberFieldChanged",
+    "Group.CallbackAfterModifyMsg",
+    "Group.CallbackAfterNewMemberJoin",
+    "Group.CallbackAfterReadReceipt",
+    "Group.CallbackAfterRecallMsg",
+    "Group.CallbackAfterSendMsg",
+    "Group.CallbackAfterTopicDestroyed",
+    "Group.CallbackAfterTopicInfoChanged",
+    "Group.CallbackOnDailyGroupQuotaAlarm",
+    "Group.CallbackOnMemberStateChange",
+    "Group.CallbackSendMsgException",
+    "Live.CallbackAfterChangeOwner",
+    "Live.CallbackAfterCloudRecordingChanged",
+    "Live.CallbackAfterCreateBattle",
+    "Live.CallbackAfterCreateRoom",
+    "Live.CallbackAfterCreateRoomReachingThreshold",
+    "Live.CallbackAfterDelMetadata",
+    "Live.CallbackAfterDestroyRoom",
+    "Live.CallbackAfterEndBattle",
+    "Live.CallbackAfterMemberStateChanged",
+    "Live.CallbackAfterModifyAdmin",
+    "Live.CallbackAfterSetMetadata",
+    "Live.CallbackAfterStartBattle",
+    "Live.CallbackAfterUpdateRoomInfo",
+    "Live.CallbackMemberStateChanged",
+    "OfficialAccount.CallbackAfterAddSubscriber",
+    "OfficialAccount.CallbackAfterCreateOfficialAccount",
+    "OfficialAccount.CallbackAfterDeleteSubscriber",
+    "OfficialAccount.CallbackAfterMsgWithDraw",
+    "OfficialAccount.CallbackAfterOfficialAccountDestroyed",
+    "OfficialAccount.CallbackAfterOfficialAccountFull",
+    "OfficialAccount.CallbackAfterOfficialAccountInfoChanged",
+    "OfficialAccount.CallbackAfterSendMsg",
+    "Profile.CallbackPortraitSet",
+    "Push.AllMemberPush",
+    "Push.OfflinePush",
+    "Sns.CallbackBlackListAdd",
+    "Sns.CallbackBlackListDelete",
+    "Sns.CallbackFriendAdd",
+    "Sns.CallbackFriendDelete",
+    "State.StateChange",
+];
+
+/// The prefix of the pseudo-commands TRTC's event callbacks are routed by (`TRTC.1.104`).
+pub(crate) const TRTC_PREFIX: &str = "TRTC.";
+
+fn contains_ignoring_case(name: &str, part: &str) -> bool {
+    name.as_bytes()
+        .windows(part.len())
+        .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+}
+
+fn is_decision(name: &str) -> bool {
+    DECISIONS.binary_search(&name).is_ok()
+        || contains_ignoring_case(name, "CallbackBefore")
+        || contains_ignoring_case(name, "CallbackPrev")
+}
+
+fn is_notification(name: &str) -> bool {
+    !is_decision(name)
+        && (NOTIFICATIONS.binary_search(&name).is_ok()
+            || Command::from_name(name).is_some()
+            || name.starts_with(TRTC_PREFIX))
 }
 
 impl From<Command> for CallbackCommand {
@@ -232,11 +372,11 @@ impl fmt::Debug for CommandSet {
 }
 
 /// How well a route matched a command (the layer ranks its routes by it; metrics label by it): the
-/// last resort (any "after", or any "before", callback), a prefix (by its length), an exact name, a
-/// typed event.
+/// last resort (any notification, or any decision), a prefix (by its length), an exact name, a typed
+/// event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Rank {
-    /// Any "after" callback (an inbox), any "before" callback: the last resort.
+    /// Any notification (an inbox), any decision: the last resort.
     After,
     Prefix(usize),
     Exact,
@@ -282,6 +422,31 @@ mod tests {
             CallbackCommand::from(Command::CreateRoom),
             CallbackCommand::new("Room.CallbackAfterCreateRoom")
         );
+    }
+
+    #[test]
+    fn the_tables_are_sorted_and_apart() {
+        assert!(DECISIONS.windows(2).all(|w| w[0] < w[1]));
+        assert!(NOTIFICATIONS.windows(2).all(|w| w[0] < w[1]));
+        for d in DECISIONS {
+            let c = CallbackCommand::new(d);
+            assert!(c.is_decision() && !c.is_notification(), "{d}");
+        }
+        for n in NOTIFICATIONS {
+            let c = CallbackCommand::new(n);
+            assert!(c.is_notification() && !c.is_decision(), "{n}");
+        }
+        for &c in Command::ALL {
+            let c = CallbackCommand::from(c);
+            assert!(c.is_notification() && !c.is_decision());
+        }
+        // Named like a decision: one, known or not. Named like nothing known: neither.
+        assert!(CallbackCommand::new("Group.CallbackBeforeSomethingNew").is_decision());
+        assert!(CallbackCommand::new("Sns.CallbackPrevSomethingNew").is_decision());
+        assert!(CallbackCommand::new("c2c.callbackbeforesendmsg").is_decision());
+        let new = CallbackCommand::new("Group.CallbackAfterSomethingNew");
+        assert!(!new.is_decision() && !new.is_notification());
+        assert!(CallbackCommand::new("TRTC.1.104").is_notification());
     }
 
     #[test]

@@ -5,6 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::ack::Ack;
+
 mod policy;
 mod tokens;
 
@@ -101,6 +103,8 @@ pub(crate) const DEFAULT_MAX_MEMBERS: usize = 10_000;
 /// The default body-read timeout: 1 second, half of Tencent's 2 s answer budget, leaving the other half
 /// for the handler. Real callbacks are a few hundred bytes and arrive in one packet.
 const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(1);
+/// The default decision deadline: 1.8 s, inside Tencent's 2 s.
+const DEFAULT_DECISION_DEADLINE: Duration = Duration::from_millis(1800);
 
 type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 
@@ -148,7 +152,6 @@ type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 /// `Debug` shows the apps, how many tokens each set holds and the policies; never a token.
 #[derive(Clone)]
 pub struct Config {
-    pub(crate) app_ids: Vec<u64>,
     tokens: TokenSets,
     policies: Policies,
     pub(crate) window: Duration,
@@ -156,14 +159,16 @@ pub struct Config {
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Option<Duration>,
     pub(crate) max_members: usize,
+    pub(crate) decision_deadline: Duration,
+    pub(crate) decision_fallback: Option<Ack>,
 }
 
 /// What a callback of one app and command is checked against: its policy and, at this moment, its
 /// token set (one snapshot, never a mix of two sets).
 #[derive(Debug, Clone)]
-pub(crate) struct Auth {
+pub(crate) struct Auth<'t> {
     pub(crate) policy: SignPolicy,
-    pub(crate) tokens: Arc<[Token]>,
+    pub(crate) tokens: &'t Arc<[Token]>,
 }
 
 impl Config {
@@ -176,6 +181,8 @@ impl Config {
     pub const DEFAULT_BODY_TIMEOUT: Duration = DEFAULT_BODY_TIMEOUT;
     /// The default bound on a list in an event: 10,000 entries (see [`max_members`](Config::max_members)).
     pub const DEFAULT_MAX_MEMBERS: usize = DEFAULT_MAX_MEMBERS;
+    /// The default decision deadline: 1.8 s (see [`decision_deadline`](Config::decision_deadline)).
+    pub const DEFAULT_DECISION_DEADLINE: Duration = DEFAULT_DECISION_DEADLINE;
 
     /// A configuration for one SDKAppID, no token, no signature policy, and the defaults: a 60 s window,
     /// a 1 MiB body limit and a 1 s body-read timeout. The timeout uses Tokio's timer: serve from a Tokio
@@ -183,33 +190,40 @@ impl Config {
     /// `body_timeout(None)`.
     pub fn new(sdk_app_id: u64) -> Config {
         Config {
-            app_ids: vec![sdk_app_id],
-            tokens: TokenSets::new(&[sdk_app_id], Table::default()),
+            tokens: TokenSets::new(Table {
+                app_ids: vec![sdk_app_id],
+                ..Table::default()
+            }),
             policies: Policies::default(),
             window: DEFAULT_WINDOW,
             clock: None,
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
             max_members: DEFAULT_MAX_MEMBERS,
+            decision_deadline: DEFAULT_DECISION_DEADLINE,
+            decision_fallback: None,
         }
     }
 
-    /// Gives this configuration token sets of its own: the current ones, changed by `change`. Clones
-    /// made before, and handles taken before with [`tokens`](Config::tokens), keep the old sets.
-    fn change_tokens(&mut self, change: impl FnOnce(&mut Table)) {
-        let mut table = Table::clone(&self.tokens.snapshot());
-        change(&mut table);
-        self.tokens = TokenSets::new(&self.app_ids, table);
+    /// Changes the apps and token sets, in the table this configuration shares with its clones and
+    /// with every handle [`tokens`](Config::tokens) gave (so that no handle detaches).
+    fn change_tokens(&self, change: impl FnOnce(&mut Table)) {
+        self.tokens.update(|current| {
+            let mut next = current.clone();
+            change(&mut next);
+            next
+        });
     }
 
     /// Also accepts callbacks for `sdk_app_id`, checked against the default token set unless it gets a
     /// set of its own.
     #[must_use]
-    pub fn app_id(mut self, sdk_app_id: u64) -> Config {
-        if !self.app_ids.contains(&sdk_app_id) {
-            self.app_ids.push(sdk_app_id);
-            self.change_tokens(|_| {});
-        }
+    pub fn app_id(self, sdk_app_id: u64) -> Config {
+        self.change_tokens(|t| {
+            if !t.knows(sdk_app_id) {
+                t.app_ids.push(sdk_app_id);
+            }
+        });
         self
     }
 
@@ -221,7 +235,7 @@ impl Config {
     /// [`ConfigError::EmptyToken`] when the token is empty (it would make every signature trivial);
     /// [`ConfigError::TokenWhitespace`] when it starts or ends with white space (typically a newline
     /// read from a file or an environment variable, which would fail every signature).
-    pub fn token(mut self, token: impl AsRef<str>) -> Result<Config, ConfigError> {
+    pub fn token(self, token: impl AsRef<str>) -> Result<Config, ConfigError> {
         let token = Token::new(token)?;
         self.change_tokens(|t| t.default = append(&t.default, token));
         Ok(self)
@@ -234,16 +248,12 @@ impl Config {
     ///
     /// # Errors
     /// As [`token`](Config::token); nothing changes on error.
-    pub fn app_token(
-        mut self,
-        sdk_app_id: u64,
-        token: impl AsRef<str>,
-    ) -> Result<Config, ConfigError> {
+    pub fn app_token(self, sdk_app_id: u64, token: impl AsRef<str>) -> Result<Config, ConfigError> {
         let token = Token::new(token)?;
-        if !self.app_ids.contains(&sdk_app_id) {
-            self.app_ids.push(sdk_app_id);
-        }
         self.change_tokens(|t| {
+            if !t.knows(sdk_app_id) {
+                t.app_ids.push(sdk_app_id);
+            }
             let own = t.apps.entry(sdk_app_id).or_insert_with(|| Arc::from([]));
             *own = append(own, token);
         });
@@ -287,7 +297,8 @@ impl Config {
     }
 
     /// How far `RequestTime` may be from now, either direction, in whole seconds (default 60 s; the
-    /// edges are inside). `RequestTime` itself has a resolution of one second.
+    /// edges are inside). `RequestTime` itself has a resolution of one second. Any duration is taken:
+    /// one past the clock's reach (`Duration::MAX`) accepts any time.
     #[must_use]
     pub fn window(mut self, window: Duration) -> Config {
         self.window = window;
@@ -301,9 +312,9 @@ impl Config {
         self
     }
 
-    /// How long the body may take to arrive once the head is in (default 1 s); `None` for no limit.
-    /// The timer needs a Tokio runtime with time enabled, and is only started when the body is not
-    /// already there.
+    /// How long the body may take to arrive once the head is in (default 1 s); `None` for no limit, as
+    /// is a duration past the clock's reach (`Duration::MAX`). The timer needs a Tokio runtime with time
+    /// enabled, and is only started when the body is not already there.
     #[must_use]
     pub fn body_timeout(mut self, timeout: Option<Duration>) -> Config {
         self.body_timeout = timeout;
@@ -331,6 +342,38 @@ impl Config {
         self
     }
 
+    /// How long a decision callback's handler has to answer, from the moment the layer took the callback
+    /// (default 1.8 s: Tencent waits 2 s, and a late answer is no answer). When it passes, or the
+    /// handler fails or panics, the layer answers the [fallback](Config::decision_fallback) itself and
+    /// drops the handler's future. Any duration is taken: `Duration::MAX` (or any past the clock's
+    /// reach) means no deadline, `Duration::ZERO` answers the fallback at once.
+    #[must_use]
+    pub fn decision_deadline(mut self, deadline: Duration) -> Config {
+        self.decision_deadline = deadline;
+        self
+    }
+
+    /// What the layer answers to a decision callback whose handler did not answer by the
+    /// [deadline](Config::decision_deadline), failed or panicked. By default none of its own: it answers
+    /// 503 with a FAIL acknowledgment, so that Tencent applies its own default, which differs by
+    /// command (a Chat message or request goes through, a Live gift is blocked: see
+    /// [`CallbackCommand::DECISIONS`](crate::CallbackCommand::DECISIONS)). Set one to decide yourself:
+    /// `Ack::decision(1, "...")` refuses what a failed handler could not judge (fail closed), `Ack::ok()`
+    /// allows it (fail open). Answered with status 200. Every fallback is logged at WARN (feature
+    /// `tracing`) and counted (feature `metrics`, outcome `decision_fallback`).
+    ///
+    /// ```
+    /// use tencent_room_callback::{Ack, Config};
+    ///
+    /// // Moderation that must not be bypassed by a slow or failing handler: refuse when in doubt.
+    /// let config = Config::new(1400000000).decision_fallback(Ack::decision(1, "moderation unavailable"));
+    /// ```
+    #[must_use]
+    pub fn decision_fallback(mut self, fallback: Ack) -> Config {
+        self.decision_fallback = Some(fallback);
+        self
+    }
+
     /// The clock used for the `RequestTime` window (default: [`SystemTime::now`]); for tests, with the
     /// `testing` feature (see [`testing::fixed_clock`](crate::testing::fixed_clock)).
     #[cfg(any(test, feature = "testing"))]
@@ -342,16 +385,16 @@ impl Config {
     }
 
     /// The configured SDKAppIDs.
-    pub fn app_ids(&self) -> &[u64] {
-        &self.app_ids
+    pub fn app_ids(&self) -> Vec<u64> {
+        self.tokens.app_ids()
     }
 
     /// The handle to this configuration's token sets, to replace them while the receiver runs
     /// (rotation): shared with every clone of this `Config`, and so with every layer and service built
-    /// from it. Take it once the configuration is built: a later builder call that changes the tokens
-    /// or the apps ([`token`](Config::token), [`app_token`](Config::app_token),
-    /// [`app_id`](Config::app_id)) gives the configuration new sets, which an earlier handle does not
-    /// reach.
+    /// from it. It never detaches: take it whenever you like, before or after the builder calls that
+    /// change tokens or apps ([`token`](Config::token), [`app_token`](Config::app_token),
+    /// [`app_id`](Config::app_id)), which write through the same table. Clones of a `Config` share that
+    /// table too: build one configuration, then clone it.
     pub fn tokens(&self) -> TokenSets {
         self.tokens.clone()
     }
@@ -362,20 +405,32 @@ impl Config {
         self.tokens.any_token()
     }
 
-    /// Whether `sdk_app_id` is one of the configured apps.
-    pub(crate) fn knows(&self, sdk_app_id: u64) -> bool {
-        self.app_ids.contains(&sdk_app_id)
+    /// The apps and token sets right now, in one snapshot (an `Arc` clone under a read lock).
+    pub(crate) fn snapshot(&self) -> Arc<Table> {
+        self.tokens.snapshot()
     }
 
-    /// How callbacks for `command` of the configured app `sdk_app_id` are checked right now: the policy
-    /// ([resolved](Config#signature-policy) against this snapshot of the tokens) and the app's token
-    /// set. For an app that is not configured, the default set is used.
-    pub(crate) fn auth(&self, sdk_app_id: u64, command: &str) -> Auth {
-        let tokens = self.tokens.effective(sdk_app_id);
+    /// How callbacks for `command` of the configured app `sdk_app_id` are checked, in `table`: the
+    /// policy ([resolved](Config#signature-policy) against that snapshot of the tokens) and the app's
+    /// token set. For an app that is not configured, the default set is used.
+    pub(crate) fn auth<'t>(&self, table: &'t Table, sdk_app_id: u64, command: &str) -> Auth<'t> {
+        let tokens = table.effective(sdk_app_id);
         let policy = self
             .policies
             .resolve(sdk_app_id, command, !tokens.is_empty());
         Auth { policy, tokens }
+    }
+
+    /// Whether `sdk_app_id` is configured now, for the tests.
+    #[cfg(test)]
+    pub(crate) fn knows(&self, sdk_app_id: u64) -> bool {
+        self.snapshot().knows(sdk_app_id)
+    }
+
+    /// The policy of `sdk_app_id`'s callbacks of `command` now, for the tests.
+    #[cfg(test)]
+    fn policy_of(&self, sdk_app_id: u64, command: &str) -> SignPolicy {
+        self.auth(&self.snapshot(), sdk_app_id, command).policy
     }
 
     /// The token set of `sdk_app_id` right now (its own, else the default), for the tests.
@@ -400,7 +455,7 @@ fn append(set: &[Token], token: Token) -> Arc<[Token]> {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("app_ids", &self.app_ids)
+            .field("app_ids", &self.app_ids())
             .field("tokens", &self.tokens)
             .field("sign_policies", &self.policies)
             .field("window", &self.window)
@@ -415,6 +470,8 @@ impl fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
             .field("max_members", &self.max_members)
+            .field("decision_deadline", &self.decision_deadline)
+            .field("decision_fallback", &self.decision_fallback)
             .finish()
     }
 }
@@ -455,9 +512,9 @@ mod tests {
     #[test]
     fn app_ids_accumulate_without_duplicates() {
         let c = Config::new(1).app_id(2).app_id(1);
-        assert_eq!(c.app_ids(), &[1, 2]);
+        assert_eq!(c.app_ids(), [1, 2]);
         assert!(!c.authenticates());
-        assert_eq!(c.tokens().app_ids(), &[1, 2]);
+        assert_eq!(c.tokens().app_ids(), [1, 2]);
     }
 
     use std::time::Instant;
@@ -471,8 +528,9 @@ mod tests {
     }
 
     fn auth(c: &Config, app: u64, command: &str) -> (SignPolicy, Vec<String>) {
-        let a = c.auth(app, command);
-        (a.policy, texts(&a.tokens))
+        let table = c.snapshot();
+        let a = c.auth(&table, app, command);
+        (a.policy, texts(a.tokens))
     }
 
     const LEAVE: &str = "Room.CallbackAfterMemberLeave";
@@ -487,7 +545,7 @@ mod tests {
             .token("d2")?
             .app_token(3, "c2")?
             .app_id(4);
-        assert_eq!(c.app_ids(), &[1, 2, 3, 4]);
+        assert_eq!(c.app_ids(), [1, 2, 3, 4]);
         assert!((1..=4).all(|id| c.knows(id)) && !c.knows(5));
         assert_eq!(texts(&c.tokens_for(1)), ["d1", "d2"]);
         assert_eq!(texts(&c.tokens_for(4)), ["d1", "d2"]);
@@ -530,31 +588,31 @@ mod tests {
             .app_token(3, "c")?
             .command_sign_policy("C2C.", Optional);
         // No app or default policy: Required with tokens, Off without; prefixes apply either way.
-        assert_eq!(c.auth(1, LEAVE).policy, Off);
-        assert_eq!(c.auth(3, LEAVE).policy, Required);
-        assert_eq!(c.auth(1, "C2C.CallbackAfterSendMsg").policy, Optional);
-        assert_eq!(c.auth(3, "C2C.CallbackAfterSendMsg").policy, Optional);
+        assert_eq!(c.policy_of(1, LEAVE), Off);
+        assert_eq!(c.policy_of(3, LEAVE), Required);
+        assert_eq!(c.policy_of(1, "C2C.CallbackAfterSendMsg"), Optional);
+        assert_eq!(c.policy_of(3, "C2C.CallbackAfterSendMsg"), Optional);
         // The default beats the tokens rule.
         let c = c.sign_policy(Required);
-        assert_eq!(c.auth(1, LEAVE).policy, Required);
-        assert_eq!(c.auth(3, LEAVE).policy, Required);
+        assert_eq!(c.policy_of(1, LEAVE), Required);
+        assert_eq!(c.policy_of(3, LEAVE), Required);
         // The app's beats the default.
         let c = c.app_sign_policy(3, Off).app_sign_policy(2, Optional);
-        assert_eq!(c.auth(3, LEAVE).policy, Off);
-        assert_eq!(c.auth(2, LEAVE).policy, Optional);
-        assert_eq!(c.auth(1, LEAVE).policy, Required);
+        assert_eq!(c.policy_of(3, LEAVE), Off);
+        assert_eq!(c.policy_of(2, LEAVE), Optional);
+        assert_eq!(c.policy_of(1, LEAVE), Required);
         // A prefix beats the app's; the longest prefix wins.
         let c = c
             .command_sign_policy("Room.CallbackAfterMemberLeave", Off)
             .command_sign_policy("Room.", Required);
-        assert_eq!(c.auth(3, "Room.CallbackAfterMemberEnter").policy, Required);
-        assert_eq!(c.auth(3, LEAVE).policy, Off);
-        assert_eq!(c.auth(1, LEAVE).policy, Off);
-        assert_eq!(c.auth(3, "Group.CallbackAfterSendMsg").policy, Off);
+        assert_eq!(c.policy_of(3, "Room.CallbackAfterMemberEnter"), Required);
+        assert_eq!(c.policy_of(3, LEAVE), Off);
+        assert_eq!(c.policy_of(1, LEAVE), Off);
+        assert_eq!(c.policy_of(3, "Group.CallbackAfterSendMsg"), Off);
         // A policy for an app that is not configured does not configure it.
         let c = Config::new(1).app_sign_policy(9, Off);
         assert!(!c.knows(9));
-        assert_eq!(c.app_ids(), &[1]);
+        assert_eq!(c.app_ids(), [1]);
         Ok(())
     }
 
@@ -562,7 +620,7 @@ mod tests {
     fn the_tokens_rule_follows_the_sets_at_run_time() -> Result<(), ConfigError> {
         let c = Config::new(1).app_id(2);
         let sets = c.tokens();
-        assert_eq!(c.auth(2, LEAVE).policy, Off);
+        assert_eq!(c.policy_of(2, LEAVE), Off);
         assert!(!c.authenticates());
         sets.set_app(2, ["b"])?;
         assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b".into()]));
@@ -577,7 +635,7 @@ mod tests {
     }
 
     #[test]
-    fn the_handle_is_shared_with_clones_and_builders_detach() -> Result<(), ConfigError> {
+    fn the_handle_and_the_builders_share_one_table() -> Result<(), ConfigError> {
         let built = Config::new(1).app_id(2).token("d")?;
         let early = built.clone();
         let layer_copy = built.clone();
@@ -587,21 +645,18 @@ mod tests {
         for c in [&built, &early, &layer_copy] {
             assert_eq!(texts(&c.tokens_for(2)), ["new"]);
         }
-        // A builder call gives the configuration sets of its own; the others are untouched.
+        // A builder call writes through the same table: the handle taken before it, and every clone,
+        // see it (so a handle never detaches from what a layer checks).
         let more = built.clone().token("d2")?;
-        assert_eq!(texts(&more.tokens_for(1)), ["d", "d2"]);
-        assert_eq!(texts(&more.tokens_for(2)), ["new"]);
-        assert_eq!(texts(&built.tokens_for(1)), ["d"]);
-        more.tokens().set_app(2, ["other"])?;
-        assert_eq!(texts(&built.tokens_for(2)), ["new"]);
-        // `app_id` too (the handle knows the apps it may change).
+        for c in [&more, &built, &layer_copy] {
+            assert_eq!(texts(&c.tokens_for(1)), ["d", "d2"]);
+        }
         let wider = built.clone().app_id(3);
-        wider.tokens().set_app(3, ["c"])?;
-        assert_eq!(
-            built.tokens().set_app(3, ["c"]),
-            Err(ConfigError::UnknownApp(3))
-        );
-        assert_eq!(texts(&built.tokens_for(3)), ["d"]);
+        handle.set_app(3, ["c"])?;
+        assert_eq!(texts(&wider.tokens_for(3)), ["c"]);
+        assert_eq!(built.app_ids(), [1, 2, 3]);
+        // The handle still adds no app.
+        assert_eq!(handle.set_app(4, ["x"]), Err(ConfigError::UnknownApp(4)));
         Ok(())
     }
 
@@ -666,9 +721,10 @@ mod tests {
                                 break;
                             }
                             for app in [1, 2] {
-                                let a = c.auth(app, LEAVE);
+                                let table = c.snapshot();
+                                let a = c.auth(&table, app, LEAVE);
                                 assert_eq!(a.policy, Required);
-                                let got = texts(&a.tokens);
+                                let got = texts(a.tokens);
                                 if got == A {
                                     seen[0] += 1;
                                 } else if got == B {
@@ -706,16 +762,47 @@ mod tests {
             "TokenSets { default: 2 tokens, apps: {1400000001: 1 token} }"
         );
         sets.set_app(1400000001, ["s3cr3t-rotated", "s3cr3t-app"])?;
+        let table = c.snapshot();
         let dbg = format!(
             "{c:?} {c:#?} {sets:?} {sets:#?} {:?} {:?}",
-            c.auth(1400000001, LEAVE),
-            c.auth(1400000000, "C2C.X"),
+            c.auth(&table, 1400000001, LEAVE),
+            c.auth(&table, 1400000000, "C2C.X"),
         );
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
         assert!(dbg.contains("apps: {1400000001: 2 tokens}"), "{dbg}");
         assert!(dbg.contains("default: Some(Required)"), "{dbg}");
         assert!(dbg.contains("apps: {1400000001: Optional}"), "{dbg}");
         assert!(dbg.contains("commands: {\"Room.\": Off}"), "{dbg}");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod handles {
+    use super::*;
+
+    /// A handle taken before later builder calls still reaches what the configuration checks: its
+    /// changes are seen, and the builder's are seen through it.
+    #[test]
+    fn a_token_handle_never_detaches() -> Result<(), ConfigError> {
+        let early = Config::new(1).tokens();
+        let _ = early;
+        let c = Config::new(1);
+        let handle = c.tokens();
+        let c = c.token("first")?.app_id(2).app_token(3, "three")?;
+        assert_eq!(handle.app_ids(), [1, 2, 3]);
+        assert!(handle.has_own(3));
+        // A change through the early handle reaches the built configuration.
+        handle.set_default(["rotated"])?;
+        assert_eq!(
+            c.tokens_for(1)
+                .iter()
+                .map(|t| t.expose().to_vec())
+                .collect::<Vec<_>>(),
+            [b"rotated".to_vec()]
+        );
+        handle.set_app(2, ["two"])?;
+        assert!(c.tokens().has_own(2));
         Ok(())
     }
 }

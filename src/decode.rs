@@ -1,19 +1,18 @@
 //! Verification and decoding without HTTP: a query string and body bytes in, an event out.
 
-use crate::command::{CallbackCommand, CommandSet};
+use crate::command::CallbackCommand;
 use crate::config::Config;
 use crate::event::{Event, RoomEvent};
 use crate::meta::CallbackMeta;
 use crate::query::{Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
-use crate::value::with_max_members;
 use crate::verify::{conflicting_command, verify};
 
 impl Config {
     /// Verifies and decodes a callback without HTTP: the query string (without `?`) and the body bytes.
     ///
     /// Checks what the layer checks on the query (the command, `SdkAppid`, and with a token `Sign` and
-    /// `RequestTime`), then decodes the body as `E`, with the configuration's bound on member lists
+    /// `RequestTime`), then decodes the body as `E`, with this configuration's bound on lists
     /// ([`Config::max_members`]). The method and body-size checks belong to the transport and are the
     /// layer's.
     ///
@@ -30,18 +29,20 @@ impl Config {
     /// ```
     ///
     /// # Errors
-    /// The [`Rejection`] the layer would answer with.
+    /// The [`Rejection`] the layer would answer with; [`RejectionKind::UnknownCommand`] for a command
+    /// `E` does not take.
     pub fn decode<E: Event>(
         &self,
         query: &str,
         body: &[u8],
     ) -> Result<(E, CallbackMeta), Rejection> {
-        let meta = verify_for(self, CommandSet::from(E::COMMAND), query)?;
-        let event = with_max_members(self.max_members, || E::from_json(body))?;
+        let meta = verify_for(self, E::COMMANDS, query)?;
+        let event = E::decode(&meta.command, body, self.max_members)?;
         Ok((event, meta))
     }
 
-    /// Like [`decode`](Config::decode) for any Room command: the query's command picks the event type.
+    /// Like [`decode`](Config::decode) for any Room command, as a [`RoomEvent`]: the query's command
+    /// picks the event type (the same as `decode::<RoomEvent>`).
     ///
     /// # Errors
     /// The [`Rejection`] the layer would answer with.
@@ -50,30 +51,25 @@ impl Config {
         query: &str,
         body: &[u8],
     ) -> Result<(RoomEvent, CallbackMeta), Rejection> {
-        let meta = verify_for(self, CommandSet::ALL, query)?;
-        let command = meta
-            .command
-            .typed()
-            .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
-        let event = with_max_members(self.max_members, || RoomEvent::from_json(command, body))?;
-        Ok((event, meta))
+        self.decode::<RoomEvent>(query, body)
     }
 }
 
-fn verify_for(
-    config: &Config,
-    handled: CommandSet,
-    query: &str,
-) -> Result<CallbackMeta, Rejection> {
+/// Verifies the query of a callback whose command is one of `handled` (any of their spellings).
+fn verify_for(config: &Config, handled: &[&str], query: &str) -> Result<CallbackMeta, Rejection> {
     let scan = Scan::new(Some(query));
     let command = match scan.route() {
         Routing::Callback(name) => CallbackCommand::new(name),
         Routing::Conflict => return Err(conflicting_command()),
         Routing::Pass => return Err(Rejection::new(RejectionKind::UnknownCommand)),
     };
-    match command.typed() {
-        Some(typed) if handled.contains(typed) => verify(config, &command, scan),
-        _ => Err(Rejection::new(RejectionKind::UnknownCommand)),
+    if handled
+        .iter()
+        .any(|name| CallbackCommand::new(name) == command)
+    {
+        verify(config, &command, scan)
+    } else {
+        Err(Rejection::new(RejectionKind::UnknownCommand))
     }
 }
 

@@ -136,11 +136,12 @@ pub use meta::CallbackMeta;
 pub use reject::{Rejection, RejectionKind};
 
 /// The tower plumbing behind [`CallbackLayer`]: its service, the service's future, the bodies it
-/// answers with and hands on, and the future of a [`ServiceHandler`]. Named in types, rarely written.
+/// answers with and hands on, the body modes that name its inner service's request body, and the future
+/// of a [`ServiceHandler`]. Named in types, rarely written.
 pub mod service {
     pub use crate::layer::{
-        Callback, DedupFuture, Deduped, Extension, ExtensionAny, NoRoutes, On, OnAny, OnCommand,
-        RequestBody, ResponseBody, ResponseFuture, Routes, ServiceFuture,
+        BodyMode, Callback, HandlersOnly, RequestBody, ResponseBody, ResponseFuture, ServiceFuture,
+        WithExtensions,
     };
 }
 

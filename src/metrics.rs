@@ -25,7 +25,8 @@
 //!   request's extensions), `verified` (no route takes the command: passed on with its metadata),
 //!   `rejected` (refused by the layer, or by the handler with a [`Rejection`](crate::Rejection) of its
 //!   own), `handler_error`, `unavailable` (the handler's `HandlerError::unavailable`, 503),
-//!   `handler_panic` (as the `tracing` feature's `outcome` field says).
+//!   `handler_panic` (as the `tracing` feature's `outcome` field says), `decision_fallback` (a
+//!   decision's handler was late, failed or panicked: the configured fallback answered).
 //! - `reason`: [`RejectionKind`] in snake case: `unknown_command`, `missing_sdk_app_id`,
 //!   `malformed_sdk_app_id`, `conflicting_parameter`, `body_read_error`, `malformed_body`,
 //!   `missing_signature`, `malformed_request_time`, `stale_request_time`, `bad_signature`,
@@ -102,12 +103,13 @@ enum Outcome {
     HandlerError,
     Unavailable,
     HandlerPanic,
+    DecisionFallback,
 }
 
 impl Outcome {
     /// Every outcome, in the order of their discriminants (the index into a series' keys).
     #[cfg(feature = "metrics")]
-    const ALL: [Outcome; 7] = [
+    const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::Forwarded,
         Outcome::Verified,
@@ -115,7 +117,11 @@ impl Outcome {
         Outcome::HandlerError,
         Outcome::Unavailable,
         Outcome::HandlerPanic,
+        Outcome::DecisionFallback,
     ];
+
+    #[cfg(feature = "metrics")]
+    const COUNT: usize = Outcome::ALL.len();
 
     const fn label(self) -> &'static str {
         match self {
@@ -126,6 +132,7 @@ impl Outcome {
             Outcome::HandlerError => "handler_error",
             Outcome::Unavailable => "unavailable",
             Outcome::HandlerPanic => "handler_panic",
+            Outcome::DecisionFallback => "decision_fallback",
         }
     }
 
@@ -201,9 +208,9 @@ struct Series {
     /// The label (read by `Debug` and the tests).
     #[cfg_attr(not(test), allow(dead_code))]
     command: &'static str,
-    callbacks: [Key; 7],
-    handler: [Key; 7],
-    request: [Key; 7],
+    callbacks: [Key; Outcome::COUNT],
+    handler: [Key; Outcome::COUNT],
+    request: [Key; Outcome::COUNT],
 }
 
 #[cfg(feature = "metrics")]
@@ -410,6 +417,13 @@ pub(crate) fn handled(request: Request, handler: Clock, result: Result<(), Rejec
         Ok(()) => record(request, Outcome::Ok, None, Some(handler)),
         Err(kind) => record(request, Outcome::of(kind), Some(kind), Some(handler)),
     }
+}
+
+/// A decision's handler was late, failed or panicked: the configured fallback answered.
+#[inline]
+pub(crate) fn fell_back(request: Request, handler: Clock) {
+    #[cfg(feature = "metrics")]
+    record(request, Outcome::DecisionFallback, None, Some(handler));
 }
 
 #[cfg(feature = "metrics")]

@@ -154,6 +154,10 @@ impl fmt::Display for RejectionKind {
 /// Longest detail kept in an `ErrorInfo`, in bytes.
 const MAX_DETAIL: usize = 200;
 
+/// What every `ErrorInfo` of the layer's starts with: whoever reads a FAIL answer (Tencent's console, a
+/// test, a proxy's log) can tell the callback layer refused the request, not the app behind it.
+pub(crate) const PREFIX: &str = "callback layer: ";
+
 /// Why a callback was not acknowledged `OK`: an HTTP status and a FAIL acknowledgment.
 ///
 /// Its text (`Display`, and the `ErrorInfo` of its answer) says what was wrong and never contains a token
@@ -213,9 +217,13 @@ impl Rejection {
         self.kind.status()
     }
 
-    /// The FAIL acknowledgment for this rejection.
+    /// The FAIL acknowledgment for this rejection: its `ErrorInfo` says that the callback layer refused
+    /// the callback, then why (`callback layer: Sign does not match`).
     pub fn ack(&self) -> Ack {
-        Ack::fail(self.kind.error_code(), Cow::Owned(self.to_string()))
+        Ack::fail(
+            self.kind.error_code(),
+            Cow::Owned(format!("{PREFIX}{self}")),
+        )
     }
 
     /// The full HTTP answer: the status, `Content-Type: application/json`, the FAIL acknowledgment,
@@ -323,7 +331,7 @@ pub(crate) mod tests {
         // The ErrorInfo is the kind's description, then the detail cut to 200 bytes (on a character
         // boundary) and marked with "…".
         let info = ack.error_info();
-        let prefix = "the body is not a valid callback event: ";
+        let prefix = "callback layer: the body is not a valid callback event: ";
         assert!(info.starts_with(prefix), "{info}");
         let detail = &info[prefix.len()..];
         assert!(detail.len() <= MAX_DETAIL + "…".len(), "{}", detail.len());
@@ -360,7 +368,7 @@ pub(crate) mod tests {
                 .error_info()
                 .len();
             assert!(
-                info <= kind.as_str().len() + 2 + 200 + "…".len(),
+                info <= PREFIX.len() + kind.as_str().len() + 2 + 200 + "…".len(),
                 "{kind:?}: {info}"
             );
         }

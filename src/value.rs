@@ -4,15 +4,14 @@
 //! and times as numeric strings. The types here accept each documented shape, keep exact digits (never
 //! through a float), and serialize back to the documented shape.
 
-use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Unexpected, Visitor};
+use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::DEFAULT_MAX_MEMBERS;
+use crate::reject::{Rejection, RejectionKind};
 
 /// A Tencent account (user) ID.
 ///
@@ -221,51 +220,131 @@ pub(crate) fn capped(text: impl fmt::Display, max: usize) -> String {
     capped.out
 }
 
-thread_local! {
-    /// The bound on lists of members decoded on this thread: [`DEFAULT_MAX_MEMBERS`] unless a
-    /// [`with_max_members`] scope set another.
-    static MAX_MEMBERS: Cell<usize> = const { Cell::new(DEFAULT_MAX_MEMBERS) };
-}
-
-/// Runs `decode` with `max` as the bound on every list of members ([`members`]) decoded on this thread
-/// meanwhile, then puts back the bound that was in force before (also when `decode` panics, and with
-/// scopes nested).
+/// Refuses a body that holds a list of more than `max` entries anywhere (an array at any depth), before
+/// anything is decoded from it: the rejection names the key the list is under and the bound. This is
+/// how every decode of the crate bounds the memory one callback can take once decoded (each entry of a
+/// list becomes at least one allocation), with the bound passed explicitly: the layer passes
+/// [`Config::max_members`](crate::Config::max_members), so do `RawCallback::decode`, the inbox and its
+/// workers; the events' own `from_json` pass the default.
 ///
-/// Why a scoped thread-local rather than a `DeserializeSeed` carrying the bound: the events derive
-/// `Deserialize`, and stay plain `Deserialize` types for their users (`serde_json::from_slice`
-/// decodes them, bounded by [`DEFAULT_MAX_MEMBERS`]). A seed would need every event, and every type
-/// holding a list, to be decoded by hand to hand it down, and [`Event::from_json`]'s signature to
-/// change. A decode is synchronous: `serde_json` runs on the calling thread from start to end with no
-/// `.await` in between, so a value set on that thread around the call is seen by exactly that decode
-/// (and by nothing running on another thread or task), and the guard restores it on the way out.
-///
-/// [`Event::from_json`]: crate::Event::from_json
-pub(crate) fn with_max_members<T>(max: usize, decode: impl FnOnce() -> T) -> T {
-    struct Restore(usize);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = MAX_MEMBERS.try_with(|m| m.set(self.0));
-        }
+/// A body too short to hold such a list is not scanned at all: each entry takes at least two bytes (a
+/// one-byte value and a comma), so below `2 × max + 3` bytes no list can be longer than `max`, and a
+/// callback of ordinary size (a few hundred bytes) costs one comparison here. A longer body is scanned
+/// once without building anything (keys up to 64 bytes excepted); a body that is not JSON is left to
+/// the decoder, which says why.
+pub(crate) fn check_lists(body: &[u8], max: usize) -> Result<(), Rejection> {
+    if body.len() < max.saturating_mul(2).saturating_add(3) {
+        return Ok(());
     }
-    let before = MAX_MEMBERS
-        .try_with(|m| m.replace(max))
-        .unwrap_or(DEFAULT_MAX_MEMBERS);
-    let _restore = Restore(before);
-    decode()
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match de::DeserializeSeed::deserialize(ListScan { max, key: None }, &mut de) {
+        Err(e) if e.is_data() => Err(Rejection::with_detail(
+            RejectionKind::MalformedBody,
+            capped(e, 256),
+        )),
+        _ => Ok(()),
+    }
 }
 
-/// The bound on lists of members in force on this thread.
-fn max_members() -> usize {
-    MAX_MEMBERS
-        .try_with(Cell::get)
-        .unwrap_or(DEFAULT_MAX_MEMBERS)
+/// The scan behind [`check_lists`]: a value, under `key` (the last map key seen above it).
+#[derive(Clone, Copy)]
+struct ListScan<'k> {
+    max: usize,
+    key: Option<&'k str>,
 }
 
-/// Decodes the list of members (accounts...) in field `field`, refusing one of more entries than the
-/// bound in force ([`with_max_members`]) while decoding it: entries are counted as they come, and the
-/// first one past the bound is only skipped over (never built) and ends the decode with an error naming
-/// the field and the bound. The list never holds more than the bound, and is not grown past what its
-/// entries need.
+impl<'de> de::DeserializeSeed<'de> for ListScan<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A map key, cut to 64 bytes (it is the sender's).
+struct ScanKey(String);
+
+impl<'de> Deserialize<'de> for ScanKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ScanKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ScanKey, E> {
+                Ok(ScanKey(v[..fitting(v, 64)].to_owned()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Visitor<'de> for ListScan<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(ScanKey(key)) = map.next_key()? {
+            map.next_value_seed(ListScan {
+                max: self.max,
+                key: Some(&key),
+            })?;
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut entries = 0usize;
+        while seq.next_element_seed(self)?.is_some() {
+            entries += 1;
+            if entries > self.max {
+                return Err(de::Error::custom(format_args!(
+                    "{}: the list is longer than {} entries",
+                    self.key.unwrap_or("a list"),
+                    self.max
+                )));
+            }
+        }
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i128<E>(self, _: i128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u128<E>(self, _: u128) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bytes<E>(self, _: &[u8]) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Decodes the list of members (accounts...) in field `field`. Its length is bounded before the decode
+/// ([`check_lists`], with the bound in force where the decode was started); here each entry is built as
+/// it comes, and the list is not grown past what its entries need.
 ///
 /// Anything but a list is refused with a short message (a string is described, not quoted: see
 /// [`unexpected_str`]).
@@ -293,20 +372,19 @@ where
 {
     struct V<T> {
         field: &'static str,
-        max: usize,
         objects: bool,
         item: PhantomData<fn() -> T>,
     }
     impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
         type Value = Vec<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "a list of at most {} entries", self.max)
+            write!(f, "a list ({})", self.field)
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            // A hint from the format is trusted only up to the bound and 64 KiB of entries.
-            let cautious = (64 * 1024 / std::mem::size_of::<T>().max(1)).min(self.max);
+            // A hint from the format is trusted only up to 64 KiB of entries.
+            let cautious = 64 * 1024 / std::mem::size_of::<T>().max(1);
             let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(cautious));
-            while items.len() < self.max {
+            loop {
                 let item = if self.objects {
                     seq.next_element_seed(Object(PhantomData))?
                 } else {
@@ -317,13 +395,6 @@ where
                     None => return Ok(items),
                 }
             }
-            if seq.next_element::<IgnoredAny>()?.is_some() {
-                return Err(de::Error::custom(format_args!(
-                    "{}: the list is longer than {} entries",
-                    self.field, self.max
-                )));
-            }
-            Ok(items)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<T>, E> {
             Err(E::invalid_type(unexpected_str(v), &self))
@@ -331,7 +402,6 @@ where
     }
     d.deserialize_any(V {
         field,
-        max: max_members(),
         objects,
         item: PhantomData,
     })
@@ -655,44 +725,49 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
-    #[test]
-    fn member_lists_are_bounded_by_default() {
-        assert_eq!(decode_list(0), Ok(0));
-        assert_eq!(decode_list(DEFAULT_MAX_MEMBERS), Ok(DEFAULT_MAX_MEMBERS));
-        let err = decode_list(DEFAULT_MAX_MEMBERS + 1).unwrap_err();
-        assert!(
-            err.starts_with("L: the list is longer than 10000 entries at line 1"),
-            "{err}"
-        );
-        // The entry past the bound is not decoded: a bad one there still reads as "too long".
-        let mut past = list(DEFAULT_MAX_MEMBERS);
-        past.insert_str(past.len() - 1, ",1.5");
-        let err = serde_json::from_str::<Listed>(&format!(r#"{{"l":{past}}}"#)).unwrap_err();
-        assert!(err.to_string().contains("longer than 10000"), "{err}");
+    /// What `check_lists` says of `{"l":<n entries>}` under `max`.
+    fn scan(n: usize, max: usize) -> Result<(), String> {
+        check_lists(format!(r#"{{"l":{}}}"#, list(n)).as_bytes(), max).map_err(|r| r.to_string())
     }
 
     #[test]
-    fn a_scope_sets_the_bound_and_restores_it() {
-        assert_eq!(with_max_members(5, || decode_list(5)), Ok(5));
-        let err = with_max_members(5, || decode_list(6)).unwrap_err();
-        assert!(err.contains("longer than 5 entries"), "{err}");
-        assert_eq!(with_max_members(0, || decode_list(0)), Ok(0));
-        assert!(with_max_members(0, || decode_list(1)).is_err());
-        // Nested scopes, and the default back once they end.
-        with_max_members(3, || {
-            assert!(with_max_members(10, || decode_list(10)).is_ok());
-            assert!(decode_list(4).is_err());
-        });
-        assert_eq!(max_members(), DEFAULT_MAX_MEMBERS);
-        // Restored when the decode panics too.
-        let caught = std::panic::catch_unwind(|| with_max_members(1, || panic!("in the decode")));
-        assert!(caught.is_err());
-        assert_eq!(max_members(), DEFAULT_MAX_MEMBERS);
-        // Another thread has its own bound: a scope here does not reach it.
-        with_max_members(1, || {
-            let other = std::thread::spawn(|| decode_list(2)).join().unwrap();
-            assert_eq!(other, Ok(2));
-        });
+    fn lists_are_bounded_before_the_decode() {
+        const DEFAULT: usize = crate::config::DEFAULT_MAX_MEMBERS;
+        assert_eq!(scan(0, DEFAULT), Ok(()));
+        assert_eq!(scan(DEFAULT, DEFAULT), Ok(()));
+        let err = scan(DEFAULT + 1, DEFAULT).unwrap_err();
+        assert!(
+            err.ends_with("l: the list is longer than 10000 entries at line 1 column 40010"),
+            "{err}"
+        );
+        assert_eq!(scan(5, 5), Ok(()));
+        assert!(scan(6, 5)
+            .unwrap_err()
+            .contains("l: the list is longer than 5 entries"));
+        assert_eq!(scan(0, 0), Ok(()));
+        assert!(scan(1, 0).is_err());
+        // At any depth, named by the key it is under, in objects and in lists.
+        let nested = format!(r#"{{"a":{{"b":[{{"SeatList":{}}}]}}}}"#, list(4));
+        let err = check_lists(nested.as_bytes(), 3).unwrap_err().to_string();
+        assert!(
+            err.contains("SeatList: the list is longer than 3 entries"),
+            "{err}"
+        );
+        let inner = format!(r#"{{"x":[[1],{}]}}"#, list(4));
+        assert!(check_lists(inner.as_bytes(), 3).is_err());
+        // A body too short to hold a list past the bound is not even read: not JSON, still Ok here
+        // (the decoder says why).
+        assert!(check_lists(b"[1,1,1,1", 3).is_ok());
+        // A long body that is not JSON is left to the decoder too (past the bound, a list is refused
+        // whatever follows it).
+        assert!(check_lists(format!("{{\"a\":{}", "x".repeat(100)).as_bytes(), 3).is_ok());
+        assert!(check_lists(format!("[{}", "1,".repeat(100)).as_bytes(), 3).is_err());
+        // A long key is cut in the message.
+        let long_key = format!(r#"{{"{}":{}}}"#, "k".repeat(1000), list(4));
+        let err = check_lists(long_key.as_bytes(), 3).unwrap_err().to_string();
+        assert!(err.len() < 300, "{err}");
+        // The decode after it is not bounded: what the scan let through decodes whole.
+        assert_eq!(decode_list(DEFAULT + 5), Ok(DEFAULT + 5));
     }
 
     #[test]
@@ -720,7 +795,7 @@ mod tests {
 
     #[test]
     fn objects_are_objects_and_a_long_string_is_not_quoted() {
-        use crate::event::{CreateRoom, Event, SeatInfoChanged};
+        use crate::event::{CreateRoom, SeatInfoChanged};
         let long = "\u{7f}".repeat(100_000);
         let bodies = [
             format!(r#"{{"EventTime":1,"RoomInfo":"{long}"}}"#),

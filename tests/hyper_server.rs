@@ -120,15 +120,15 @@ async fn echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Er
 async fn handler_mode_on_incoming_over_loopback() {
     let seen = Seen::default();
     let s = seen.clone();
-    let layer = CallbackLayer::new(Config::new(APP).body_limit(1024)).on(
-        move |event: MemberLeave, meta: CallbackMeta| {
+    let layer = CallbackLayer::new(Config::new(APP).body_limit(1024))
+        .verify_unrouted(true)
+        .on(move |event: MemberLeave, meta: CallbackMeta| {
             let s = s.clone();
             async move {
                 s.lock().unwrap().push((event, meta));
                 Ok::<(), HandlerError>(())
             }
-        },
-    );
+        });
     // Handler mode takes hyper's `Incoming` body as it is.
     let svc = ServiceBuilder::new().layer(layer).service(service_fn(echo));
     let addr = serve(svc).await;
@@ -273,7 +273,11 @@ async fn extensions_mode_over_loopback_with_map_request() {
     let seen = Seen::default();
     let svc = ServiceBuilder::new()
         .map_request(|req: Request<Incoming>| req.map(axum::body::Body::new))
-        .layer(CallbackLayer::new(Config::new(APP)).extension::<MemberLeave>())
+        .layer(
+            CallbackLayer::new(Config::new(APP))
+                .verify_unrouted(true)
+                .extension::<MemberLeave>(),
+        )
         .service(extensions_router(seen.clone()));
     let addr = serve(svc).await;
     check_extensions_server(addr, &seen).await;
@@ -282,8 +286,11 @@ async fn extensions_mode_over_loopback_with_map_request() {
 #[tokio::test]
 async fn extensions_mode_over_loopback_with_axum_serve() {
     let seen = Seen::default();
-    let app = extensions_router(seen.clone())
-        .layer(CallbackLayer::new(Config::new(APP)).extension::<MemberLeave>());
+    let app = extensions_router(seen.clone()).layer(
+        CallbackLayer::new(Config::new(APP))
+            .verify_unrouted(true)
+            .extension::<MemberLeave>(),
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -322,6 +329,7 @@ async fn read_response(stream: &mut TcpStream) -> (u16, String) {
 #[tokio::test(start_paused = true)]
 async fn a_body_that_stops_arriving_is_408() {
     let layer = CallbackLayer::new(Config::new(APP).body_timeout(Some(Duration::from_millis(50))))
+        .verify_unrouted(true)
         .on(|_: MemberLeave, _: CallbackMeta| async { Ok::<(), HandlerError>(()) });
     let svc =
         ServiceBuilder::new()

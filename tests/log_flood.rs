@@ -186,9 +186,8 @@ fn account(events: &[Recorded]) -> (u64, u64) {
     for e in events {
         match e.message.as_str() {
             "callback rejected" => logged += 1,
-            "callback events suppressed" => {
+            "callback events suppressed" if e.field("kind") == Some("rejected") => {
                 assert_eq!(e.level, tracing::Level::WARN, "{e:?}");
-                assert_eq!(e.field("kind"), Some("rejected"), "{e:?}");
                 suppressed += e.field("suppressed").unwrap().parse::<u64>().unwrap();
             }
             _ => {}
@@ -220,6 +219,7 @@ async fn fifty_thousand_bad_signatures_add_at_most_100_kb() {
     let _serial = serial().await;
     let (buffer, capture, _guard) = subscribe();
     let mut svc = CallbackLayer::new(config())
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(inner));
 
@@ -283,6 +283,7 @@ async fn every_field_is_capped() {
     let _serial = serial().await;
     let (buffer, capture, _guard) = subscribe();
     let svc = CallbackLayer::new(config().body_limit(2 << 20))
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(inner));
 
@@ -338,11 +339,14 @@ async fn every_field_is_capped() {
     assert!(line < 2_000, "a line of {line} bytes");
 }
 
+/// Accepted callbacks have a bucket of their own: refusals do not take their events' room, and a flood
+/// of them (a signed URL replayed in its window) is limited like any other, its summary counted.
 #[tokio::test]
-async fn successful_callbacks_are_never_limited() {
+async fn accepted_callbacks_are_limited_on_their_own() {
     let _serial = serial().await;
     let (buffer, capture, _guard) = subscribe();
     let mut svc = CallbackLayer::new(config())
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(inner));
 
@@ -352,7 +356,8 @@ async fn successful_callbacks_are_never_limited() {
         assert_eq!(res.status(), 401);
     }
     let refusals = capture.take();
-    // ... then 100 valid callbacks in a row: each has its INFO event.
+    // ... then 100 valid callbacks in a row: the first 50 (the burst) have their INFO event, whatever
+    // the refusals did, and the rest are counted.
     for i in 0..100 {
         let res = svc
             .ready()
@@ -368,8 +373,9 @@ async fn successful_callbacks_are_never_limited() {
         .iter()
         .filter(|e| e.message == "callback handled")
         .collect();
-    assert_eq!(handled.len(), 100, "{events:#?}");
-    for (i, e) in handled.iter().enumerate() {
+    // 50 at once, and one more per 100 ms the loop may have taken.
+    assert!((50..60).contains(&handled.len()), "{}", handled.len());
+    for (i, e) in handled.iter().take(50).enumerate() {
         assert_eq!(e.level, tracing::Level::INFO);
         assert_eq!(e.field("outcome"), Some("ok"));
         assert_eq!(e.field("room"), Some(format!("rid-{i}").as_str()));

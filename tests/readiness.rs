@@ -13,8 +13,8 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::service::WithExtensions;
 use tencent_room_callback::service::{Callback, RequestBody};
-use tencent_room_callback::service::{Extension, NoRoutes};
 use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 use tower::{Layer, Service, ServiceExt};
 
@@ -165,10 +165,9 @@ fn log(shared: &Shared) -> Vec<String> {
     std::mem::take(&mut *shared.log.lock().unwrap())
 }
 
-fn forwarding(
-    probe: Probe<Forwarded>,
-) -> Callback<Probe<Forwarded>, Extension<MemberLeave, NoRoutes>> {
+fn forwarding(probe: Probe<Forwarded>) -> Callback<Probe<Forwarded>, WithExtensions> {
     CallbackLayer::new(Config::new(APP))
+        .verify_unrouted(true)
         .extension::<MemberLeave>()
         .layer(probe)
 }
@@ -319,6 +318,7 @@ async fn handler_mode_never_touches_the_inner_service_for_its_command() {
     let handled = Arc::new(AtomicUsize::new(0));
     let h = handled.clone();
     let mut svc = CallbackLayer::new(Config::new(APP))
+        .verify_unrouted(true)
         .on(move |_: MemberLeave, _: CallbackMeta| {
             h.fetch_add(1, SeqCst);
             async { Ok::<(), HandlerError>(()) }
@@ -333,9 +333,10 @@ async fn handler_mode_never_touches_the_inner_service_for_its_command() {
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(handled.load(SeqCst), 1);
-    // Readied (poll_ready is forwarded), neither cloned nor called.
-    assert_eq!(log(&shared), ["ready 0"]);
-    // A pass-through after it is answered by that same instance.
+    // Readied (poll_ready is forwarded), never called: the readied instance is given back (dropped,
+    // with whatever it reserved) and a fresh clone takes its place.
+    assert_eq!(log(&shared), ["ready 0", "clone 0 -> 1"]);
+    // A pass-through after it is answered by the fresh instance, readied for it.
     let res = svc
         .ready()
         .await
@@ -343,7 +344,8 @@ async fn handler_mode_never_touches_the_inner_service_for_its_command() {
         .call(post("/other", "x"))
         .await
         .unwrap();
-    assert_eq!(answered_by(&res), (0, true));
+    assert_eq!(answered_by(&res), (1, true));
+    assert_eq!(log(&shared), ["ready 1", "call 1 ready=true"]);
 }
 
 #[tokio::test]

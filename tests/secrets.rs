@@ -149,7 +149,8 @@ fn debug_of_config_token_layer_and_service_shows_no_token() {
         "{text}"
     );
     // An app's own set, and a rotation through the handle: counts only.
-    let with_app = config.clone().app_token(1400000001, TOKEN).unwrap();
+    // (A configuration of its own: clones share their token sets, builder calls included.)
+    let with_app = self::config().app_token(1400000001, TOKEN).unwrap();
     with_app
         .tokens()
         .set_app(1400000001, [OLD_TOKEN, TOKEN])
@@ -162,6 +163,7 @@ fn debug_of_config_token_layer_and_service_shows_no_token() {
     );
 
     let layer = CallbackLayer::new(config)
+        .verify_unrouted(true)
         .on(|_: MemberLeave, _: CallbackMeta| async { Ok::<(), HandlerError>(()) });
     assert_clean("CallbackLayer Debug", &format!("{layer:?} {layer:#?}"));
 
@@ -249,6 +251,7 @@ fn answers_and_tracing_output_show_no_secret() {
         .unwrap();
 
     let svc = CallbackLayer::new(config())
+        .verify_unrouted(true)
         .on(|e: MemberLeave, _: CallbackMeta| async move {
             if e.room_id == "fail" {
                 return Err(HandlerError::msg("the store is down"));

@@ -169,9 +169,11 @@ async fn one_event_per_intercepted_request_and_no_secret() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let handler_svc = CallbackLayer::new(config())
+        .verify_unrouted(true)
         .on(on_leave)
         .layer(service_fn(inner::<Full<Bytes>>));
     let forward_svc = CallbackLayer::new(config())
+        .verify_unrouted(true)
         .extension::<MemberLeave>()
         .layer(service_fn(inner::<RequestBody<Full<Bytes>>>));
     let signed = format!("&Sign={SIGN}&RequestTime={TIME}");
@@ -370,9 +372,11 @@ async fn a_panicking_handler_is_one_event_with_its_message() {
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     let _guard = tracing::subscriber::set_default(subscriber);
     let in_future = CallbackLayer::new(Config::new(1400000000))
+        .verify_unrouted(true)
         .on(panicking)
         .layer(service_fn(inner::<Full<Bytes>>));
     let before_future = CallbackLayer::new(Config::new(1400000000))
+        .verify_unrouted(true)
         .on(
             |e: MemberLeave, _: CallbackMeta| -> std::future::Ready<Result<(), HandlerError>> {
                 panic!("boom before the future, room {}", e.room_id)

@@ -245,7 +245,7 @@ macro_rules! chat_events {
                 /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`] when the body is not a JSON
                 /// object of this event's shape, or when its `CallbackCommand` names another command.
                 pub fn from_json(body: &[u8]) -> Result<Self, Rejection> {
-                    decode_json(body)
+                    decode_json(body, crate::config::DEFAULT_MAX_MEMBERS)
                 }
             }
 

@@ -264,10 +264,9 @@ fn group_member_lists_are_bounded() {
             .contains("ExitMemberList: the list is longer than 10000 entries"),
         "{err}"
     );
-    // Under a narrower bound in force (as a layer sets its configuration's).
-    let narrow = crate::value::with_max_members(1, || {
-        GroupAfterMemberExit::from_json(body("ExitMemberList", 2).as_bytes())
-    });
+    // Under a narrower bound, passed explicitly (as a layer passes its configuration's).
+    let narrow =
+        crate::event::decode_json::<GroupAfterMemberExit>(body("ExitMemberList", 2).as_bytes(), 1);
     assert_malformed(narrow, "2 members under a bound of 1");
 }
 

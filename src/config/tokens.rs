@@ -16,9 +16,12 @@ use super::{ConfigError, Token};
 ///
 /// A handle from [`Config::tokens`](crate::Config::tokens) is cheap to clone and shared with every
 /// clone of that `Config`, so with every [`CallbackLayer`](crate::CallbackLayer) and service built from
-/// it: a change is seen by the next callback each of them verifies. Each change is atomic: a callback
-/// is checked against the complete set before the change or the complete set after it, never a mix.
-/// The handle changes tokens only; the configured SDKAppIDs stay as built.
+/// it: a change is seen by the next callback each of them verifies. It never detaches: the `Config`'s own
+/// builder calls ([`token`](crate::Config::token), [`app_token`](crate::Config::app_token),
+/// [`app_id`](crate::Config::app_id)) write through the same table, so a handle taken before them sees
+/// their changes and reaches the layer all the same. Each change is atomic: a callback is checked
+/// against the complete set before the change or the complete set after it, never a mix. The handle
+/// changes tokens only; it adds no SDKAppID.
 ///
 /// `Debug` shows how many tokens each set holds, never a token.
 ///
@@ -43,28 +46,33 @@ pub struct TokenSets {
 }
 
 struct Shared {
-    /// The configured SDKAppIDs, fixed for the life of the handle.
-    apps: Box<[u64]>,
     /// The current table; writers swap in a new one, readers clone the `Arc`.
     table: RwLock<Arc<Table>>,
 }
 
-/// One immutable state of the token sets.
+/// One immutable state of the configured apps and their token sets.
 #[derive(Clone, Default)]
-pub(super) struct Table {
+pub(crate) struct Table {
+    /// The configured SDKAppIDs, in the order configured.
+    pub(crate) app_ids: Vec<u64>,
     pub(super) default: Arc<[Token]>,
     /// The apps with a set of their own (never empty once built through the public API).
     pub(super) apps: BTreeMap<u64, Arc<[Token]>>,
 }
 
 impl Table {
+    /// Whether `app_id` is one of the configured apps.
+    pub(crate) fn knows(&self, app_id: u64) -> bool {
+        self.app_ids.contains(&app_id)
+    }
+
     /// The set `app_id`'s callbacks are checked against: its own, else the default.
-    pub(super) fn effective(&self, app_id: u64) -> &Arc<[Token]> {
+    pub(crate) fn effective(&self, app_id: u64) -> &Arc<[Token]> {
         self.apps.get(&app_id).unwrap_or(&self.default)
     }
 
     /// Whether any set holds a token.
-    pub(super) fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         !self.default.is_empty() || self.apps.values().any(|set| !set.is_empty())
     }
 }
@@ -123,11 +131,10 @@ where
 }
 
 impl TokenSets {
-    /// A new handle (shared with nobody yet) over `apps` and `table`.
-    pub(super) fn new(apps: &[u64], table: Table) -> TokenSets {
+    /// A new handle (shared with nobody yet) over `table`.
+    pub(super) fn new(table: Table) -> TokenSets {
         TokenSets {
             shared: Arc::new(Shared {
-                apps: apps.into(),
                 table: RwLock::new(Arc::new(table)),
             }),
         }
@@ -135,7 +142,7 @@ impl TokenSets {
 
     /// The current table: a read lock held only to clone an `Arc`. A poisoned lock is used as is:
     /// the table is only ever replaced whole, so it is never half-written.
-    pub(super) fn snapshot(&self) -> Arc<Table> {
+    pub(crate) fn snapshot(&self) -> Arc<Table> {
         Arc::clone(&self.read())
     }
 
@@ -155,20 +162,21 @@ impl TokenSets {
 
     /// The effective set of `app_id` (its own, else the default), from one snapshot: the read lock is
     /// held for one map look-up and one `Arc` clone.
+    #[cfg(test)]
     pub(super) fn effective(&self, app_id: u64) -> Arc<[Token]> {
         Arc::clone(self.read().effective(app_id))
     }
 
     /// Replaces the current table by `change(current)`, under the write lock (so concurrent writers
     /// never lose each other's changes). `change` must not panic.
-    fn update(&self, change: impl FnOnce(&Table) -> Table) {
+    pub(super) fn update(&self, change: impl FnOnce(&Table) -> Table) {
         let mut table = self.write();
         let next = change(&table);
         *table = Arc::new(next);
     }
 
     fn check_app(&self, app_id: u64) -> Result<(), ConfigError> {
-        if self.shared.apps.contains(&app_id) {
+        if self.read().knows(app_id) {
             Ok(())
         } else {
             Err(ConfigError::UnknownApp(app_id))
@@ -181,7 +189,7 @@ impl TokenSets {
     ///
     /// # Errors
     /// Nothing changes on error. [`ConfigError::UnknownApp`] when `app_id` is not one of the
-    /// configured SDKAppIDs (this handle does not add apps); [`ConfigError::NoTokens`] when `tokens`
+    /// configured SDKAppIDs (the handle adds no app); [`ConfigError::NoTokens`] when `tokens`
     /// is empty (use [`remove_app`](TokenSets::remove_app) to go back to the default set);
     /// [`ConfigError::EmptyToken`] or [`ConfigError::TokenWhitespace`] for an invalid token, as
     /// [`Config::token`](crate::Config::token).
@@ -216,7 +224,7 @@ impl TokenSets {
         let set = validate(tokens)?;
         self.update(|t| Table {
             default: set,
-            apps: t.apps.clone(),
+            ..t.clone()
         });
         Ok(())
     }
@@ -247,9 +255,9 @@ impl TokenSets {
         self.read().any()
     }
 
-    /// The configured SDKAppIDs, the apps whose sets this handle may change.
-    pub fn app_ids(&self) -> &[u64] {
-        &self.shared.apps
+    /// The configured SDKAppIDs now, the apps whose sets this handle may change.
+    pub fn app_ids(&self) -> Vec<u64> {
+        self.read().app_ids.clone()
     }
 }
 
@@ -265,10 +273,11 @@ mod tests {
 
     fn sets() -> TokenSets {
         let table = Table {
+            app_ids: vec![1, 2, 3],
             default: Arc::from([Token::new("d").unwrap()]),
             apps: BTreeMap::new(),
         };
-        TokenSets::new(&[1, 2, 3], table)
+        TokenSets::new(table)
     }
 
     /// The sets as lists of token texts (for tests only: real code never exposes a token).
@@ -324,7 +333,7 @@ mod tests {
         let c = s.clone();
         c.set_app(3, ["x"]).unwrap();
         assert_eq!(texts(&s.effective(3)), ["x"]);
-        assert_eq!(s.app_ids(), &[1, 2, 3]);
+        assert_eq!(s.app_ids(), [1, 2, 3]);
     }
 
     #[test]

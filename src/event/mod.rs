@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::command::Command;
+use crate::command::{CallbackCommand, Command};
+use crate::config::DEFAULT_MAX_MEMBERS;
 use crate::reject::{Rejection, RejectionKind};
 
 mod member;
@@ -31,38 +32,46 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A typed Room callback event: one per [`Command`].
+/// An event type a callback decodes as: what a typed route ([`CallbackLayer::on`],
+/// [`CallbackLayer::extension`]) and [`Config::decode`] take.
 ///
-/// This trait is sealed: the crate implements it for each documented command.
-pub trait Event:
-    sealed::Sealed + Serialize + DeserializeOwned + fmt::Debug + Clone + Send + Sync + 'static
-{
-    /// The command this event answers to.
-    const COMMAND: Command;
+/// Implemented by the six Room events (each for its own command), by [`RoomEvent`] (for all six), and by
+/// the crate's other typed events. Sealed.
+///
+/// [`CallbackLayer::on`]: crate::CallbackLayer::on
+/// [`CallbackLayer::extension`]: crate::CallbackLayer::extension
+/// [`Config::decode`]: crate::Config::decode
+pub trait Event: sealed::Sealed + Serialize + fmt::Debug + Clone + Send + Sync + 'static {
+    /// The wire names of the commands whose callbacks decode as this event (every accepted spelling).
+    const COMMANDS: &'static [&'static str];
 
-    /// The room the event is about, when the event names one.
-    fn room_id(&self) -> Option<&str>;
-
-    /// When the event happened.
-    fn event_time(&self) -> EventTime;
-
-    /// Decodes the event from a callback body.
+    /// Decodes the body of a verified callback of `command` (one of [`COMMANDS`](Self::COMMANDS)),
+    /// refusing any list of more than `max_members` entries before building it.
     ///
     /// # Errors
-    /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`] when the body is not a JSON object of this
-    /// event's shape, or when its `CallbackCommand` names another command.
-    fn from_json(body: &[u8]) -> Result<Self, Rejection> {
-        decode_json(body)
-    }
+    /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`] when the body is not a JSON object of
+    /// this event's shape, names another command in its `CallbackCommand`, or holds a longer list.
+    fn decode(
+        command: &CallbackCommand,
+        body: &[u8],
+        max_members: usize,
+    ) -> Result<Self, Rejection>;
 
-    /// The key that identifies this event across Tencent's retries: see [`EventKey`].
+    /// The room the event is about, when it names one.
+    fn room_id(&self) -> Option<&str>;
+
+    /// The key that identifies this event's content across Tencent's retries: see [`EventKey`].
     fn event_key(&self) -> EventKey {
         EventKey::of(self)
     }
 }
 
-/// Decodes a JSON object body into `T`, refusing anything that is not an object.
-pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
+/// Decodes a JSON object body into `T`, refusing anything that is not an object, and any list in it of
+/// more than `max_members` entries (before building it: see [`check_lists`](crate::value::check_lists)).
+pub(crate) fn decode_json<T: DeserializeOwned>(
+    body: &[u8],
+    max_members: usize,
+) -> Result<T, Rejection> {
     // serde's derive would also accept a JSON array (fields by position): only an object is a callback.
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -79,6 +88,7 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejecti
             ))
         }
     }
+    crate::value::check_lists(body, max_members)?;
     // The error's text is read only as far as a rejection keeps it (200 bytes, cut with a mark): a
     // decoder's message may quote the body at length, and need not be copied whole to be cut.
     serde_json::from_slice(body).map_err(|e| {
@@ -106,20 +116,24 @@ impl<E> PartialEq for CommandTag<E> {
     }
 }
 impl<E> Eq for CommandTag<E> {}
-impl<E: Event> fmt::Debug for CommandTag<E> {
+/// A Room event's own command, for its [`CommandTag`].
+pub(crate) trait Tagged {
+    const COMMAND: Command;
+}
+impl<E: Tagged> fmt::Debug for CommandTag<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(E::COMMAND.name(), f)
     }
 }
-impl<E: Event> Serialize for CommandTag<E> {
+impl<E: Tagged> Serialize for CommandTag<E> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(E::COMMAND.name())
     }
 }
-impl<'de, E: Event> Deserialize<'de> for CommandTag<E> {
+impl<'de, E: Tagged> Deserialize<'de> for CommandTag<E> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<E>(PhantomData<fn() -> E>);
-        impl<E: Event> serde::de::Visitor<'_> for V<E> {
+        impl<E: Tagged> serde::de::Visitor<'_> for V<E> {
             type Value = CommandTag<E>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(f, "the string {:?}", E::COMMAND.name())
@@ -226,13 +240,18 @@ macro_rules! room_events {
         }
 
         impl RoomEvent {
-            /// Decodes the body of a callback whose query named `command`.
+            /// Decodes the body of a callback whose query named `command`, with lists bounded by
+            /// [`Config::DEFAULT_MAX_MEMBERS`](crate::Config::DEFAULT_MAX_MEMBERS).
             ///
             /// # Errors
-            /// As [`Event::from_json`] for that command's event.
+            /// As [`Event::decode`] for that command's event.
             pub fn from_json(command: Command, body: &[u8]) -> Result<RoomEvent, Rejection> {
+                RoomEvent::bounded(command, body, DEFAULT_MAX_MEMBERS)
+            }
+
+            fn bounded(command: Command, body: &[u8], max: usize) -> Result<RoomEvent, Rejection> {
                 match command {
-                    $( Command::$variant => $variant::from_json(body).map(RoomEvent::$variant), )*
+                    $( Command::$variant => decode_json(body, max).map(RoomEvent::$variant), )*
                 }
             }
 
@@ -246,7 +265,7 @@ macro_rules! room_events {
             /// The room the event is about, when it names one.
             pub fn room_id(&self) -> Option<&str> {
                 match self {
-                    $( RoomEvent::$variant(e) => e.room_id(), )*
+                    $( RoomEvent::$variant(e) => Event::room_id(e), )*
                 }
             }
 
@@ -262,6 +281,32 @@ macro_rules! room_events {
                 match self {
                     $( RoomEvent::$variant(e) => e.event_key(), )*
                 }
+            }
+        }
+
+        impl sealed::Sealed for RoomEvent {}
+        impl Event for RoomEvent {
+            const COMMANDS: &'static [&'static str] = &[
+                "Room.CallbackAfterCreateRoom",
+                "Room.CallbackAfterDestroyRoom",
+                "Room.CallbackAfterUpdateRoomInfo",
+                "Room.CallbackUpdateRoomInfo",
+                "Room.CallbackAfterMemberEnter",
+                "Room.CallbackAfterMemberLeave",
+                "Mic.CallbackAfterSeatInfoChanged",
+            ];
+            fn decode(
+                command: &CallbackCommand,
+                body: &[u8],
+                max_members: usize,
+            ) -> Result<RoomEvent, Rejection> {
+                let typed = command
+                    .typed()
+                    .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
+                RoomEvent::bounded(typed, body, max_members)
+            }
+            fn room_id(&self) -> Option<&str> {
+                RoomEvent::room_id(self)
             }
         }
 
@@ -284,17 +329,49 @@ room_events!(
     SeatInfoChanged
 );
 
-/// Implements [`Event`] for a struct with `room_id`-style accessors.
+/// Implements [`Event`] for a Room event struct, with its own command, `from_json` and `event_time`.
 macro_rules! impl_event {
     ($ty:ident, $cmd:ident, |$e:ident| $room:expr) => {
         impl sealed::Sealed for $ty {}
-        impl Event for $ty {
+        impl Tagged for $ty {
             const COMMAND: Command = Command::$cmd;
+        }
+        impl Event for $ty {
+            const COMMANDS: &'static [&'static str] = Command::$cmd.names();
+            fn decode(
+                command: &CallbackCommand,
+                body: &[u8],
+                max_members: usize,
+            ) -> Result<$ty, Rejection> {
+                if *command != Command::$cmd {
+                    return Err(Rejection::new(RejectionKind::UnknownCommand));
+                }
+                decode_json(body, max_members)
+            }
             fn room_id(&self) -> Option<&str> {
                 let $e = self;
                 $room
             }
-            fn event_time(&self) -> EventTime {
+        }
+        impl $ty {
+            #[doc = concat!("The command of this event: `", stringify!($cmd), "`.")]
+            pub const COMMAND: Command = Command::$cmd;
+
+            /// Decodes the event from a callback body, with lists bounded by
+            /// [`Config::DEFAULT_MAX_MEMBERS`](crate::Config::DEFAULT_MAX_MEMBERS) (the layer applies
+            /// [`Config::max_members`](crate::Config::max_members); so does [`Event::decode`] with the
+            /// bound it is given).
+            ///
+            /// # Errors
+            /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`] when the body is not a JSON
+            /// object of this event's shape, names another command in its `CallbackCommand`, or holds a
+            /// longer list.
+            pub fn from_json(body: &[u8]) -> Result<$ty, Rejection> {
+                decode_json(body, DEFAULT_MAX_MEMBERS)
+            }
+
+            /// When the event happened.
+            pub fn event_time(&self) -> EventTime {
                 self.event_time
             }
         }

@@ -103,7 +103,6 @@ impl SeatInfoChanged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Event;
 
     #[test]
     fn seat_sample_with_numeric_account() {

@@ -1,5 +1,6 @@
 //! The bodies the layer puts on either side of the inner service: [`ResponseBody`] for every answer,
-//! [`RequestBody`] for the requests an extension route forwards.
+//! [`RequestBody`] for the requests an extension route forwards; and the [`BodyMode`] of a layer, which
+//! says which request body its inner service receives.
 
 use std::fmt;
 use std::pin::Pin;
@@ -206,6 +207,78 @@ impl<B> fmt::Debug for RequestBody<B> {
                 .field("len", &bytes.as_ref().map_or(0, Bytes::len))
                 .finish(),
         }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Which request body a layer's inner service receives, for an incoming body `B`: named by the type
+/// parameter of [`CallbackLayer`](crate::CallbackLayer), which starts as [`HandlersOnly`] and becomes
+/// [`WithExtensions`] with the first extension route. Sealed.
+pub trait BodyMode: sealed::Sealed + Send + Sync + 'static {
+    /// The body of the requests the inner service receives.
+    type Body<B>;
+
+    /// A passed-through request's body, for the inner service.
+    fn pass<B>(body: B) -> Self::Body<B>;
+
+    /// A passed-through request, for the inner service: as it came when the body is unchanged (its
+    /// head is not even moved).
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<Self::Body<B>> {
+        req.map(Self::pass)
+    }
+
+    /// A forwarded callback's body (the bytes the layer read), when this mode can carry one.
+    fn forward<B>(bytes: Bytes) -> Option<Self::Body<B>>;
+}
+
+/// The mode of a layer whose routes all have handlers: the inner service receives every request it
+/// gets (only what the layer passes through) exactly as it came, body type `B` and all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HandlersOnly;
+
+/// The mode of a layer with an extension route ([`CallbackLayer::extension`]): the inner service
+/// receives a [`RequestBody<B>`] (the original body of a passed-through request, the bytes the layer
+/// read for a forwarded callback).
+///
+/// [`CallbackLayer::extension`]: crate::CallbackLayer::extension
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WithExtensions;
+
+impl sealed::Sealed for HandlersOnly {}
+impl sealed::Sealed for WithExtensions {}
+
+impl BodyMode for HandlersOnly {
+    type Body<B> = B;
+
+    #[inline]
+    fn pass<B>(body: B) -> B {
+        body
+    }
+
+    #[inline]
+    fn pass_request<B>(req: http::Request<B>) -> http::Request<B> {
+        req
+    }
+
+    fn forward<B>(_: Bytes) -> Option<B> {
+        None
+    }
+}
+
+impl BodyMode for WithExtensions {
+    type Body<B> = RequestBody<B>;
+
+    #[inline]
+    fn pass<B>(body: B) -> RequestBody<B> {
+        RequestBody::original(body)
+    }
+
+    fn forward<B>(bytes: Bytes) -> Option<RequestBody<B>> {
+        Some(RequestBody::buffered(bytes))
     }
 }
 

@@ -12,57 +12,55 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
-use super::body::ResponseBody;
+use super::body::{BodyMode, ResponseBody};
 use super::handler::BoxError;
-use super::routes::{Routes, To};
+use super::router::{AckFuture, Delivered, Intercepted};
 use super::Shared;
 use crate::ack::Ack;
 use crate::command::CallbackCommand;
-use crate::meta::CallbackMeta;
+use crate::meta::{CallbackMeta, DeliveryKey};
 use crate::metrics;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{self, Room};
-use crate::value::with_max_members;
 
 pin_project! {
     /// The response future of [`Callback`](super::Callback).
     ///
-    /// For a passed-through request it is the inner service's future and a tag: whatever handlers are
-    /// registered, their futures and the body being read live in one allocation made for an
-    /// intercepted callback only.
-    pub struct ResponseFuture<S, R, B>
+    /// For a passed-through request it is the inner service's future and a tag: the body being read
+    /// and the handler's future of an intercepted callback live in allocations made for it only.
+    pub struct ResponseFuture<S, M, B>
     where
-        S: Service<Request<R::Body<B>>>,
-        R: Routes,
+        S: Service<Request<M::Body<B>>>,
+        M: BodyMode,
     {
         #[pin]
-        state: State<S, R, B>,
+        state: State<S, M, B>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, R, B>
+    enum State<S, M, B>
     where
-        S: Service<Request<R::Body<B>>>,
-        R: Routes,
+        S: Service<Request<M::Body<B>>>,
+        M: BodyMode,
     {
         // Passed through, or an event delivered in extensions.
         Inner { #[pin] fut: S::Future },
         // Refused from the head alone.
         Refused { rejection: Option<Rejection> },
         // An intercepted callback: its body, then its handler.
-        Intercepted { callback: Pin<Box<Intercept<S, R, B>>> },
+        Intercepted { callback: Pin<Box<Intercept<S, M, B>>> },
     }
 }
 
-impl<S, R, B> ResponseFuture<S, R, B>
+impl<S, M, B> ResponseFuture<S, M, B>
 where
-    S: Service<Request<R::Body<B>>>,
-    R: Routes,
+    S: Service<Request<M::Body<B>>>,
+    M: BodyMode,
 {
     #[inline]
     pub(crate) fn inner(fut: S::Future) -> Self {
@@ -72,12 +70,11 @@ where
     }
 
     pub(crate) fn reject(
-        command: Option<&str>,
+        command: Option<&CallbackCommand>,
         measured: metrics::Request,
         rejection: Rejection,
     ) -> Self {
-        trace::rejected(command, &rejection);
-        metrics::rejected(measured, rejection.kind());
+        refused(command, measured, &rejection);
         ResponseFuture {
             state: State::Refused {
                 rejection: Some(rejection),
@@ -88,18 +85,25 @@ where
     pub(crate) fn collect(
         req: Request<B>,
         meta: CallbackMeta,
-        at: u16,
+        at: usize,
         measured: metrics::Request,
-        shared: Arc<Shared<R>>,
+        shared: Arc<Shared>,
         inner: Option<S>,
     ) -> Self {
         let (parts, body) = req.into_parts();
+        // A decision's deadline runs from now: the answer is due within Tencent's 2 s of its sending.
+        let deadline = if meta.command.is_decision() {
+            Instant::now().checked_add(shared.config.decision_deadline)
+        } else {
+            None
+        };
         ResponseFuture {
             state: State::Intercepted {
                 callback: Box::pin(Intercept {
                     command: meta.command.clone(),
                     at,
                     measured,
+                    deadline,
                     head: Some((parts, meta)),
                     shared,
                     inner,
@@ -108,16 +112,27 @@ where
                         body,
                         buf: Collected::Empty,
                     },
+                    mode: std::marker::PhantomData,
                 }),
             },
         }
     }
 }
 
-impl<S, R, B, ResBody> Future for ResponseFuture<S, R, B>
+/// Reports a refusal: the trace (a WARN for a decision: each one refused lets what it decides through
+/// at Tencent's end) and the metrics.
+fn refused(command: Option<&CallbackCommand>, measured: metrics::Request, rejection: &Rejection) {
+    match command {
+        Some(c) if c.is_decision() => trace::decision_refused(c.as_str(), rejection),
+        _ => trace::rejected(command.map(CallbackCommand::as_str), rejection),
+    }
+    metrics::rejected(measured, rejection.kind());
+}
+
+impl<S, M, B, ResBody> Future for ResponseFuture<S, M, B>
 where
-    S: Service<Request<R::Body<B>>, Response = Response<ResBody>>,
-    R: Routes,
+    S: Service<Request<M::Body<B>>, Response = Response<ResBody>>,
+    M: BodyMode,
     B: Body,
     B::Error: Into<BoxError>,
 {
@@ -136,13 +151,13 @@ where
 
 /// Polls an intercepted or refused request, out of line: see [`ResponseFuture::poll`].
 #[inline(never)]
-fn poll_state<S, R, B, ResBody>(
-    mut state: Pin<&mut State<S, R, B>>,
+fn poll_state<S, M, B, ResBody>(
+    mut state: Pin<&mut State<S, M, B>>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<Response<ResponseBody<ResBody>>, S::Error>>
 where
-    S: Service<Request<R::Body<B>>, Response = Response<ResBody>>,
-    R: Routes,
+    S: Service<Request<M::Body<B>>, Response = Response<ResBody>>,
+    M: BodyMode,
     B: Body,
     B::Error: Into<BoxError>,
 {
@@ -154,7 +169,7 @@ where
             StateProj::Refused { rejection } => {
                 let rejection = rejection
                     .take()
-                    .expect("ResponseFuture polled after completion");
+                    .unwrap_or(Rejection::new(RejectionKind::HandlerFailed));
                 return Poll::Ready(Ok(rejection.http_response()));
             }
             StateProj::Intercepted { callback } => match ready!(callback.as_mut().poll_step(cx)) {
@@ -174,51 +189,48 @@ enum Step<F> {
 
 pin_project! {
     /// An intercepted callback, boxed: reading its body, then running its handler.
-    struct Intercept<S, R, B>
-    where
-        R: Routes,
-    {
+    struct Intercept<S, M, B> {
         command: CallbackCommand,
-        // The route that takes it: its place in the chain.
-        at: u16,
+        // The route that takes it: its place in the table.
+        at: usize,
         // Its command's label and when the layer took it, for the metrics (empty without them).
         measured: metrics::Request,
+        // A decision's deadline (none for a notification, or a deadline past the clock's reach).
+        deadline: Option<Instant>,
         // Taken when the body is all there: the head is large, and every move copies it.
         head: Option<(Parts, CallbackMeta)>,
-        shared: Arc<Shared<R>>,
+        shared: Arc<Shared>,
         // The readied instance, for an event forwarded to the inner service.
         inner: Option<S>,
-        // Started only for a body that is not all there when first polled.
+        // Started only for a body that is not all there when first polled, then for a decision's
+        // deadline.
         #[pin]
         timer: Option<Sleep>,
         #[pin]
-        phase: Phase<R, B>,
+        phase: Phase<B>,
+        mode: std::marker::PhantomData<fn() -> M>,
     }
 }
 
 pin_project! {
     #[project = PhaseProj]
-    enum Phase<R, B>
-    where
-        R: Routes,
-    {
+    enum Phase<B> {
         Reading { #[pin] body: B, buf: Collected },
-        Handling { #[pin] fut: R::Future, room: Room, since: metrics::Clock },
+        Handling { fut: AckFuture, room: Room, since: metrics::Clock },
         Done,
     }
 }
 
-impl<S, R, B> Intercept<S, R, B>
+impl<S, M, B> Intercept<S, M, B>
 where
-    S: Service<Request<R::Body<B>>>,
-    R: Routes,
+    S: Service<Request<M::Body<B>>>,
+    M: BodyMode,
     B: Body,
     B::Error: Into<BoxError>,
 {
     fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Step<S::Future>> {
         let mut this = self.project();
         let command = this.command.as_str();
-        let at = *this.at;
         let measured = *this.measured;
         loop {
             match this.phase.as_mut().project() {
@@ -242,18 +254,16 @@ where
                     };
                     let bytes = buf.take();
                     this.phase.set(Phase::Done);
-                    let (mut parts, meta) = this
-                        .head
-                        .take()
-                        .expect("ResponseFuture polled after completion");
+                    // The body's timer is done with; a decision's deadline takes its place.
+                    this.timer.set(this.deadline.map(tokio::time::sleep_until));
+                    let Some((mut parts, meta)) = this.head.take() else {
+                        return Poll::Ready(Step::Answer(Err(Rejection::new(
+                            RejectionKind::HandlerFailed,
+                        ))));
+                    };
                     let delivery = result.and_then(|()| {
-                        // The event is decoded under the configuration's bound on member lists.
                         catch_unwind(AssertUnwindSafe(|| {
-                            with_max_members(this.shared.config.max_members, || {
-                                this.shared
-                                    .routes
-                                    .deliver(at, meta, &bytes, &mut parts.extensions)
-                            })
+                            deliver(this.shared, *this.at, meta, &bytes, &mut parts.extensions)
                         }))
                         .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                     });
@@ -261,80 +271,188 @@ where
                         Err(rejection) => {
                             // A panic was reported where it was caught: one event per request.
                             if rejection.kind() != RejectionKind::HandlerPanicked {
-                                trace::rejected(Some(command), &rejection);
+                                refused(Some(this.command), measured, &rejection);
+                            } else {
+                                metrics::rejected(measured, rejection.kind());
                             }
-                            metrics::rejected(measured, rejection.kind());
                             return Poll::Ready(Step::Answer(Err(rejection)));
                         }
-                        Ok(delivery) => match delivery.to {
-                            To::Handler(fut) => this.phase.set(Phase::Handling {
-                                fut,
-                                room: delivery.room,
-                                since: metrics::Clock::start(),
-                            }),
-                            To::Inner => {
-                                trace::forwarded(command, &delivery.room);
-                                metrics::forwarded(measured);
-                                // Only a route selected as forwarding delivers here, and for it the
-                                // service took the readied inner service; and only routes whose
-                                // inner body can hold bytes forward.
-                                let (Some(mut svc), Some(body)) =
-                                    (this.inner.take(), R::forward::<B>(bytes))
-                                else {
-                                    return Poll::Ready(Step::Answer(Err(Rejection::new(
-                                        RejectionKind::HandlerFailed,
-                                    ))));
-                                };
-                                let req = Request::from_parts(parts, body);
-                                return Poll::Ready(Step::Forward(svc.call(req)));
-                            }
-                        },
+                        Ok((Delivered::Handler(fut), room)) => this.phase.set(Phase::Handling {
+                            fut,
+                            room,
+                            since: metrics::Clock::start(),
+                        }),
+                        Ok((Delivered::Inner, room)) => {
+                            trace::forwarded(command, &room);
+                            metrics::forwarded(measured);
+                            // Only a route registered as forwarding delivers here, and for it the
+                            // service took the readied inner service; and only a mode whose inner body
+                            // can hold bytes has such routes.
+                            let (Some(mut svc), Some(body)) =
+                                (this.inner.take(), M::forward::<B>(bytes))
+                            else {
+                                return Poll::Ready(Step::Answer(Err(Rejection::new(
+                                    RejectionKind::HandlerFailed,
+                                ))));
+                            };
+                            let req = Request::from_parts(parts, body);
+                            return Poll::Ready(Step::Forward(svc.call(req)));
+                        }
                     }
                 }
                 PhaseProj::Handling { fut, room, since } => {
-                    let answer = match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                        Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(Ok(ack))) => {
-                            trace::handled(command, room);
-                            Ok(ack)
-                        }
-                        Ok(Poll::Ready(Err(e))) => {
-                            if let Some(rejection) = e.get_ref().downcast_ref::<Rejection>() {
-                                // The handler's own verdict on the callback (a body that does not
-                                // decode, say): answered as the layer would have.
-                                trace::rejected(Some(command), rejection);
-                                Err(rejection.clone())
-                            } else {
-                                let kind = if e.is_unavailable() {
-                                    RejectionKind::Unavailable
-                                } else {
-                                    RejectionKind::HandlerFailed
-                                };
-                                let rejection = Rejection::new(kind);
-                                trace::handler_failed(
-                                    command,
-                                    room,
-                                    &rejection,
-                                    &e,
-                                    e.is_unavailable(),
-                                );
-                                Err(rejection)
+                    let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
+                    let late = match polled {
+                        Ok(Poll::Pending) => match this.timer.as_mut().as_pin_mut() {
+                            Some(timer) => {
+                                ready!(timer.poll(cx));
+                                true
                             }
-                        }
-                        Err(panic) => Err(panicked(command, Some(room), &*panic)),
+                            None => return Poll::Pending,
+                        },
+                        _ => false,
                     };
-                    metrics::handled(
-                        measured,
-                        *since,
-                        answer.as_ref().map(|_| ()).map_err(Rejection::kind),
-                    );
+                    let answer = if late {
+                        Err(Failure::Late)
+                    } else {
+                        match polled {
+                            Ok(Poll::Ready(Ok(ack))) => Ok(ack),
+                            Ok(Poll::Ready(Err(e))) => Err(Failure::Error(e)),
+                            Err(panic) => Err(Failure::Panic(panic)),
+                            Ok(Poll::Pending) => Err(Failure::Late),
+                        }
+                    };
+                    let answer = settle(this.shared, this.command, room, answer, measured, *since);
                     this.phase.set(Phase::Done);
                     return Poll::Ready(Step::Answer(answer));
                 }
-                PhaseProj::Done => panic!("ResponseFuture polled after completion"),
+                PhaseProj::Done => {
+                    return Poll::Ready(Step::Answer(Err(Rejection::new(
+                        RejectionKind::HandlerFailed,
+                    ))))
+                }
             }
         }
     }
+}
+
+/// Why a handler gave no answer.
+enum Failure {
+    /// A decision's deadline passed first.
+    Late,
+    Error(super::handler::HandlerError),
+    Panic(Box<dyn std::any::Any + Send>),
+}
+
+/// The answer to a callback whose handler ended (or whose deadline passed), reported once: the
+/// handler's own answer; for a decision that got none, the configured fallback; otherwise the rejection
+/// the failure answers with.
+fn settle(
+    shared: &Shared,
+    command: &CallbackCommand,
+    room: &Room,
+    answer: Result<Ack, Failure>,
+    measured: metrics::Request,
+    since: metrics::Clock,
+) -> Result<Ack, Rejection> {
+    let name = command.as_str();
+    let failure = match answer {
+        Ok(ack) => {
+            trace::handled(name, room);
+            metrics::handled(measured, since, Ok(()));
+            return Ok(ack);
+        }
+        Err(Failure::Error(e)) if e.get_ref().is::<Rejection>() => {
+            // The handler's own verdict on the callback (a body that does not decode, say): answered
+            // as the layer would have, a decision too.
+            let rejection = e
+                .get_ref()
+                .downcast_ref::<Rejection>()
+                .cloned()
+                .unwrap_or(Rejection::new(RejectionKind::MalformedBody));
+            if command.is_decision() {
+                trace::decision_refused(name, &rejection);
+            } else {
+                trace::rejected(Some(name), &rejection);
+            }
+            metrics::handled(measured, since, Err(rejection.kind()));
+            return Err(rejection);
+        }
+        Err(failure) => failure,
+    };
+    if command.is_decision() {
+        let why = match &failure {
+            Failure::Late => "its handler did not answer before the decision deadline".to_owned(),
+            Failure::Error(e) => format!("its handler failed: {e}"),
+            Failure::Panic(panic) => format!("its handler panicked: {}", panic_message(&**panic)),
+        };
+        trace::decision_fallback(name, room, &why);
+        metrics::fell_back(measured, since);
+        return match &shared.config.decision_fallback {
+            Some(ack) => Ok(ack.clone()),
+            // No fallback of the receiver's: a failure, so that Tencent applies its own default.
+            None => Err(Rejection::with_detail(RejectionKind::Unavailable, why)),
+        };
+    }
+    let rejection = match failure {
+        // Only decisions have a deadline.
+        Failure::Late => Rejection::new(RejectionKind::Unavailable),
+        Failure::Error(e) => {
+            let kind = if e.is_unavailable() {
+                RejectionKind::Unavailable
+            } else {
+                RejectionKind::HandlerFailed
+            };
+            let rejection = Rejection::new(kind);
+            trace::handler_failed(name, room, &rejection, &e, e.is_unavailable());
+            rejection
+        }
+        Failure::Panic(panic) => panicked(name, Some(room), &*panic),
+    };
+    metrics::handled(measured, since, Err(rejection.kind()));
+    Err(rejection)
+}
+
+/// Decodes and delivers an intercepted callback through its route (under the route's de-duplication,
+/// when it has one).
+fn deliver(
+    shared: &Shared,
+    at: usize,
+    meta: CallbackMeta,
+    body: &Bytes,
+    extensions: &mut http::Extensions,
+) -> Result<(Delivered, Room), Rejection> {
+    let entry = shared.routes.entry(at);
+    let max_members = shared.config.max_members;
+    let Some(dedup) = &entry.dedup else {
+        let callback = Intercepted {
+            meta,
+            body,
+            max_members,
+        };
+        return entry.route.deliver(callback, extensions);
+    };
+    let key = DeliveryKey::of_delivery(&meta, body);
+    let mut room = None;
+    let fut = dedup.run(key, || {
+        let callback = Intercepted {
+            meta,
+            body,
+            max_members,
+        };
+        match entry.route.deliver(callback, extensions)? {
+            (Delivered::Handler(fut), r) => {
+                room = Some(r);
+                Ok(fut)
+            }
+            // Only handler routes are de-duplicated.
+            (Delivered::Inner, _) => Err(Rejection::new(RejectionKind::HandlerFailed)),
+        }
+    })?;
+    Ok((
+        Delivered::Handler(fut),
+        room.unwrap_or_else(|| trace::room(None)),
+    ))
 }
 
 /// Reads the body into `buf` up to `limit` bytes: `Ready(Ok)` once it is all there.
@@ -430,16 +548,20 @@ pub(super) fn body_error(error: BoxError) -> Rejection {
     Rejection::with_detail(RejectionKind::BodyReadError, error)
 }
 
-/// The answer to a panicking handler; the panic is reported (with its message, when it has one) in the
-/// request's one trace event. The message is not sent to Tencent.
-fn panicked(command: &str, room: Option<&Room>, panic: &(dyn std::any::Any + Send)) -> Rejection {
-    let message = panic
+/// A panic's message, when it has one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
         .downcast_ref::<&str>()
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a non-string payload");
+        .unwrap_or("a non-string payload")
+}
+
+/// The answer to a panicking handler; the panic is reported (with its message, when it has one) in the
+/// request's one trace event. The message is not sent to Tencent.
+fn panicked(command: &str, room: Option<&Room>, panic: &(dyn std::any::Any + Send)) -> Rejection {
     let rejection = Rejection::new(RejectionKind::HandlerPanicked);
-    trace::panicked(command, room, &rejection, message);
+    trace::panicked(command, room, &rejection, panic_message(panic));
     rejection
 }
 

@@ -1,6 +1,7 @@
 //! The service: routes on the query, verifies the head, then collects and delivers.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -8,28 +9,38 @@ use http::{header, Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::body::ResponseBody;
+use super::body::{BodyMode, HandlersOnly, ResponseBody};
 use super::future::ResponseFuture;
 use super::handler::BoxError;
-use super::routes::Routes;
 use super::Shared;
-use crate::command::CallbackCommand;
+use crate::command::{CallbackCommand, TRTC_PREFIX};
 use crate::metrics;
 use crate::query::{may_carry_a_command, Routing, Scan};
 use crate::reject::{Rejection, RejectionKind};
 use crate::verify::{conflicting_command, verify};
 
-/// The service made by [`CallbackLayer`](super::CallbackLayer): intercepts the callbacks it handles,
+/// The service made by [`CallbackLayer`](crate::CallbackLayer): intercepts the callbacks it handles,
 /// passes everything else to `inner` untouched.
 ///
 /// Its responses carry a [`ResponseBody`] (the inner service's body or the layer's acknowledgment);
-/// its inner service receives the requests with the body type [`Routes::Body`] names.
-pub struct Callback<S, R> {
+/// its inner service receives the requests with the body its [`BodyMode`] `M` names.
+///
+/// # Readiness
+///
+/// The service is ready when its inner service is: tower's contract gives no way to know the next
+/// request before it is called, and a request passed through must find the inner service ready. A
+/// callback it intercepts for a handler then gives back what the inner service reserved (the readied
+/// instance is dropped, a fresh clone takes its place), so that a callback never holds a permit of the
+/// inner service (a `ConcurrencyLimit`'s, a `Buffer`'s slot) while its handler runs or after, even on a
+/// keep-alive connection that carries callbacks only. A callback forwarded to the inner service takes
+/// the readied instance with it, as any request does.
+pub struct Callback<S, M = HandlersOnly> {
     pub(crate) inner: S,
-    pub(crate) shared: Arc<Shared<R>>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) mode: PhantomData<fn() -> M>,
 }
 
-impl<S, R> Callback<S, R> {
+impl<S, M> Callback<S, M> {
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -46,16 +57,17 @@ impl<S, R> Callback<S, R> {
     }
 }
 
-impl<S: Clone, R> Clone for Callback<S, R> {
+impl<S: Clone, M> Clone for Callback<S, M> {
     fn clone(&self) -> Self {
         Callback {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
+            mode: PhantomData,
         }
     }
 }
 
-impl<S: fmt::Debug, R: fmt::Debug> fmt::Debug for Callback<S, R> {
+impl<S: fmt::Debug, M> fmt::Debug for Callback<S, M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Callback")
             .field("inner", &self.inner)
@@ -66,16 +78,16 @@ impl<S: fmt::Debug, R: fmt::Debug> fmt::Debug for Callback<S, R> {
     }
 }
 
-impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Callback<S, R>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for Callback<S, M>
 where
-    R: Routes,
-    S: Service<Request<R::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
+    M: BodyMode,
+    S: Service<Request<M::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
     ReqBody: Body,
     ReqBody::Error: Into<BoxError>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, R, ReqBody>;
+    type Future = ResponseFuture<S, M, ReqBody>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -88,29 +100,29 @@ where
         // otherwise): this much is small enough to inline into the caller, so that the inner future is
         // not wrapped in a function call of its own.
         if !self.shared.serves(req.uri()) || !may_carry_a_command(req.uri().query()) {
-            return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
+            return ResponseFuture::inner(self.inner.call(M::pass_request(req)));
         }
         self.route(req)
     }
 }
 
-impl<S, R> Callback<S, R> {
+impl<S, M> Callback<S, M> {
     /// Routes a request whose query may carry a command: passed through, rejected, forwarded with its
     /// verified metadata, or collected for its route.
     fn route<ReqBody, ResBody>(
         &mut self,
         mut req: Request<ReqBody>,
-    ) -> ResponseFuture<S, R, ReqBody>
+    ) -> ResponseFuture<S, M, ReqBody>
     where
-        R: Routes,
-        S: Service<Request<R::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
+        M: BodyMode,
+        S: Service<Request<M::Body<ReqBody>>, Response = Response<ResBody>> + Clone,
         ReqBody: Body,
         ReqBody::Error: Into<BoxError>,
     {
         let shared = &self.shared;
         let scan = Scan::new(req.uri().query());
         let command = match scan.route() {
-            Routing::Pass => return ResponseFuture::inner(self.inner.call(R::pass_request(req))),
+            Routing::Pass => return ResponseFuture::inner(self.inner.call(M::pass_request(req))),
             Routing::Callback(name) => CallbackCommand::new(name),
             Routing::Conflict => {
                 return ResponseFuture::reject(
@@ -120,30 +132,41 @@ impl<S, R> Callback<S, R> {
                 )
             }
         };
-        let selected = shared.routes.select(&command);
-        if selected.is_none() && !shared.verify_unrouted {
-            return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
+        let found = shared.routes.find(&command);
+        let taken = found.is_some() && (shared.scoped() || req.method() == Method::POST);
+        if !taken && !shared.verifies_unrouted() {
+            // Not the layer's: without a path, only a POST whose command has a route is.
+            return ResponseFuture::inner(self.inner.call(M::pass_request(req)));
         }
         // Taken now (with the `metrics` feature): the request's end-to-end time starts here.
         let measured = metrics::Request::start();
         if req.method() != Method::POST {
             return ResponseFuture::reject(
-                Some(command.as_str()),
+                Some(&command),
                 measured,
                 Rejection::new(RejectionKind::MethodNotAllowed),
             );
         }
         let meta = match verify(&shared.config, &command, scan) {
             Ok(meta) => meta,
-            Err(r) => return ResponseFuture::reject(Some(command.as_str()), measured, r),
+            Err(r) => return ResponseFuture::reject(Some(&command), measured, r),
         };
-        let measured = measured.verified(&meta.command, selected.map(|s| s.rank));
-        let Some(selected) = selected else {
+        let measured = measured.verified(&meta.command, found.as_ref().map(|f| f.rank));
+        if meta.command.as_str().starts_with(TRTC_PREFIX) {
+            // Pseudo-commands of TRTC's event callbacks, which come to the TRTC path with their own
+            // signature: never taken from a query.
+            let r = Rejection::with_detail(
+                RejectionKind::UnknownCommand,
+                "TRTC.* names TRTC's event callbacks, which have a dialect and a path of their own",
+            );
+            return ResponseFuture::reject(Some(&command), measured, r);
+        }
+        let Some(found) = found else {
             // Verified, and no route of ours: the app's, with what was verified.
             crate::trace::verified(meta.command.as_str());
             metrics::verified(measured);
             req.extensions_mut().insert(meta);
-            return ResponseFuture::inner(self.inner.call(R::pass_request(req)));
+            return ResponseFuture::inner(self.inner.call(M::pass_request(req)));
         };
         let limit = shared.config.body_limit;
         if let Some(len) = declared_length(&req) {
@@ -152,16 +175,16 @@ impl<S, R> Callback<S, R> {
                     RejectionKind::BodyTooLarge,
                     format_args!("{len} bytes declared, limit {limit}"),
                 );
-                return ResponseFuture::reject(Some(meta.command.as_str()), measured, r);
+                return ResponseFuture::reject(Some(&meta.command), measured, r);
             }
         }
-        // Only a request whose event goes to the inner service needs it: take the instance that was
-        // readied, leave a fresh clone in its place.
-        let inner = selected.forward.then(|| {
-            let clone = self.inner.clone();
-            std::mem::replace(&mut self.inner, clone)
-        });
-        ResponseFuture::collect(req, meta, selected.at, measured, shared.clone(), inner)
+        // The readied instance: a forwarded event takes it to the inner service; a callback for a
+        // handler gives back what it reserved (see "Readiness" on `Callback`). Either way a fresh clone
+        // takes its place, to be readied for the next request.
+        let clone = self.inner.clone();
+        let readied = std::mem::replace(&mut self.inner, clone);
+        let inner = found.entry.forward.then_some(readied);
+        ResponseFuture::collect(req, meta, found.at, measured, shared.clone(), inner)
     }
 }
 

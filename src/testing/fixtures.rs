@@ -59,8 +59,13 @@ pub fn all() -> Vec<RoomEvent> {
 }
 
 fn decode<E: Event>(json: &str) -> E {
-    E::from_json(json.as_bytes())
-        .unwrap_or_else(|e| panic!("the {} fixture does not decode: {e}", E::COMMAND))
+    let command = crate::CallbackCommand::new(E::COMMANDS[0]);
+    E::decode(
+        &command,
+        json.as_bytes(),
+        crate::Config::DEFAULT_MAX_MEMBERS,
+    )
+    .unwrap_or_else(|e| panic!("the {command} fixture does not decode: {e}"))
 }
 
 /// The `Room.CallbackAfterMemberLeave` sample: `user1` left room `rid-123` by itself.

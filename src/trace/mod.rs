@@ -6,9 +6,10 @@
 //! - every field is length-capped ([`cap()`]): the command and the room at 128 bytes, the note, the
 //!   handler's error and the panic message at 256, the reason at 320 (it is at most 259: its detail is
 //!   already cut), each cut on a character boundary and marked "…";
-//! - the WARN and ERROR events a sender can cause at will (refusals, handler errors, panics) are
-//!   rate-limited per kind, 50 at once then 10 a second ([`limit`]), and what was suppressed is counted
-//!   in a "callback events suppressed" event. Successful callbacks are never limited.
+//! - every event a sender can cause at will is rate-limited per kind, 50 at once then 10 a second
+//!   ([`limit`]), and what was suppressed is counted in a "callback events suppressed" event: refusals,
+//!   handler errors, panics, decisions answered by the fallback, and the INFO events of accepted
+//!   callbacks too (a signed URL replayed in its window must not write gigabytes of log).
 
 #![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 
@@ -80,10 +81,10 @@ pub(crate) fn rejected(command: Option<&str>, rejection: &Rejection) {
     }
 }
 
-/// A handler took the event: answered OK.
+/// A handler took the event: answered OK. Rate-limited.
 pub(crate) fn handled(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
-    {
+    if tracing::enabled!(target: TARGET, tracing::Level::INFO) && limit::admit(Kind::Accepted) {
         limit::flush();
         let command = cap(command, MAX_NAME);
         tracing::info!(
@@ -112,10 +113,10 @@ pub(crate) fn verified(command: &str) {
     }
 }
 
-/// The event went to the inner service in the request's extensions.
+/// The event went to the inner service in the request's extensions. Rate-limited.
 pub(crate) fn forwarded(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
-    {
+    if tracing::enabled!(target: TARGET, tracing::Level::INFO) && limit::admit(Kind::Accepted) {
         limit::flush();
         let command = cap(command, MAX_NAME);
         tracing::info!(
@@ -183,6 +184,46 @@ pub(crate) fn panicked(command: &str, room: Option<&Room>, rejection: &Rejection
             reason = %Capped(rejection, MAX_REASON),
             panic = &*message,
             "callback handler panicked"
+        );
+    }
+}
+
+/// A decision callback was refused by the layer (a bad signature, an unknown app, a malformed body...):
+/// a WARN even where refusals are routine, since Tencent lets through what each refused decision was
+/// about (its moderation is silently off while this goes on). Rate-limited.
+pub(crate) fn decision_refused(command: &str, rejection: &Rejection) {
+    #[cfg(feature = "tracing")]
+    if tracing::enabled!(target: TARGET, tracing::Level::WARN) && limit::admit(Kind::Rejected) {
+        let command = cap(command, MAX_NAME);
+        let note = cap(rejection.note().unwrap_or(""), MAX_TEXT);
+        tracing::warn!(
+            target: TARGET,
+            command = &*command,
+            room = "",
+            outcome = "rejected",
+            status = rejection.status().as_u16(),
+            code = rejection.kind().error_code(),
+            reason = %Capped(rejection, MAX_REASON),
+            note = &*note,
+            "decision callback refused: Tencent lets through what it was about"
+        );
+    }
+}
+
+/// A decision's handler was late, failed or panicked: the configured fallback answered. Rate-limited.
+pub(crate) fn decision_fallback(command: &str, room: &Room, why: &str) {
+    #[cfg(feature = "tracing")]
+    if tracing::enabled!(target: TARGET, tracing::Level::WARN) && limit::admit(Kind::HandlerFailed)
+    {
+        let command = cap(command, MAX_NAME);
+        let why = cap(why, MAX_TEXT);
+        tracing::warn!(
+            target: TARGET,
+            command = &*command,
+            room = room_str(Some(room)),
+            outcome = "decision_fallback",
+            why = &*why,
+            "decision answered by the fallback"
         );
     }
 }

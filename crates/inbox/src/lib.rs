@@ -233,7 +233,7 @@ impl RawHandler for Inbox {
     fn call(&self, callback: RawCallback) -> Self::Future {
         let inbox = self.clone();
         Box::pin(async move {
-            if callback.meta.command.is_before() {
+            if callback.meta.command.is_decision() {
                 return Err(HandlerError::msg(
                     "a before callback needs a decision: the inbox stores only after callbacks",
                 ));

@@ -125,13 +125,14 @@ impl InboxEvent {
         self.stored.attempts + 1
     }
 
-    /// The body decoded as Room event `E` (a `MemberLeave`...; for any of the six as a `RoomEvent`,
-    /// `RoomEvent::from_json(command, event.body())`).
+    /// The body decoded as event `E` (a `MemberLeave`..., or a `RoomEvent` for any of the six), as
+    /// [`RawCallback::decode`] decodes it.
     ///
     /// # Errors
-    /// A malformed body for `E` (kind `MalformedBody`).
+    /// A malformed body for `E` (kind `MalformedBody`), or a command `E` does not take
+    /// (`UnknownCommand`).
     pub fn decode<E: Event>(&self) -> Result<E, Rejection> {
-        E::from_json(&self.stored.record.body)
+        self.callback().decode()
     }
 
     /// The body decoded as JSON into any `T`.

@@ -401,7 +401,8 @@ async fn before_callbacks_are_never_stored() {
     // `inbox()` does not take it: it reaches the app, verified.
     let (status, body) = send(&app(&inbox), &before()).await;
     assert_eq!((status, body.as_str()), (StatusCode::NOT_FOUND, "the app"));
-    // An inbox given it explicitly refuses it rather than answer OK for a decision.
+    // An inbox given it explicitly refuses it rather than answer OK for a decision: with no fallback
+    // configured, the layer answers the decision 503, so that Tencent applies its own default.
     let explicit = Router::new()
         .route("/cb", post(|| async { "the app" }))
         .layer(
@@ -410,7 +411,7 @@ async fn before_callbacks_are_never_stored() {
                 .on_prefix("", inbox.clone()),
         );
     let (status, body) = send(&explicit, &before()).await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.contains("FAIL"), "{body}");
     // Another product's "after" callback is stored, as is.
     let after = CallbackRequest::raw(Command::MemberLeave, r#"{"GroupId":"g","EventTime":1}"#)

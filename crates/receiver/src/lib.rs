@@ -235,6 +235,40 @@ async fn print_raw(
     Ok(Ack::ok())
 }
 
+/// The names of the commands in neither of the crate's tables seen so far, each logged once.
+static UNKNOWN_SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The most unknown command names remembered (and logged): a sender cannot grow the list past it.
+const UNKNOWN_REMEMBERED: usize = 256;
+
+/// With an inbox, a command in neither table (neither a known decision nor a known notification) is
+/// handled inline, as a decision would be (it might be one), and its name is logged once at WARN, so
+/// that it can be named in the configuration.
+async fn print_unknown(
+    printer: Printer,
+    callback: RawCallback,
+    work: Duration,
+) -> Result<Ack, HandlerError> {
+    let name = callback.meta.command.as_str();
+    let first = {
+        let mut seen = UNKNOWN_SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        let new = seen.len() < UNKNOWN_REMEMBERED && !seen.iter().any(|n| n == name);
+        if new {
+            seen.push(name.to_owned());
+        }
+        new
+    };
+    if first {
+        tracing::warn!(
+            target: LOG_TARGET,
+            command = name,
+            "a command in neither table (decisions, notifications): handled inline, not stored; \
+             if it is a notification, name it to store it"
+        );
+    }
+    print_raw(printer, callback, work).await
+}
+
 /// The inbox worker's handler: the stored event printed as the same line as without an inbox.
 async fn print_stored(
     printer: Printer,
@@ -714,6 +748,7 @@ async fn serve(
     let (app, worker, store) = match (opened, &inbox.store) {
         (Some(opened), Some(store)) => {
             let stored = printer.clone();
+            let unknown = printer.clone();
             let worker = opened
                 .worker(move |event| print_stored(stored.clone(), event, work))
                 .concurrency(inbox.workers)
@@ -721,6 +756,7 @@ async fn serve(
             let app = layer
                 .on_notifications(opened)
                 .on_decisions(print_raw)
+                .on_unknown(move |callback| print_unknown(unknown.clone(), callback, work))
                 .layer(routes);
             (Either::Left(app), Some(worker), store.describe())
         }
