@@ -231,6 +231,37 @@ impl fmt::Debug for CommandSet {
     }
 }
 
+/// Commands Tencent names in two ways: `(alias, canonical)`. The docs of each spell the query's
+/// `CallbackCommand` one way and the body's the other, so both spellings name one command: a query with
+/// one and a body with the other is not a mismatch.
+const ALIASES: &[(&str, &str)] = &[
+    // Older Room pages (protocol.md §3); `Command::UpdateRoomInfo` accepts both too.
+    (
+        "Room.CallbackUpdateRoomInfo",
+        "Room.CallbackAfterUpdateRoomInfo",
+    ),
+    // TUILiveKit's member-state page: `Live.CallbackMemberStateChanged` in the query table, the other in
+    // the body sample and on the older pages (protocol.md §9).
+    (
+        "Live.CallbackMemberStateChanged",
+        "Live.CallbackAfterMemberStateChanged",
+    ),
+];
+
+/// The canonical name of the command `name` (exact, case-sensitive, already decoded): the canonical
+/// spelling for a known alias, `name` itself for every other name.
+pub(crate) fn canonical_name(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical)
+}
+
+/// Whether two command names (say the query's and the body's) name one command.
+pub(crate) fn same_command(a: &str, b: &str) -> bool {
+    canonical_name(a) == canonical_name(b)
+}
+
 /// How well a route matched a command (the layer ranks its routes by it; metrics label by it): the
 /// last resort (any "after", or any "before", callback), a prefix (by its length), an exact name, a
 /// typed event.
@@ -282,6 +313,54 @@ mod tests {
             CallbackCommand::from(Command::CreateRoom),
             CallbackCommand::new("Room.CallbackAfterCreateRoom")
         );
+    }
+
+    #[test]
+    fn aliases_name_one_command() {
+        assert_eq!(
+            canonical_name("Live.CallbackMemberStateChanged"),
+            "Live.CallbackAfterMemberStateChanged"
+        );
+        assert_eq!(
+            canonical_name("Live.CallbackAfterMemberStateChanged"),
+            "Live.CallbackAfterMemberStateChanged"
+        );
+        assert_eq!(
+            canonical_name("Room.CallbackUpdateRoomInfo"),
+            "Room.CallbackAfterUpdateRoomInfo"
+        );
+        // Any other name is its own canonical name, case and all.
+        for name in [
+            "Room.CallbackAfterMemberLeave",
+            "State.StateChange",
+            "live.callbackmemberstatechanged",
+            "",
+        ] {
+            assert_eq!(canonical_name(name), name);
+        }
+        assert!(same_command(
+            "Live.CallbackMemberStateChanged",
+            "Live.CallbackAfterMemberStateChanged"
+        ));
+        assert!(same_command(
+            "Room.CallbackAfterUpdateRoomInfo",
+            "Room.CallbackUpdateRoomInfo"
+        ));
+        assert!(same_command("State.StateChange", "State.StateChange"));
+        assert!(!same_command(
+            "Live.CallbackMemberStateChanged",
+            "Live.CallbackAfterDestroyRoom"
+        ));
+        // The table agrees with the Room commands' own spellings, and names no alias twice.
+        for &c in Command::ALL {
+            for n in c.names() {
+                assert_eq!(canonical_name(n), c.name());
+            }
+        }
+        for (i, (alias, canonical)) in ALIASES.iter().enumerate() {
+            assert_eq!(canonical_name(canonical), *canonical);
+            assert!(ALIASES[i + 1..].iter().all(|(a, _)| a != alias));
+        }
     }
 
     #[test]

@@ -101,6 +101,7 @@ pub mod chat;
 mod command;
 pub mod config;
 mod decode;
+pub mod departure;
 pub mod event;
 mod layer;
 pub mod meta;

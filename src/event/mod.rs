@@ -164,9 +164,15 @@ pub struct EventKey([u8; 16]);
 impl EventKey {
     /// The key of `event`.
     pub fn of<E: Event>(event: &E) -> EventKey {
+        EventKey::digest(event)
+    }
+
+    /// The key of any serializable value: the first 128 bits of SHA-256 over its JSON serialization
+    /// (what [`of`](Self::of) does for an event; the departure module's keys too).
+    pub(crate) fn digest<T: Serialize + ?Sized>(value: &T) -> EventKey {
         let mut hasher = HashWriter(Sha256::new());
-        // Serializing a typed event into a hasher cannot fail: no map keys, no I/O.
-        let _ = serde_json::to_writer(&mut hasher, event);
+        // Serializing a typed value into a hasher cannot fail: no map with non-string keys, no I/O.
+        let _ = serde_json::to_writer(&mut hasher, value);
         let digest = hasher.0.finalize();
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
