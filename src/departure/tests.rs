@@ -758,4 +758,24 @@ fn typed_events_and_changes_agree() {
             e.new_members.len()
         );
     }
+
+    #[cfg(feature = "live")]
+    {
+        use crate::live::{LiveDestroyRoom, LiveEvent};
+        for command in [
+            "Live.CallbackAfterMemberStateChanged",
+            "Live.CallbackMemberStateChanged",
+        ] {
+            let LiveEvent::MemberStateChanged(e) =
+                LiveEvent::from_json(command, LIVE_TIMEOUT.as_bytes()).unwrap()
+            else {
+                panic!("not a member-state change")
+            };
+            assert_eq!(read(command, LIVE_TIMEOUT).len(), e.members.len());
+        }
+        let destroy =
+            r#"{"RoomId":"r","EventType":"DestroyByUser","RoomInfo":{"Owner_Account":1}}"#;
+        LiveDestroyRoom::from_json(destroy.as_bytes()).unwrap();
+        assert_eq!(read("Live.CallbackAfterDestroyRoom", destroy).len(), 1);
+    }
 }
