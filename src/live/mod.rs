@@ -57,7 +57,9 @@ mod room;
 mod tests;
 
 pub use member::{LiveMember, LiveMemberStateChanged, MemberEventCause, MemberEventType};
-pub use room::{DestroyType, LiveCreateRoom, LiveDestroyRoom, LiveRoomInfo, LiveUpdateRoomInfo};
+pub use room::{
+    DestroyType, LiveCreateRoom, LiveDestroyRoom, LiveRoomInfo, LiveStatistic, LiveUpdateRoomInfo,
+};
 
 /// A Live event type's canonical command name, for [`Tag`].
 trait Named {

@@ -173,6 +173,67 @@ pub struct LiveRoomInfo {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A live room's figures at its end (`Statistic` of [`LiveDestroyRoom`], newer deployments only).
+///
+/// Every field is optional; unknown keys are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LiveStatistic {
+    /// `TotalViewers`: how many watched.
+    #[serde(
+        rename = "TotalViewers",
+        default,
+        deserialize_with = "opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_viewers: Option<u64>,
+    /// `TotalGiftsSent`: how many gifts were sent.
+    #[serde(
+        rename = "TotalGiftsSent",
+        default,
+        deserialize_with = "opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_gifts_sent: Option<u64>,
+    /// `TotalGiftCoins`: what the gifts were worth, in the app's coins.
+    #[serde(
+        rename = "TotalGiftCoins",
+        default,
+        deserialize_with = "opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_gift_coins: Option<u64>,
+    /// `TotalUniqueGiftSenders`: how many members sent a gift.
+    #[serde(
+        rename = "TotalUniqueGiftSenders",
+        default,
+        deserialize_with = "opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_unique_gift_senders: Option<u64>,
+    /// `TotalLikesReceived`: how many likes the room received.
+    #[serde(
+        rename = "TotalLikesReceived",
+        default,
+        deserialize_with = "opt_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_likes_received: Option<u64>,
+}
+
+/// `deserialize_with` for an optional `Statistic` object.
+fn opt_statistic<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<LiveStatistic>, D::Error> {
+    struct Stat(LiveStatistic);
+    impl<'de> Deserialize<'de> for Stat {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            object(d).map(Stat)
+        }
+    }
+    Ok(Option::<Stat>::deserialize(d)?.map(|s| s.0))
+}
+
 /// `Live.CallbackAfterCreateRoom`: a live room was created (by a client, or through the REST API).
 ///
 /// Required on the wire: `RoomInfo` (an object). `Operator_Account` and `EventTime` are optional.
@@ -250,8 +311,9 @@ impl LiveUpdateRoomInfo {
 /// `Live.CallbackAfterDestroyRoom`: a live room was destroyed, by a user or by Tencent once it was
 /// empty. No member-state callback follows for that room.
 ///
-/// Required on the wire: `RoomId` (a string). `Operator_Account`, `EventType`, `EventTime` and
-/// `RoomInfo` (the room as it was; in newer samples only) are optional. Unknown fields are ignored. A
+/// Required on the wire: `RoomId` (a string). `Operator_Account`, `EventType`, `EventTime`, and
+/// `RoomInfo` (the room as it was) and `Statistic` (its figures), which newer deployments add, are
+/// optional. Unknown fields are ignored. A
 /// `CallbackCommand` in the body, when present, must name this command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -282,6 +344,14 @@ pub struct LiveDestroyRoom {
         skip_serializing_if = "Option::is_none"
     )]
     pub room_info: Option<LiveRoomInfo>,
+    /// `Statistic`: the room's figures at its end (newer deployments only).
+    #[serde(
+        rename = "Statistic",
+        default,
+        deserialize_with = "opt_statistic",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub statistic: Option<LiveStatistic>,
 }
 
 impl LiveDestroyRoom {
@@ -294,6 +364,7 @@ impl LiveDestroyRoom {
             event_type: None,
             event_time: None,
             room_info: None,
+            statistic: None,
         }
     }
 }

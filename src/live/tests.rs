@@ -35,14 +35,15 @@ const UPDATE_ROOM: &str = r#"{"CallbackCommand":"Live.CallbackAfterUpdateRoomInf
   "TakeSeatMode":"ApplyToTake","CustomInfo":"custom123"},
  "EventTime":1670574414123}"#;
 
-/// https://cloud.tencent.com/document/product/647/110524 (destroy room): `Owner_Account` a number,
-/// `RoomInfo` keys the create page does not list.
+/// https://cloud.tencent.com/document/product/647/110524 and https://trtc.io/document/64423 (destroy
+/// room): `Owner_Account` a number, `RoomInfo` keys the create page does not list, the room's figures.
 const DESTROY_ROOM: &str = r#"{"CallbackCommand":"Live.CallbackAfterDestroyRoom","Operator_Account":"admin",
  "RoomId":"tandy-test-rest","EventType":"DestroyByUser","EventTime":1703589922780,
  "RoomInfo":{"RoomName":"live name","RoomType":"Live","Owner_Account":144115216631667826,"IsSeatEnabled":true,
   "TakeSeatMode":"FreeToTake","MaxMemberCount":400,"MaxSeatCount":4,"Category":[1,2,3],"CustomInfo":"",
   "IsMessageDisabled":false,"CoverURL":"cover url","ActivityStatus":0,"IsPublicVisible":false,"ViewCount":0,
-  "BackgroundURL":"background url","IsUnlimitedRoomEnabled":true}}"#;
+  "BackgroundURL":"background url","IsUnlimitedRoomEnabled":true},
+ "Statistic":{"TotalViewers":0,"TotalGiftsSent":0,"TotalGiftCoins":0,"TotalUniqueGiftSenders":0,"TotalLikesReceived":0}}"#;
 
 /// Every documented sample with the command it is sent under.
 const SAMPLES: &[(&str, &str)] = &[
@@ -132,6 +133,23 @@ fn destroy_room_sample() {
     assert_eq!(info.unlimited_room_enabled, Some(true));
     assert_eq!(info.custom_info.as_deref(), Some(""));
     assert!(info.extra.is_empty());
+    let stat = e.statistic.as_ref().unwrap();
+    assert_eq!(stat.total_viewers, Some(0));
+    assert_eq!(stat.total_likes_received, Some(0));
+    let stat = LiveDestroyRoom::from_json(
+        br#"{"RoomId":"r","Statistic":{"TotalViewers":"1200","TotalGiftCoins":99,"New":true}}"#,
+    )
+    .unwrap()
+    .statistic
+    .unwrap();
+    assert_eq!(
+        (
+            stat.total_viewers,
+            stat.total_gift_coins,
+            stat.total_gifts_sent
+        ),
+        (Some(1200), Some(99), None)
+    );
 
     // The older shape: no `RoomInfo`.
     let e = LiveDestroyRoom::from_json(
@@ -332,6 +350,10 @@ fn refusals() {
     assert_malformed(
         LiveDestroyRoom::from_json(br#"{"RoomId":"r","RoomInfo":"x"}"#),
         "RoomInfo a string",
+    );
+    assert_malformed(
+        LiveDestroyRoom::from_json(br#"{"RoomId":"r","Statistic":{"TotalViewers":-1}}"#),
+        "a negative count",
     );
     let err = LiveEvent::from_json("Live.CallbackBeforeSendGift", b"{}").unwrap_err();
     assert_eq!(err.kind(), RejectionKind::UnknownCommand);
