@@ -52,7 +52,9 @@
 //! read. `State.StateChange` is about a user's connection, not a room, and is not read here either.
 //! A member-state callback whose `EventType` is absent is read by its cause (`Enter`, `Join` and
 //! `HeartbeatRecover` are arrivals; the causes above are departures); with an `EventType` this version
-//! does not know, it gives no change. A member named twice in one callback gives one change; an empty
+//! does not know, it gives no change. A live group's `Offline` without `EventCause` (older deployments
+//! sent it for heartbeat timeouts only; the current docs' sample leaves the key out for any cause) is a
+//! departure for [`Cause::Other`]. A member named twice in one callback gives one change; an empty
 //! account gives none. `EventTime` is optional everywhere (older Chat callbacks send none): without it,
 //! [`at`](Departure::at) is `None` (`"at_ms":null`).
 //!

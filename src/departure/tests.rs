@@ -779,3 +779,140 @@ fn typed_events_and_changes_agree() {
         assert_eq!(read("Live.CallbackAfterDestroyRoom", destroy).len(), 1);
     }
 }
+
+// ---- properties ----
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// An account as Tencent may send it: a short string (empty too) or a number.
+    fn account() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            "[a-c]{0,2}".prop_map(|s| (format!("{s:?}"), s)),
+            (0u64..4).prop_map(|n| (n.to_string(), n.to_string())),
+            Just((
+                "144115233775727695".to_string(),
+                "144115233775727695".to_string()
+            )),
+        ]
+    }
+
+    /// A time as Tencent may send it, or none.
+    fn time() -> impl Strategy<Value = (Option<String>, Option<u64>)> {
+        prop_oneof![
+            Just((None, None)),
+            any::<u64>().prop_map(|t| (Some(t.to_string()), Some(t))),
+            any::<u64>().prop_map(|t| (Some(format!("\"{t}\"")), Some(t))),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any bytes under any command: a list of changes or a malformed body, never a panic.
+        #[test]
+        fn any_bytes_never_panic(
+            command in prop::sample::select(vec![
+                "Room.CallbackAfterMemberLeave", "Room.CallbackAfterMemberEnter",
+                "Room.CallbackAfterDestroyRoom", "Live.CallbackAfterMemberStateChanged",
+                "Live.CallbackMemberStateChanged", "Live.CallbackAfterDestroyRoom",
+                "Group.CallbackAfterMemberExit", "Group.CallbackAfterNewMemberJoin",
+                "Group.CallbackOnMemberStateChange", "Group.CallbackAfterGroupDestroyed",
+            ]),
+            bytes in prop::collection::vec(any::<u8>(), 0..64),
+            max in 0usize..4,
+        ) {
+            if let Err(err) = changes(APP, command, &bytes, max) {
+                prop_assert_eq!(err.kind(), RejectionKind::MalformedBody);
+            }
+        }
+
+        /// A documented body cut short or with one byte changed: never a panic.
+        #[test]
+        fn mutated_bodies_never_panic(
+            which in 0usize..4,
+            cut in any::<prop::sample::Index>(),
+            flip in any::<(prop::sample::Index, u8)>(),
+        ) {
+            let (command, body) = [
+                ("Room.CallbackAfterMemberLeave", include_str!("../testing/fixtures/member_leave.json")),
+                ("Live.CallbackMemberStateChanged", LIVE_TIMEOUT),
+                ("Group.CallbackAfterMemberExit", r#"{"GroupId":"g","ExitType":"Kicked","ExitMemberList":[{"Member_Account":"a"},{"Member_Account":1}],"EventTime":"1"}"#),
+                ("Group.CallbackOnMemberStateChange", r#"{"GroupId":"g","EventType":"Offline","EventCause":"Quit","MemberList":[{"Member_Account":"a"}]}"#),
+            ][which];
+            let bytes = body.as_bytes();
+            let _ = changes(APP, command, &bytes[..cut.index(bytes.len() + 1)], MAX);
+            let mut flipped = bytes.to_vec();
+            let at = flip.0.index(flipped.len());
+            flipped[at] = flip.1;
+            let _ = changes(APP, command, &flipped, MAX);
+        }
+
+        /// A Room leave of any members, cause and time, its fields in any order: one departure per
+        /// distinct non-empty member, in order, each with the cause and time sent; the same keys when
+        /// sent again with the accounts and the time in their other JSON type.
+        #[test]
+        fn room_leaves(
+            members in prop::collection::vec(account(), 0..6),
+            kind in prop::option::of(prop::sample::select(vec!["Leave", "Kicked", "Expired", "kicked", "Gone", ""])),
+            (time, at) in time(),
+            reversed in any::<bool>(),
+        ) {
+            let list: Vec<&str> = members.iter().map(|(wire, _)| wire.as_str()).collect();
+            let mut fields = vec![
+                r#""RoomId":"r""#.to_string(),
+                format!(r#""MemberList_Account":[{}]"#, list.join(",")),
+            ];
+            if let Some(kind) = kind {
+                fields.push(format!(r#""Type":"{kind}""#));
+            }
+            if let Some(time) = &time {
+                fields.push(format!(r#""EventTime":{time}"#));
+            }
+            if reversed {
+                fields.reverse();
+            }
+            let body = format!("{{{}}}", fields.join(","));
+            let got = read("Room.CallbackAfterMemberLeave", &body);
+
+            let mut want: Vec<&str> = Vec::new();
+            for (_, id) in &members {
+                if !id.is_empty() && !want.contains(&id.as_str()) {
+                    want.push(id);
+                }
+            }
+            prop_assert_eq!(got.len(), want.len());
+            let cause = match kind.map(str::to_ascii_lowercase).as_deref() {
+                Some("leave") => Cause::Left,
+                Some("kicked") => Cause::Kicked,
+                Some("expired") => Cause::Timeout,
+                _ => Cause::Other,
+            };
+            for (change, user) in got.iter().zip(&want) {
+                let Change::Departure(d) = change else {
+                    return Err(TestCaseError::fail("not a departure"));
+                };
+                prop_assert_eq!(d.user.as_str(), *user);
+                prop_assert_eq!(d.cause, cause);
+                prop_assert_eq!(d.at.map(EventTime::as_millis), at);
+                prop_assert_eq!(d.raw.clone(), kind.map(|k| RawCause::Text(k.to_string())));
+            }
+
+            // The same leave, accounts all as strings and the time as a string.
+            let strings: Vec<String> = members.iter().map(|(_, id)| format!("{id:?}")).collect();
+            let mut again = format!(r#"{{"RoomId":"r","MemberList_Account":[{}]"#, strings.join(","));
+            if let Some(kind) = kind {
+                again.push_str(&format!(r#","Type":"{kind}""#));
+            }
+            if let Some(at) = at {
+                again.push_str(&format!(r#","EventTime":"{at}""#));
+            }
+            again.push('}');
+            let keys: Vec<_> = got.iter().map(Change::key).collect();
+            let again: Vec<_> = read("Room.CallbackAfterMemberLeave", &again).iter().map(Change::key).collect();
+            prop_assert_eq!(keys, again);
+        }
+    }
+}
