@@ -1,12 +1,5 @@
 //! Who left which room, who entered, which room closed: every way Tencent says it, in one shape.
 //!
-//! Tencent reports room membership on several channels, each in its own words: the Room
-//! (TUIRoomKit), Live (TUILiveKit) and Chat group callbacks on the app's one callback URL, and TRTC's
-//! room events on a URL of their own. [`changes`] reads the callbacks of the one URL and gives back
-//! each change they report as a [`Change`]: a [`Departure`] (a member left: [`Cause`] left, kicked,
-//! timed out or other, with the raw cause kept), an [`Arrival`], or a [`RoomClosed`]. It is sans-IO:
-//! the app, the command and the body bytes in, the changes out.
-//!
 //! ```
 //! use tencent_room_callback::departure::{self, Cause, Change, Source};
 //!
@@ -28,6 +21,13 @@
 //! assert!(departure::changes(1400000000, "Group.CallbackAfterSendMsg", b"", 10_000)?.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Tencent reports room membership on several channels, each in its own words: the Room
+//! (TUIRoomKit), Live (TUILiveKit) and Chat group callbacks on the app's one callback URL, and TRTC's
+//! room events on a URL of their own. [`changes`] reads the callbacks of the one URL and gives back
+//! each change they report as a [`Change`]: a [`Departure`] (a member left: [`Cause`] left, kicked,
+//! timed out or other, with the raw cause kept), an [`Arrival`], or a [`RoomClosed`]. It is sans-IO:
+//! the app, the command and the body bytes in, the changes out.
 //!
 //! # What each callback says
 //!

@@ -1,6 +1,25 @@
 //! Typed **Live** (TUILiveKit) callback events: room members coming and going, rooms created, updated
 //! and destroyed.
 //!
+//! ```
+//! use tencent_room_callback::live::{LiveEvent, MemberEventCause, MemberEventType};
+//!
+//! // A member dropped after its heartbeat stopped, as Tencent sends it (the query may spell the
+//! // command Live.CallbackMemberStateChanged: the same command).
+//! let body = br#"{"CallbackCommand":"Live.CallbackAfterMemberStateChanged","RoomId":"live_1",
+//!     "EventType":"Offline","EventCause":"HeartbeatInterrupt",
+//!     "MemberList":[{"Member_Account":"jared"}],"EventTime":1703589922780}"#;
+//!
+//! let event = LiveEvent::from_json("Live.CallbackMemberStateChanged", body)?;
+//! assert_eq!(event.command_name(), "Live.CallbackAfterMemberStateChanged");
+//! let LiveEvent::MemberStateChanged(change) = event else { unreachable!() };
+//! assert_eq!(change.event_type, MemberEventType::Offline);
+//! assert_eq!(change.event_cause, Some(MemberEventCause::HeartbeatInterrupt));
+//! assert_eq!(change.members[0].account, "jared");
+//! assert_eq!(change.event_time.map(|t| t.as_millis()), Some(1703589922780));
+//! # Ok::<(), tencent_room_callback::Rejection>(())
+//! ```
+//!
 //! Live callbacks come to the app's one callback URL with Chat and Room ones, told apart by
 //! `CallbackCommand`, with the same query, signature and acknowledgment. This module decodes four of
 //! them the way the Room and Chat events are decoded: every documented field under an idiomatic name,
@@ -21,25 +40,8 @@
 //! The two spellings of the member-state command are one command: a query with one and a body with the
 //! other decode alike. For who left or entered which room, whatever the product, see the
 //! [`departure`](crate::departure) module, which reads these callbacks (with or without this feature).
-//!
-//! ```
-//! use tencent_room_callback::live::{LiveEvent, MemberEventCause, MemberEventType};
-//!
-//! // A member dropped after its heartbeat stopped, as Tencent sends it (the query may spell the
-//! // command Live.CallbackMemberStateChanged: the same command).
-//! let body = br#"{"CallbackCommand":"Live.CallbackAfterMemberStateChanged","RoomId":"live_1",
-//!     "EventType":"Offline","EventCause":"HeartbeatInterrupt",
-//!     "MemberList":[{"Member_Account":"jared"}],"EventTime":1703589922780}"#;
-//!
-//! let event = LiveEvent::from_json("Live.CallbackMemberStateChanged", body)?;
-//! assert_eq!(event.command_name(), "Live.CallbackAfterMemberStateChanged");
-//! let LiveEvent::MemberStateChanged(change) = event else { unreachable!() };
-//! assert_eq!(change.event_type, MemberEventType::Offline);
-//! assert_eq!(change.event_cause, Some(MemberEventCause::HeartbeatInterrupt));
-//! assert_eq!(change.members[0].account, "jared");
-//! assert_eq!(change.event_time.map(|t| t.as_millis()), Some(1703589922780));
-//! # Ok::<(), tencent_room_callback::Rejection>(())
-//! ```
+//! A live room's messages come as Chat's `Group.CallbackBeforeSendMsg` / `Group.CallbackAfterSendMsg`
+//! (group type `Live`, `GroupId` the room), its seats as the Room's `Mic.CallbackAfterSeatInfoChanged`.
 
 use std::fmt;
 use std::marker::PhantomData;
