@@ -93,12 +93,14 @@ impl CallbackCommand {
         let name = name.as_ref();
         match Command::from_name(name) {
             Some(c) => CallbackCommand(Name::Typed(c)),
-            None => CallbackCommand(Name::Other(name.into())),
+            // One name per command: a spelling Tencent also uses is its canonical name.
+            None => CallbackCommand(Name::Other(canonical_name(name).into())),
         }
     }
 
-    /// The wire name: a Room command's canonical name (`Room.CallbackAfterUpdateRoomInfo` for either
-    /// spelling), any other command's name as it came.
+    /// The wire name: the canonical name of a command Tencent spells two ways
+    /// (`Room.CallbackAfterUpdateRoomInfo`, `Live.CallbackAfterMemberStateChanged` for either spelling),
+    /// any other command's name as it came.
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Name::Typed(c) => c.name(),
@@ -371,6 +373,37 @@ impl fmt::Debug for CommandSet {
     }
 }
 
+/// Commands Tencent names in two ways: `(alias, canonical)`. The docs of each spell the query's
+/// `CallbackCommand` one way and the body's the other, so both spellings name one command: a query with
+/// one and a body with the other is not a mismatch.
+const ALIASES: &[(&str, &str)] = &[
+    // Older Room pages (protocol.md §3); `Command::UpdateRoomInfo` accepts both too.
+    (
+        "Room.CallbackUpdateRoomInfo",
+        "Room.CallbackAfterUpdateRoomInfo",
+    ),
+    // TUILiveKit's member-state page: `Live.CallbackMemberStateChanged` in the query table, the other in
+    // the body sample and on the older pages (protocol.md §9).
+    (
+        "Live.CallbackMemberStateChanged",
+        "Live.CallbackAfterMemberStateChanged",
+    ),
+];
+
+/// The canonical name of the command `name` (exact, case-sensitive, already decoded): the canonical
+/// spelling for a known alias, `name` itself for every other name.
+pub(crate) fn canonical_name(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical)
+}
+
+/// Whether two command names (say the query's and the body's) name one command.
+pub(crate) fn same_command(a: &str, b: &str) -> bool {
+    canonical_name(a) == canonical_name(b)
+}
+
 /// How well a route matched a command (the layer ranks its routes by it; metrics label by it): the
 /// last resort (any notification, or any decision), a prefix (by its length), an exact name, a typed
 /// event.
@@ -447,6 +480,54 @@ mod tests {
         let new = CallbackCommand::new("Group.CallbackAfterSomethingNew");
         assert!(!new.is_decision() && !new.is_notification());
         assert!(CallbackCommand::new("TRTC.1.104").is_notification());
+    }
+
+    #[test]
+    fn aliases_name_one_command() {
+        assert_eq!(
+            canonical_name("Live.CallbackMemberStateChanged"),
+            "Live.CallbackAfterMemberStateChanged"
+        );
+        assert_eq!(
+            canonical_name("Live.CallbackAfterMemberStateChanged"),
+            "Live.CallbackAfterMemberStateChanged"
+        );
+        assert_eq!(
+            canonical_name("Room.CallbackUpdateRoomInfo"),
+            "Room.CallbackAfterUpdateRoomInfo"
+        );
+        // Any other name is its own canonical name, case and all.
+        for name in [
+            "Room.CallbackAfterMemberLeave",
+            "State.StateChange",
+            "live.callbackmemberstatechanged",
+            "",
+        ] {
+            assert_eq!(canonical_name(name), name);
+        }
+        assert!(same_command(
+            "Live.CallbackMemberStateChanged",
+            "Live.CallbackAfterMemberStateChanged"
+        ));
+        assert!(same_command(
+            "Room.CallbackAfterUpdateRoomInfo",
+            "Room.CallbackUpdateRoomInfo"
+        ));
+        assert!(same_command("State.StateChange", "State.StateChange"));
+        assert!(!same_command(
+            "Live.CallbackMemberStateChanged",
+            "Live.CallbackAfterDestroyRoom"
+        ));
+        // The table agrees with the Room commands' own spellings, and names no alias twice.
+        for &c in Command::ALL {
+            for n in c.names() {
+                assert_eq!(canonical_name(n), c.name());
+            }
+        }
+        for (i, (alias, canonical)) in ALIASES.iter().enumerate() {
+            assert_eq!(canonical_name(canonical), *canonical);
+            assert!(ALIASES[i + 1..].iter().all(|(a, _)| a != alias));
+        }
     }
 
     #[test]

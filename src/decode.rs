@@ -37,7 +37,7 @@ impl Config {
         body: &[u8],
     ) -> Result<(E, CallbackMeta), Rejection> {
         let meta = verify_for(self, E::COMMANDS, query)?;
-        let event = E::decode(&meta.command, body, self.max_members)?;
+        let event = E::decode(&meta, body, self.max_members)?;
         Ok((event, meta))
     }
 

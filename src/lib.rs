@@ -66,10 +66,13 @@
 //!   the layer goes inside or outside tower-http's layers; in extensions mode the inner service receives
 //!   a [`RequestBody`](service::RequestBody) over any request body.
 //! - Without tower: [`Config::decode`] and [`Config::decode_any`] take the query string and the body bytes.
+//! - Who left which room (or entered it, or saw it closed), whatever the product said it: the
+//!   [`departure`] module, sans-IO, for Room, Live, Chat group and TRTC callbacks alike.
 //! - Features: `axum` (`IntoResponse` for [`Ack`] and [`Rejection`]), `tracing` (one event per
 //!   intercepted request, never a secret), `metrics` (callbacks by command and outcome, rejections by
 //!   reason, handler and end-to-end latency, through the `metrics` facade: see
-//!   the `metrics` module), `testing` (build requests exactly as Tencent sends them,
+//!   the `metrics` module), `chat` and `live` (typed Chat and Live (TUILiveKit) callback events, in
+//!   the `chat` and `live` modules), `testing` (build requests exactly as Tencent sends them,
 //!   sign them, and fix the clock), `serve` (the `serve` module: a server with head
 //!   and idle timeouts, bounded heads and a connection cap, to put the stack on the internet).
 //!
@@ -101,8 +104,12 @@ pub mod chat;
 mod command;
 pub mod config;
 mod decode;
+pub mod departure;
 pub mod event;
 mod layer;
+#[cfg(feature = "live")]
+#[cfg_attr(docsrs, doc(cfg(feature = "live")))]
+pub mod live;
 pub mod meta;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

@@ -220,10 +220,18 @@ pub(crate) fn capped(text: impl fmt::Display, max: usize) -> String {
     capped.out
 }
 
-/// Refuses a body that holds a list of more than `max` entries anywhere (an array at any depth), before
-/// anything is decoded from it: the rejection names the key the list is under and the bound. This is
-/// how every decode of the crate bounds the memory one callback can take once decoded (each entry of a
-/// list becomes at least one allocation), with the bound passed explicitly: the layer passes
+/// The keys of the lists a decoded type builds, entry by entry (members, seats, message elements): the
+/// lists [`check_lists`] bounds before the type is decoded. A list the type skips costs no memory and is
+/// not bounded (a destroyed group's member list, say, which nothing here reads).
+pub(crate) trait Lists {
+    /// The keys, at any depth.
+    const LISTS: &'static [&'static str];
+}
+
+/// Refuses a body that holds a list of more than `max` entries under one of the keys `lists` (at any
+/// depth), before anything is decoded from it: the rejection names the key and the bound. This is how
+/// every decode of the crate bounds the memory one callback can take once decoded (each entry of a list
+/// becomes at least one allocation), with the bound passed explicitly: the layer passes
 /// [`Config::max_members`](crate::Config::max_members), so do `RawCallback::decode`, the inbox and its
 /// workers; the events' own `from_json` pass the default.
 ///
@@ -232,12 +240,17 @@ pub(crate) fn capped(text: impl fmt::Display, max: usize) -> String {
 /// callback of ordinary size (a few hundred bytes) costs one comparison here. A longer body is scanned
 /// once without building anything (keys up to 64 bytes excepted); a body that is not JSON is left to
 /// the decoder, which says why.
-pub(crate) fn check_lists(body: &[u8], max: usize) -> Result<(), Rejection> {
-    if body.len() < max.saturating_mul(2).saturating_add(3) {
+pub(crate) fn check_lists(body: &[u8], max: usize, lists: &[&str]) -> Result<(), Rejection> {
+    if lists.is_empty() || body.len() < max.saturating_mul(2).saturating_add(3) {
         return Ok(());
     }
     let mut de = serde_json::Deserializer::from_slice(body);
-    match de::DeserializeSeed::deserialize(ListScan { max, key: None }, &mut de) {
+    let scan = ListScan {
+        max,
+        lists,
+        key: None,
+    };
+    match de::DeserializeSeed::deserialize(scan, &mut de) {
         Err(e) if e.is_data() => Err(Rejection::with_detail(
             RejectionKind::MalformedBody,
             capped(e, 256),
@@ -250,6 +263,7 @@ pub(crate) fn check_lists(body: &[u8], max: usize) -> Result<(), Rejection> {
 #[derive(Clone, Copy)]
 struct ListScan<'k> {
     max: usize,
+    lists: &'k [&'k str],
     key: Option<&'k str>,
 }
 
@@ -288,16 +302,18 @@ impl<'de> Visitor<'de> for ListScan<'_> {
         while let Some(ScanKey(key)) = map.next_key()? {
             map.next_value_seed(ListScan {
                 max: self.max,
+                lists: self.lists,
                 key: Some(&key),
             })?;
         }
         Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let bounded = self.key.is_some_and(|key| self.lists.contains(&key));
         let mut entries = 0usize;
         while seq.next_element_seed(self)?.is_some() {
             entries += 1;
-            if entries > self.max {
+            if bounded && entries > self.max {
                 return Err(de::Error::custom(format_args!(
                     "{}: the list is longer than {} entries",
                     self.key.unwrap_or("a list"),
@@ -727,7 +743,8 @@ mod tests {
 
     /// What `check_lists` says of `{"l":<n entries>}` under `max`.
     fn scan(n: usize, max: usize) -> Result<(), String> {
-        check_lists(format!(r#"{{"l":{}}}"#, list(n)).as_bytes(), max).map_err(|r| r.to_string())
+        check_lists(format!(r#"{{"l":{}}}"#, list(n)).as_bytes(), max, &["l"])
+            .map_err(|r| r.to_string())
     }
 
     #[test]
@@ -748,23 +765,32 @@ mod tests {
         assert!(scan(1, 0).is_err());
         // At any depth, named by the key it is under, in objects and in lists.
         let nested = format!(r#"{{"a":{{"b":[{{"SeatList":{}}}]}}}}"#, list(4));
-        let err = check_lists(nested.as_bytes(), 3).unwrap_err().to_string();
+        let err = check_lists(nested.as_bytes(), 3, &["SeatList"])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("SeatList: the list is longer than 3 entries"),
             "{err}"
         );
         let inner = format!(r#"{{"x":[[1],{}]}}"#, list(4));
-        assert!(check_lists(inner.as_bytes(), 3).is_err());
+        assert!(check_lists(inner.as_bytes(), 3, &["x"]).is_err());
+        // A list under another key is not one the type builds: not bounded.
+        assert!(check_lists(nested.as_bytes(), 3, &["MemberList"]).is_ok());
+        assert!(check_lists(nested.as_bytes(), 3, &[]).is_ok());
         // A body too short to hold a list past the bound is not even read: not JSON, still Ok here
         // (the decoder says why).
-        assert!(check_lists(b"[1,1,1,1", 3).is_ok());
+        assert!(check_lists(b"[1,1,1,1", 3, &["l"]).is_ok());
         // A long body that is not JSON is left to the decoder too (past the bound, a list is refused
         // whatever follows it).
-        assert!(check_lists(format!("{{\"a\":{}", "x".repeat(100)).as_bytes(), 3).is_ok());
-        assert!(check_lists(format!("[{}", "1,".repeat(100)).as_bytes(), 3).is_err());
+        assert!(check_lists(format!("{{\"a\":{}", "x".repeat(100)).as_bytes(), 3, &["a"]).is_ok());
+        let unfinished = format!("{{\"l\":[{}", "1,".repeat(100));
+        assert!(check_lists(unfinished.as_bytes(), 3, &["l"]).is_err());
         // A long key is cut in the message.
         let long_key = format!(r#"{{"{}":{}}}"#, "k".repeat(1000), list(4));
-        let err = check_lists(long_key.as_bytes(), 3).unwrap_err().to_string();
+        let key = "k".repeat(64);
+        let err = check_lists(long_key.as_bytes(), 3, &[&key])
+            .unwrap_err()
+            .to_string();
         assert!(err.len() < 300, "{err}");
         // The decode after it is not bounded: what the scan let through decodes whole.
         assert_eq!(decode_list(DEFAULT + 5), Ok(DEFAULT + 5));

@@ -842,7 +842,8 @@ fn room_event() -> impl Strategy<Value = RoomEvent> {
 fn round_trip<E: Event + PartialEq>(e: &E) -> Result<(), TestCaseError> {
     let json = serde_json::to_vec(e).unwrap();
     let command = CallbackCommand::new(E::COMMANDS[0]);
-    let back = E::decode(&command, &json, Config::DEFAULT_MAX_MEMBERS);
+    let meta = CallbackMeta::new(1400000000, command.clone());
+    let back = E::decode(&meta, &json, Config::DEFAULT_MAX_MEMBERS);
     prop_assert!(
         back.is_ok(),
         "{:?} from {}",

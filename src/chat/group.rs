@@ -254,8 +254,8 @@ impl GroupAfterSendMsg {
 /// `Group.CallbackAfterNewMemberJoin`: members joined a group (applied and accepted, invited, or added
 /// by an admin through the REST API).
 ///
-/// Required on the wire: `GroupId`, `NewMemberList`, `EventTime` (an integer or a numeric string).
-/// Unknown fields are ignored. A `CallbackCommand` in the body, when present, must name this command.
+/// Required on the wire: `GroupId`, `NewMemberList`. `EventTime` is optional (an integer or a numeric
+/// string; older deployments send none). Unknown fields are ignored. A `CallbackCommand` in the body, when present, must name this command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GroupAfterNewMemberJoin {
@@ -282,17 +282,16 @@ pub struct GroupAfterNewMemberJoin {
     /// decoded).
     #[serde(rename = "NewMemberList", deserialize_with = "new_member_list")]
     pub new_members: Vec<GroupMember>,
-    /// `EventTime`: when it happened (milliseconds).
-    #[serde(rename = "EventTime")]
-    pub event_time: EventTime,
+    /// `EventTime`: when it happened (milliseconds; absent from older deployments' callbacks).
+    #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<EventTime>,
 }
 
 impl GroupAfterNewMemberJoin {
-    /// A join event with its required fields; the optional ones are `None`.
+    /// A join event with its required fields; the optional ones (the time too) are `None`.
     pub fn new(
         group_id: impl Into<String>,
         new_members: impl IntoIterator<Item = impl Into<AccountId>>,
-        event_time: EventTime,
     ) -> Self {
         GroupAfterNewMemberJoin {
             command: Tag::default(),
@@ -301,7 +300,7 @@ impl GroupAfterNewMemberJoin {
             join_type: None,
             operator: None,
             new_members: new_members.into_iter().map(GroupMember::new).collect(),
-            event_time,
+            event_time: None,
         }
     }
 }
@@ -309,8 +308,8 @@ impl GroupAfterNewMemberJoin {
 /// `Group.CallbackAfterMemberExit`: members left a group (by themselves, or removed by the owner, an
 /// admin or the REST API).
 ///
-/// Required on the wire: `GroupId`, `ExitMemberList`, `EventTime` (an integer or a numeric string).
-/// Unknown fields are ignored. A `CallbackCommand` in the body, when present, must name this command.
+/// Required on the wire: `GroupId`, `ExitMemberList`. `EventTime` is optional (an integer or a numeric
+/// string; older deployments send none). Unknown fields are ignored. A `CallbackCommand` in the body, when present, must name this command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GroupAfterMemberExit {
@@ -337,17 +336,16 @@ pub struct GroupAfterMemberExit {
     /// decoded).
     #[serde(rename = "ExitMemberList", deserialize_with = "exit_member_list")]
     pub exit_members: Vec<GroupMember>,
-    /// `EventTime`: when it happened (milliseconds).
-    #[serde(rename = "EventTime")]
-    pub event_time: EventTime,
+    /// `EventTime`: when it happened (milliseconds; absent from older deployments' callbacks).
+    #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<EventTime>,
 }
 
 impl GroupAfterMemberExit {
-    /// An exit event with its required fields; the optional ones are `None`.
+    /// An exit event with its required fields; the optional ones (the time too) are `None`.
     pub fn new(
         group_id: impl Into<String>,
         exit_members: impl IntoIterator<Item = impl Into<AccountId>>,
-        event_time: EventTime,
     ) -> Self {
         GroupAfterMemberExit {
             command: Tag::default(),
@@ -356,7 +354,7 @@ impl GroupAfterMemberExit {
             exit_type: None,
             operator: None,
             exit_members: exit_members.into_iter().map(GroupMember::new).collect(),
-            event_time,
+            event_time: None,
         }
     }
 }

@@ -5,7 +5,10 @@
 //! module decodes seven Chat commands the way the Room events are decoded: every documented field under an
 //! idiomatic name, Tencent's quirks tolerated (account IDs as big JSON integers keep their exact digits,
 //! `EventTime` as an integer or a numeric string, `OnlineOnlyFlag` as `0`/`1`), unknown fields ignored,
-//! unknown enum values kept, and Tencent's field names when serialized back.
+//! unknown enum values kept, and Tencent's field names when serialized back. Each event requires only
+//! what every version of Tencent's backend sends: older deployments send no `EventTime` (so it is an
+//! `Option` everywhere) and report a dropped connection as `Logout` rather than `Disconnect` (see
+//! [`StateChangeInfo::is_connection_lost`]).
 //!
 //! | command | type |
 //! |---|---|
@@ -314,17 +317,37 @@ chat_events!(
     GroupAfterMemberExit => "Group.CallbackAfterMemberExit",
 );
 
+/// The lists each Chat event builds, bounded before it is decoded.
+macro_rules! lists {
+    ($($ty:ident => [$($list:literal),*]),* $(,)?) => {
+        $(impl crate::value::Lists for $ty {
+            const LISTS: &'static [&'static str] = &[$($list),*];
+        })*
+    };
+}
+
+lists!(
+    StateChange => ["KickedDevice"],
+    C2cBeforeSendMsg => ["MsgBody"],
+    C2cAfterSendMsg => ["MsgBody"],
+    GroupBeforeSendMsg => ["MsgBody"],
+    GroupAfterSendMsg => ["MsgBody"],
+    GroupAfterNewMemberJoin => ["NewMemberList"],
+    GroupAfterMemberExit => ["ExitMemberList"],
+);
+
 impl ChatEvent {
-    /// When the event happened, when the body says (`EventTime`; Tencent's message samples omit it).
+    /// When the event happened, when the body says (`EventTime`: Tencent's message samples omit it, and
+    /// older deployments send none with any command).
     pub fn event_time(&self) -> Option<EventTime> {
         match self {
-            ChatEvent::StateChange(e) => Some(e.event_time),
+            ChatEvent::StateChange(e) => e.event_time,
             ChatEvent::C2cBeforeSendMsg(e) => e.event_time,
             ChatEvent::C2cAfterSendMsg(e) => e.event_time,
             ChatEvent::GroupBeforeSendMsg(e) => e.event_time,
             ChatEvent::GroupAfterSendMsg(e) => e.event_time,
-            ChatEvent::GroupAfterNewMemberJoin(e) => Some(e.event_time),
-            ChatEvent::GroupAfterMemberExit(e) => Some(e.event_time),
+            ChatEvent::GroupAfterNewMemberJoin(e) => e.event_time,
+            ChatEvent::GroupAfterMemberExit(e) => e.event_time,
         }
     }
 

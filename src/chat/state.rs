@@ -9,12 +9,16 @@ use crate::value::{string_enum, AccountId, EventTime};
 string_enum!(
     /// What happened to a user's connection (`Info.Action` of [`StateChange`]).
     ///
-    /// A heartbeat timeout arrives as `Disconnect` with the reason [`StateReason::TimeOut`] (see
-    /// [`StateChangeInfo::is_heartbeat_timeout`]); any action this version does not know is kept.
+    /// The current docs report a dropped connection as `Disconnect` with the reason
+    /// [`StateReason::LinkClose`] or [`StateReason::TimeOut`]; real deployments also report it as
+    /// `Logout` with one of those reasons (see [`StateChangeInfo::is_connection_lost`] and
+    /// [`StateChangeInfo::is_heartbeat_timeout`], which read both). Any action this version does not
+    /// know is kept.
     StateAction, "state-change action" {
         /// `Login`: the user came online (a connection was established).
         Login => ["Login"],
-        /// `Logout`: the user logged out (the connection was closed by the user).
+        /// `Logout`: the user logged out (reason `Unregister`); older deployments also send it for a
+        /// dropped connection (reason `LinkClose` or `TimeOut`).
         Logout => ["Logout"],
         /// `Disconnect`: the connection dropped (closed, or the heartbeat timed out).
         Disconnect => ["Disconnect"],
@@ -30,9 +34,11 @@ string_enum!(
         Register => ["Register"],
         /// `Unregister`: the user logged out (`Logout`).
         Unregister => ["Unregister"],
-        /// `LinkClose`: Tencent saw the connection close (`Disconnect`).
+        /// `LinkClose`: Tencent saw the connection close (`Disconnect`, or `Logout` from older
+        /// deployments).
         LinkClose => ["LinkClose"],
-        /// `TimeOut`: the client's heartbeat timed out, 400 s by default (`Disconnect`).
+        /// `TimeOut`: the client's heartbeat timed out, 400 s by default (`Disconnect`, or `Logout` from
+        /// older deployments). Sent as `TimeOut` or `Timeout`: parsing ignores ASCII case.
         TimeOut => ["TimeOut"],
         /// `SetCustomStatus`: the user set a custom status (`CustomStatusChange`).
         SetCustomStatus => ["SetCustomStatus"],
@@ -73,9 +79,26 @@ impl StateChangeInfo {
         }
     }
 
-    /// Whether this is a disconnection detected by a heartbeat timeout (`Disconnect` for `TimeOut`).
+    /// Whether this is a disconnection detected by a heartbeat timeout: the reason `TimeOut` (any
+    /// case) with the action `Disconnect`, as the current docs say, or `Logout`, as older deployments
+    /// send it.
     pub fn is_heartbeat_timeout(&self) -> bool {
-        self.action == StateAction::Disconnect && self.reason == Some(StateReason::TimeOut)
+        matches!(self.action, StateAction::Disconnect | StateAction::Logout)
+            && self.reason == Some(StateReason::TimeOut)
+    }
+
+    /// Whether the user's connection was lost rather than closed by the user: any `Disconnect`, or a
+    /// `Logout` for `LinkClose` or `TimeOut` (how older deployments report a dropped link or a
+    /// heartbeat timeout).
+    pub fn is_connection_lost(&self) -> bool {
+        match self.action {
+            StateAction::Disconnect => true,
+            StateAction::Logout => matches!(
+                self.reason,
+                Some(StateReason::LinkClose | StateReason::TimeOut)
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -98,17 +121,19 @@ impl KickedDevice {
 
 /// `State.StateChange`: a user logged in, logged out, was disconnected, or set a custom status.
 ///
-/// Required on the wire: `EventTime` and `Info` with its `Action` and `To_Account`. `KickedDevice`
-/// comes only with a `Login` that kicked other devices off line. Unknown fields are ignored. A
-/// `CallbackCommand` in the body, when present, must be `State.StateChange`.
+/// Required on the wire: `Info` with its `Action` and `To_Account`. `EventTime` is optional: older
+/// deployments send none. `KickedDevice` comes only with a `Login` that kicked other devices off line.
+/// Unknown fields are ignored. A `CallbackCommand` in the body, when present, must be
+/// `State.StateChange`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct StateChange {
     #[serde(rename = "CallbackCommand", default)]
     command: Tag<StateChange>,
-    /// `EventTime`: when it happened (milliseconds).
-    #[serde(rename = "EventTime")]
-    pub event_time: EventTime,
+    /// `EventTime`: when it happened (milliseconds; an integer or a numeric string on the wire; absent
+    /// from older deployments' callbacks).
+    #[serde(rename = "EventTime", default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<EventTime>,
     /// `Info`: what changed and for whom.
     #[serde(rename = "Info")]
     pub info: StateChangeInfo,
@@ -122,11 +147,11 @@ pub struct StateChange {
 }
 
 impl StateChange {
-    /// A state change with its required fields and no kicked device.
-    pub fn new(info: StateChangeInfo, event_time: EventTime) -> Self {
+    /// A state change with its required field, no time and no kicked device.
+    pub fn new(info: StateChangeInfo) -> Self {
         StateChange {
             command: Tag::default(),
-            event_time,
+            event_time: None,
             info,
             kicked_devices: Vec::new(),
         }

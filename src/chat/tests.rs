@@ -92,7 +92,8 @@ fn state_change_sample() {
     let e = StateChange::from_json(STATE_CHANGE.as_bytes()).unwrap();
     let mut info = StateChangeInfo::new(StateAction::Login, "testuser316");
     info.reason = Some(StateReason::Register);
-    let mut want = StateChange::new(info, EventTime::from_millis(1629883332497));
+    let mut want = StateChange::new(info);
+    want.event_time = Some(EventTime::from_millis(1629883332497));
     want.kicked_devices = vec![
         KickedDevice::new(OptPlatform::Windows),
         KickedDevice::new(OptPlatform::Android),
@@ -212,11 +213,8 @@ fn group_after_samples() {
 #[test]
 fn group_join_sample() {
     let e = GroupAfterNewMemberJoin::from_json(GROUP_JOIN.as_bytes()).unwrap();
-    let mut want = GroupAfterNewMemberJoin::new(
-        "@TGS#2J4SZEAEL",
-        ["jared", "tommy"],
-        EventTime::from_millis(1670574414123),
-    );
+    let mut want = GroupAfterNewMemberJoin::new("@TGS#2J4SZEAEL", ["jared", "tommy"]);
+    want.event_time = Some(EventTime::from_millis(1670574414123));
     want.group_type = Some(GroupType::Public);
     want.join_type = Some(JoinType::Apply);
     want.operator = Some("leckie".into());
@@ -226,11 +224,8 @@ fn group_join_sample() {
 #[test]
 fn group_exit_sample() {
     let e = GroupAfterMemberExit::from_json(GROUP_EXIT.as_bytes()).unwrap();
-    let mut want = GroupAfterMemberExit::new(
-        "@TGS#2J4SZEAEL",
-        ["jared", "tommy"],
-        EventTime::from_millis(1670574414123),
-    );
+    let mut want = GroupAfterMemberExit::new("@TGS#2J4SZEAEL", ["jared", "tommy"]);
+    want.event_time = Some(EventTime::from_millis(1670574414123));
     want.group_type = Some(GroupType::Public);
     want.exit_type = Some(ExitType::Kicked);
     want.operator = Some("leckie".into());
@@ -390,7 +385,7 @@ fn event_time_as_string_or_integer() {
             r#"{{"GroupId":"g","EventTime":{t},"ExitMemberList":[{{"Member_Account":"a"}}]}}"#
         );
         let e = GroupAfterMemberExit::from_json(body.as_bytes()).unwrap();
-        assert_eq!(e.event_time.as_millis(), 1670574414123);
+        assert_eq!(e.event_time, Some(EventTime::from_millis(1670574414123)));
         let body = format!(
             r#"{{"GroupId":"g","From_Account":"a","Random":1,"MsgBody":[],"EventTime":{t}}}"#
         );
@@ -692,8 +687,7 @@ fn non_object_bodies_are_refused() {
 #[test]
 fn missing_or_mistyped_required_fields_are_refused() {
     for bad in [
-        &br#"{"Info":{"Action":"Login","To_Account":"u"}}"#[..],
-        br#"{"EventTime":1}"#,
+        &br#"{"EventTime":1}"#[..],
         br#"{"EventTime":1,"Info":{"To_Account":"u"}}"#,
         br#"{"EventTime":1,"Info":{"Action":"Login"}}"#,
         br#"{"EventTime":1,"Info":{"Action":5,"To_Account":"u"}}"#,
@@ -725,10 +719,6 @@ fn missing_or_mistyped_required_fields_are_refused() {
             br#"{"From_Account":"a","To_Account":"b","MsgSeq":1,"MsgRandom":2,"MsgTime":3,"MsgBody":[]}"#,
         ),
         "c2c without MsgKey",
-    );
-    assert_malformed(
-        GroupAfterNewMemberJoin::from_json(br#"{"GroupId":"g","NewMemberList":[]}"#),
-        "join without EventTime",
     );
     assert_malformed(
         GroupAfterNewMemberJoin::from_json(
@@ -862,12 +852,11 @@ fn answer_http_response() {
 
 #[test]
 fn builders_and_accessors() {
-    let e = GroupAfterNewMemberJoin::new("g", [AccountId::from("a")], EventTime::from_millis(5));
+    let e = GroupAfterNewMemberJoin::new("g", [AccountId::from("a")]);
+    assert_eq!(e.event_time, None);
     assert_eq!(e.new_members, vec![GroupMember::new("a")]);
-    let e = StateChange::new(
-        StateChangeInfo::new(StateAction::Disconnect, "u"),
-        EventTime::from_millis(1),
-    );
+    let mut e = StateChange::new(StateChangeInfo::new(StateAction::Disconnect, "u"));
+    e.event_time = Some(EventTime::from_millis(1));
     let back = StateChange::from_json(&serde_json::to_vec(&e).unwrap()).unwrap();
     assert_eq!(back, e);
     assert!(format!("{e:?}").contains("State.StateChange"));
@@ -876,4 +865,170 @@ fn builders_and_accessors() {
         MsgElement::new("TIMFaceElem", json!({"Index":1})).as_text(),
         None
     );
+}
+
+// ---- what real deployments send (protocol.md §10) ----
+//
+// Bodies in the shapes captured from real deployments: older ones carry no `EventTime` (group exit and
+// join, `State.StateChange`), report a dropped link or a heartbeat timeout as `Logout` (reason
+// `TimeOut`, `Timeout` or `LinkClose`), send numbers as strings and accounts as numbers, escape
+// non-ASCII as `\u`, come pretty-printed or compact, and name the system account `@TIM#SYSTEM` as the
+// operator. Six of these eight were refused while `EventTime` was required.
+
+/// An older login: no `EventTime`, compact.
+const REAL_STATE_LOGIN: &str = r#"{"CallbackCommand":"State.StateChange","Info":{"Action":"Login","To_Account":"144115212826616432","Reason":"Register"}}"#;
+
+/// An older heartbeat timeout, reported as `Logout`: no `EventTime`, pretty-printed, the account a number.
+const REAL_STATE_TIMEOUT: &str = "{\n    \"CallbackCommand\": \"State.StateChange\",\n    \"Info\": {\n        \"Action\": \"Logout\",\n        \"To_Account\": 144115212826616433,\n        \"Reason\": \"TimeOut\"\n    }\n}";
+
+/// The same with the other spelling of the reason, and a kicked device.
+const REAL_STATE_TIMEOUT_2: &str = r#"{"CallbackCommand":"State.StateChange","Info":{"To_Account":"u_7","Action":"Logout","Reason":"Timeout"},"KickedDevice":[]}"#;
+
+/// A dropped link, reported as `Logout`, with a string `EventTime` and fields the docs do not list.
+const REAL_STATE_LINK_CLOSE: &str = r#"{"CallbackCommand":"State.StateChange","ClientIP":"10.1.2.3","OptPlatform":"IOS","EventTime":"1687771618457","Info":{"Action":"Logout","To_Account":"u_8","Reason":"LinkClose"}}"#;
+
+/// An older quit from a live group: no `EventTime`, tab-pretty-printed.
+const REAL_GROUP_QUIT: &str = "{\n\t\"CallbackCommand\":\t\"Group.CallbackAfterMemberExit\",\n\t\"GroupId\":\t\"@TGS#aFL2XHCMM\",\n\t\"Type\":\t\"AVChatRoom\",\n\t\"ExitType\":\t\"Quit\",\n\t\"Operator_Account\":\t\"u_9\",\n\t\"ExitMemberList\":\t[{\n\t\t\t\"Member_Account\":\t\"u_9\"\n\t\t}]\n}";
+
+/// Members removed by the system account: no `EventTime`, a numeric account, a group ID in Chinese.
+const REAL_GROUP_KICKED: &str = r#"{"CallbackCommand":"Group.CallbackAfterMemberExit","GroupId":"\u76f4\u64ad\u95f4-01","Type":"Public","ExitType":"Kicked","Operator_Account":"@TIM#SYSTEM","ExitMemberList":[{"Member_Account":144115212826616434},{"Member_Account":"u_10"}]}"#;
+
+/// Members added by the system account: no `EventTime`, a numeric account.
+const REAL_GROUP_JOIN: &str = r#"{"CallbackCommand":"Group.CallbackAfterNewMemberJoin","GroupId":"\u76f4\u64ad\u95f4-01","Type":"Public","JoinType":"Invited","Operator_Account":"@TIM#SYSTEM","NewMemberList":[{"Member_Account":144115212826616434}]}"#;
+
+/// A group message with escaped Chinese text and numbers as strings.
+const REAL_GROUP_MSG: &str = r#"{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#aFL2XHCMM","Type":"AVChatRoom","From_Account":"u_9","Operator_Account":"u_9","Random":"3358919311","MsgSeq":"5","MsgTime":"1687771618","OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"\u4f60\u597d"}}],"EventTime":"1687771618457"}"#;
+
+const REAL: &[(&str, &str)] = &[
+    ("State.StateChange", REAL_STATE_LOGIN),
+    ("State.StateChange", REAL_STATE_TIMEOUT),
+    ("State.StateChange", REAL_STATE_TIMEOUT_2),
+    ("State.StateChange", REAL_STATE_LINK_CLOSE),
+    ("Group.CallbackAfterMemberExit", REAL_GROUP_QUIT),
+    ("Group.CallbackAfterMemberExit", REAL_GROUP_KICKED),
+    ("Group.CallbackAfterNewMemberJoin", REAL_GROUP_JOIN),
+    ("Group.CallbackAfterSendMsg", REAL_GROUP_MSG),
+];
+
+#[test]
+fn real_bodies_all_decode_and_round_trip() {
+    let mut without_time = 0;
+    for (command, body) in REAL {
+        let e = ChatEvent::from_json(command, body.as_bytes())
+            .unwrap_or_else(|err| panic!("{command}: {err}\n{body}"));
+        if e.event_time().is_none() {
+            without_time += 1;
+        }
+        // Serialized back (no `EventTime` when there was none) and decoded again: the same event.
+        let json = serde_json::to_vec(&e).unwrap();
+        assert_eq!(
+            ChatEvent::from_json(command, &json).unwrap(),
+            e,
+            "{command}"
+        );
+        if e.event_time().is_none() {
+            assert!(!String::from_utf8_lossy(&json).contains("EventTime"));
+        }
+    }
+    // The six that were refused while `EventTime` was required.
+    assert_eq!(without_time, 6);
+}
+
+#[test]
+fn real_state_changes_tell_a_lost_connection() {
+    let e = StateChange::from_json(REAL_STATE_LOGIN.as_bytes()).unwrap();
+    assert_eq!(e.event_time, None);
+    assert_eq!(e.info.user, "144115212826616432");
+    assert!(!e.info.is_connection_lost());
+
+    let e = StateChange::from_json(REAL_STATE_TIMEOUT.as_bytes()).unwrap();
+    assert_eq!(e.info.action, StateAction::Logout);
+    assert_eq!(e.info.reason, Some(StateReason::TimeOut));
+    assert_eq!(e.info.user, "144115212826616433");
+    assert!(e.info.is_heartbeat_timeout());
+    assert!(e.info.is_connection_lost());
+
+    // `Timeout` is `TimeOut`, and serializes back as the documented spelling.
+    let e = StateChange::from_json(REAL_STATE_TIMEOUT_2.as_bytes()).unwrap();
+    assert_eq!(e.info.reason, Some(StateReason::TimeOut));
+    assert!(e.info.is_heartbeat_timeout());
+    assert!(e.kicked_devices.is_empty());
+    assert!(serde_json::to_string(&e)
+        .unwrap()
+        .contains(r#""Reason":"TimeOut""#));
+
+    let e = StateChange::from_json(REAL_STATE_LINK_CLOSE.as_bytes()).unwrap();
+    assert_eq!(e.event_time, Some(EventTime::from_millis(1687771618457)));
+    assert_eq!(e.info.reason, Some(StateReason::LinkClose));
+    assert!(e.info.is_connection_lost());
+    assert!(!e.info.is_heartbeat_timeout());
+
+    // What the current docs send, and what is no lost connection.
+    for (action, reason, lost, timeout) in [
+        ("Disconnect", "TimeOut", true, true),
+        ("Disconnect", "LinkClose", true, false),
+        ("Disconnect", "Whatever", true, false),
+        ("Logout", "Unregister", false, false),
+        ("Logout", "Kickout", false, false),
+        ("Login", "TimeOut", false, false),
+        ("CustomStatusChange", "SetCustomStatus", false, false),
+    ] {
+        let body =
+            format!(r#"{{"Info":{{"Action":"{action}","To_Account":"u","Reason":"{reason}"}}}}"#);
+        let info = StateChange::from_json(body.as_bytes()).unwrap().info;
+        assert_eq!(info.is_connection_lost(), lost, "{action} {reason}");
+        assert_eq!(info.is_heartbeat_timeout(), timeout, "{action} {reason}");
+    }
+    let no_reason = StateChange::from_json(br#"{"Info":{"Action":"Logout","To_Account":"u"}}"#)
+        .unwrap()
+        .info;
+    assert!(!no_reason.is_connection_lost());
+}
+
+#[test]
+fn real_group_member_changes() {
+    let e = GroupAfterMemberExit::from_json(REAL_GROUP_QUIT.as_bytes()).unwrap();
+    let mut want = GroupAfterMemberExit::new("@TGS#aFL2XHCMM", ["u_9"]);
+    want.group_type = Some(GroupType::AvChatRoom);
+    want.exit_type = Some(ExitType::Quit);
+    want.operator = Some("u_9".into());
+    assert_eq!(e, want);
+
+    let e = GroupAfterMemberExit::from_json(REAL_GROUP_KICKED.as_bytes()).unwrap();
+    assert_eq!(e.group_id, "直播间-01");
+    assert_eq!(e.exit_type, Some(ExitType::Kicked));
+    assert_eq!(e.operator.as_ref().unwrap(), "@TIM#SYSTEM");
+    assert_eq!(
+        e.exit_members,
+        [
+            GroupMember::new("144115212826616434"),
+            GroupMember::new("u_10")
+        ]
+    );
+    assert_eq!(e.event_time, None);
+
+    let e = GroupAfterNewMemberJoin::from_json(REAL_GROUP_JOIN.as_bytes()).unwrap();
+    assert_eq!(e.group_id, "直播间-01");
+    assert_eq!(e.join_type, Some(JoinType::Invited));
+    assert_eq!(e.new_members, [GroupMember::new("144115212826616434")]);
+    assert_eq!(e.event_time, None);
+
+    let e = GroupAfterSendMsg::from_json(REAL_GROUP_MSG.as_bytes()).unwrap();
+    assert_eq!(e.msg_body[0].as_text(), Some("你好"));
+    assert_eq!((e.random, e.msg_seq), (3358919311, 5));
+    assert_eq!(e.msg_time.as_secs(), 1687771618);
+
+    // A time that is there must still be a time.
+    for bad in [r#""""#, r#""soon""#, "-1", "1.5", "null"] {
+        let body = format!(
+            r#"{{"GroupId":"g","ExitMemberList":[{{"Member_Account":"a"}}],"EventTime":{bad}}}"#
+        );
+        if bad == "null" {
+            // `null` is no time, as absence is.
+            let e = GroupAfterMemberExit::from_json(body.as_bytes()).unwrap();
+            assert_eq!(e.event_time, None);
+        } else {
+            assert_malformed(GroupAfterMemberExit::from_json(body.as_bytes()), bad);
+        }
+    }
 }

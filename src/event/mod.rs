@@ -12,9 +12,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
 
-use crate::command::{CallbackCommand, Command};
+use crate::command::Command;
 use crate::config::DEFAULT_MAX_MEMBERS;
+use crate::meta::CallbackMeta;
 use crate::reject::{Rejection, RejectionKind};
+use crate::value::Lists;
 
 mod member;
 mod room;
@@ -28,7 +30,7 @@ pub use seat::{Seat, SeatInfoChanged};
 
 pub use crate::value::{AccountId, EventTime, UnixSeconds};
 
-mod sealed {
+pub(crate) mod sealed {
     pub trait Sealed {}
 }
 
@@ -45,17 +47,14 @@ pub trait Event: sealed::Sealed + Serialize + fmt::Debug + Clone + Send + Sync +
     /// The wire names of the commands whose callbacks decode as this event (every accepted spelling).
     const COMMANDS: &'static [&'static str];
 
-    /// Decodes the body of a verified callback of `command` (one of [`COMMANDS`](Self::COMMANDS)),
+    /// Decodes the body of a verified callback (its command one of [`COMMANDS`](Self::COMMANDS)),
     /// refusing any list of more than `max_members` entries before building it.
     ///
     /// # Errors
     /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`] when the body is not a JSON object of
-    /// this event's shape, names another command in its `CallbackCommand`, or holds a longer list.
-    fn decode(
-        command: &CallbackCommand,
-        body: &[u8],
-        max_members: usize,
-    ) -> Result<Self, Rejection>;
+    /// this event's shape, names another command in its `CallbackCommand`, or holds a longer list;
+    /// [`RejectionKind::UnknownCommand`] for a command this event does not take.
+    fn decode(meta: &CallbackMeta, body: &[u8], max_members: usize) -> Result<Self, Rejection>;
 
     /// The room the event is about, when it names one.
     fn room_id(&self) -> Option<&str>;
@@ -66,12 +65,20 @@ pub trait Event: sealed::Sealed + Serialize + fmt::Debug + Clone + Send + Sync +
     }
 }
 
-/// Decodes a JSON object body into `T`, refusing anything that is not an object, and any list in it of
-/// more than `max_members` entries (before building it: see [`check_lists`](crate::value::check_lists)).
-pub(crate) fn decode_json<T: DeserializeOwned>(
+/// Decodes a JSON object body into `T`, refusing anything that is not an object, and any list `T` builds
+/// of more than `max_members` entries (before building it: see
+/// [`check_lists`](crate::value::check_lists)).
+pub(crate) fn decode_json<T: DeserializeOwned + Lists>(
     body: &[u8],
     max_members: usize,
 ) -> Result<T, Rejection> {
+    crate::value::check_lists(body, max_members, T::LISTS)?;
+    decode_object(body)
+}
+
+/// Decodes a JSON object body into `T`, refusing anything that is not an object; no list is bounded (for
+/// a type of the user's, or one that builds no list).
+pub(crate) fn decode_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
     // serde's derive would also accept a JSON array (fields by position): only an object is a callback.
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
@@ -88,7 +95,6 @@ pub(crate) fn decode_json<T: DeserializeOwned>(
             ))
         }
     }
-    crate::value::check_lists(body, max_members)?;
     // The error's text is read only as far as a rejection keeps it (200 bytes, cut with a mark): a
     // decoder's message may quote the body at length, and need not be copied whole to be cut.
     serde_json::from_slice(body).map_err(|e| {
@@ -178,9 +184,15 @@ pub struct EventKey([u8; 16]);
 impl EventKey {
     /// The key of `event`.
     pub fn of<E: Event>(event: &E) -> EventKey {
+        EventKey::digest(event)
+    }
+
+    /// The key of any serializable value: the first 128 bits of SHA-256 over its JSON serialization
+    /// (what [`of`](Self::of) does for an event; the departure module's keys too).
+    pub(crate) fn digest<T: Serialize + ?Sized>(value: &T) -> EventKey {
         let mut hasher = HashWriter(Sha256::new());
-        // Serializing a typed event into a hasher cannot fail: no map keys, no I/O.
-        let _ = serde_json::to_writer(&mut hasher, event);
+        // Serializing a typed value into a hasher cannot fail: no map with non-string keys, no I/O.
+        let _ = serde_json::to_writer(&mut hasher, value);
         let digest = hasher.0.finalize();
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
@@ -296,11 +308,12 @@ macro_rules! room_events {
                 "Mic.CallbackAfterSeatInfoChanged",
             ];
             fn decode(
-                command: &CallbackCommand,
+                meta: &CallbackMeta,
                 body: &[u8],
                 max_members: usize,
             ) -> Result<RoomEvent, Rejection> {
-                let typed = command
+                let typed = meta
+                    .command
                     .typed()
                     .ok_or(Rejection::new(RejectionKind::UnknownCommand))?;
                 RoomEvent::bounded(typed, body, max_members)
@@ -329,9 +342,13 @@ room_events!(
     SeatInfoChanged
 );
 
-/// Implements [`Event`] for a Room event struct, with its own command, `from_json` and `event_time`.
+/// Implements [`Event`] for a Room event struct, with its own command, the lists it builds, `from_json`
+/// and `event_time`.
 macro_rules! impl_event {
-    ($ty:ident, $cmd:ident, |$e:ident| $room:expr) => {
+    ($ty:ident, $cmd:ident, [$($list:literal),*], |$e:ident| $room:expr) => {
+        impl Lists for $ty {
+            const LISTS: &'static [&'static str] = &[$($list),*];
+        }
         impl sealed::Sealed for $ty {}
         impl Tagged for $ty {
             const COMMAND: Command = Command::$cmd;
@@ -339,11 +356,11 @@ macro_rules! impl_event {
         impl Event for $ty {
             const COMMANDS: &'static [&'static str] = Command::$cmd.names();
             fn decode(
-                command: &CallbackCommand,
+                meta: &CallbackMeta,
                 body: &[u8],
                 max_members: usize,
             ) -> Result<$ty, Rejection> {
-                if *command != Command::$cmd {
+                if meta.command != Command::$cmd {
                     return Err(Rejection::new(RejectionKind::UnknownCommand));
                 }
                 decode_json(body, max_members)
@@ -378,12 +395,23 @@ macro_rules! impl_event {
     };
 }
 
-impl_event!(MemberLeave, MemberLeave, |e| Some(&e.room_id));
-impl_event!(MemberEnter, MemberEnter, |e| Some(&e.room_id));
-impl_event!(DestroyRoom, DestroyRoom, |e| Some(&e.room_id));
-impl_event!(SeatInfoChanged, SeatInfoChanged, |e| Some(&e.room_id));
-impl_event!(CreateRoom, CreateRoom, |e| e.room_info.room_id.as_deref());
-impl_event!(UpdateRoomInfo, UpdateRoomInfo, |e| e
+impl_event!(MemberLeave, MemberLeave, ["MemberList_Account"], |e| Some(
+    &e.room_id
+));
+impl_event!(MemberEnter, MemberEnter, ["MemberList_Account"], |e| Some(
+    &e.room_id
+));
+impl_event!(DestroyRoom, DestroyRoom, [], |e| Some(&e.room_id));
+impl_event!(SeatInfoChanged, SeatInfoChanged, ["SeatList"], |e| Some(
+    &e.room_id
+));
+impl_event!(
+    CreateRoom,
+    CreateRoom,
+    ["ScheduleInviteeList_Account"],
+    |e| e.room_info.room_id.as_deref()
+);
+impl_event!(UpdateRoomInfo, UpdateRoomInfo, [], |e| e
     .room_info
     .room_id
     .as_deref());

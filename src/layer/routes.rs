@@ -22,7 +22,7 @@ use super::router::{Delivered, Intercepted, Route};
 use crate::ack::Ack;
 use crate::command::{CallbackCommand, TRTC_PREFIX};
 use crate::config::DEFAULT_MAX_MEMBERS;
-use crate::event::{decode_json, Event, RoomEvent};
+use crate::event::{decode_object, Event, RoomEvent};
 use crate::meta::{CallbackMeta, DeliveryKey};
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{room, Room};
@@ -48,7 +48,7 @@ impl<E: Event, H: Handler<E>> Route for OnEvent<E, H> {
         callback: Intercepted<'_>,
         _: &mut Extensions,
     ) -> Result<(Delivered, Room), Rejection> {
-        let event = E::decode(&callback.meta.command, callback.body, callback.max_members)?;
+        let event = E::decode(&callback.meta, callback.body, callback.max_members)?;
         let room = room(event.room_id());
         let fut = Acked {
             fut: self.handler.call(event, callback.meta),
@@ -78,7 +78,7 @@ impl<H: RawHandler> Route for OnRaw<H> {
         callback: Intercepted<'_>,
         _: &mut Extensions,
     ) -> Result<(Delivered, Room), Rejection> {
-        check_body(&callback.meta.command, callback.body, callback.max_members)?;
+        check_body(&callback.meta, callback.body, callback.max_members)?;
         let raw = RawCallback {
             meta: callback.meta,
             body: callback.body.clone(),
@@ -113,7 +113,7 @@ impl<E: Event> Route for Forward<E> {
         callback: Intercepted<'_>,
         extensions: &mut Extensions,
     ) -> Result<(Delivered, Room), Rejection> {
-        let event = E::decode(&callback.meta.command, callback.body, callback.max_members)?;
+        let event = E::decode(&callback.meta, callback.body, callback.max_members)?;
         let room = room(event.room_id());
         extensions.insert(event);
         extensions.insert(callback.meta);
@@ -130,17 +130,20 @@ impl<E: Event> Route for Forward<E> {
 /// has one, is a string naming the query's command (any of its spellings). TRTC events were checked
 /// where they were verified.
 pub(crate) fn check_body(
-    command: &CallbackCommand,
+    meta: &CallbackMeta,
     body: &[u8],
     max_members: usize,
 ) -> Result<(), Rejection> {
+    let command = &meta.command;
     if command.typed().is_some() {
-        return RoomEvent::decode(command, body, max_members).map(drop);
+        return RoomEvent::decode(meta, body, max_members).map(drop);
     }
     if command.as_str().starts_with(TRTC_PREFIX) {
         return Ok(());
     }
-    let top: TopLevel = decode_json(body, max_members)?;
+    // Nothing is built from the body here (no list to bound).
+    let _ = max_members;
+    let top: TopLevel = decode_object(body)?;
     match top.command {
         Some(named) if CallbackCommand::new(&named) != *command => Err(Rejection::with_detail(
             RejectionKind::MalformedBody,
@@ -239,17 +242,18 @@ impl RawCallback {
     /// # Errors
     /// As [`Event::decode`]; a command `E` does not take is [`RejectionKind::UnknownCommand`].
     pub fn decode<E: Event>(&self) -> Result<E, Rejection> {
-        E::decode(&self.meta.command, &self.body, self.max_members)
+        E::decode(&self.meta, &self.body, self.max_members)
     }
 
-    /// The body decoded as JSON into `T` (a JSON object only, as Tencent sends), lists bounded by
-    /// [`max_members`](Self::max_members).
+    /// The body decoded as JSON into your `T` (a JSON object only, as Tencent sends). Lists in `T` are
+    /// yours to bound (the body is within the layer's body limit); the crate's own types are decoded,
+    /// bounded by [`max_members`](Self::max_members), with [`decode`](Self::decode).
     ///
     /// # Errors
     /// A [`Rejection`] of kind [`RejectionKind::MalformedBody`]: returned from the handler (`?` makes it
     /// a [`HandlerError`]), it answers 400 with that rejection, as a malformed Room event does.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Rejection> {
-        decode_json(&self.body, self.max_members)
+        decode_object(&self.body)
     }
 }
 

@@ -59,13 +59,9 @@ pub fn all() -> Vec<RoomEvent> {
 }
 
 fn decode<E: Event>(json: &str) -> E {
-    let command = crate::CallbackCommand::new(E::COMMANDS[0]);
-    E::decode(
-        &command,
-        json.as_bytes(),
-        crate::Config::DEFAULT_MAX_MEMBERS,
-    )
-    .unwrap_or_else(|e| panic!("the {command} fixture does not decode: {e}"))
+    let meta = crate::CallbackMeta::new(1400000000, crate::CallbackCommand::new(E::COMMANDS[0]));
+    E::decode(&meta, json.as_bytes(), crate::Config::DEFAULT_MAX_MEMBERS)
+        .unwrap_or_else(|e| panic!("the {} fixture does not decode: {e}", meta.command))
 }
 
 /// The `Room.CallbackAfterMemberLeave` sample: `user1` left room `rid-123` by itself.
