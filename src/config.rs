@@ -62,6 +62,12 @@ pub enum ConfigError {
     /// [`TokenSets::set_app`] for an SDKAppID that is not configured (the handle changes tokens, not
     /// the configured apps).
     UnknownApp(u64),
+    /// A TRTC callback key that is not 1 to 32 ASCII letters or digits
+    /// ([`Config::trtc_key`], [`KeySets`](crate::trtc::KeySets)).
+    InvalidTrtcKey,
+    /// An empty TRTC key set given to [`KeySets::set_app`](crate::trtc::KeySets::set_app) or
+    /// [`KeySets::set_default`](crate::trtc::KeySets::set_default).
+    NoTrtcKeys,
 }
 
 impl fmt::Display for ConfigError {
@@ -75,6 +81,12 @@ impl fmt::Display for ConfigError {
                 f.write_str("a callback token set must hold at least one token")
             }
             ConfigError::UnknownApp(id) => write!(f, "SDKAppID {id} is not configured"),
+            ConfigError::InvalidTrtcKey => {
+                f.write_str("a TRTC callback key must be 1 to 32 ASCII letters or digits")
+            }
+            ConfigError::NoTrtcKeys => {
+                f.write_str("a TRTC callback key set must hold at least one key")
+            }
         }
     }
 }
@@ -156,6 +168,8 @@ pub struct Config {
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Option<Duration>,
     pub(crate) max_members: usize,
+    /// The TRTC dialect's keys and window ([`crate::trtc`]).
+    pub(crate) trtc: crate::trtc::Settings,
 }
 
 /// What a callback of one app and command is checked against: its policy and, at this moment, its
@@ -191,6 +205,7 @@ impl Config {
             body_limit: DEFAULT_BODY_LIMIT,
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
             max_members: DEFAULT_MAX_MEMBERS,
+            trtc: crate::trtc::Settings::default(),
         }
     }
 
@@ -415,6 +430,7 @@ impl fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
             .field("max_members", &self.max_members)
+            .field("trtc", &self.trtc)
             .finish()
     }
 }
