@@ -69,8 +69,9 @@ impl EventCode {
         }
     }
 
-    /// The code a pseudo-command name carries: `TRTC.` then two decimal numbers separated by a dot
-    /// (`TRTC.1.104`); `None` for any other name.
+    /// The code a pseudo-command name carries: `TRTC.` then two decimal numbers (no sign, no leading
+    /// zero) separated by a dot, as [`command`](EventCode::command) writes them (`TRTC.1.104`); `None`
+    /// for any other name.
     pub fn parse(name: &str) -> Option<EventCode> {
         let rest = name.strip_prefix(COMMAND_PREFIX)?;
         let (group, event_type) = rest.split_once('.')?;
@@ -123,8 +124,11 @@ impl Default for NameBuf {
 
 impl NameBuf {
     fn as_str(&self) -> &str {
-        // Only whole `str`s are ever written, so the bytes are UTF-8.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+        // Only whole `str`s are ever written, within the buffer: the bytes are UTF-8.
+        self.buf
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
     }
 }
 
