@@ -64,6 +64,12 @@ pub enum ConfigError {
     /// [`TokenSets::set_app`] for an SDKAppID that is not configured (the handle changes tokens, not
     /// the configured apps).
     UnknownApp(u64),
+    /// A TRTC callback key that is not 1 to 32 ASCII letters or digits
+    /// ([`Config::trtc_key`], [`KeySets`](crate::trtc::KeySets)).
+    InvalidTrtcKey,
+    /// An empty TRTC key set given to [`KeySets::set_app`](crate::trtc::KeySets::set_app) or
+    /// [`KeySets::set_default`](crate::trtc::KeySets::set_default).
+    NoTrtcKeys,
 }
 
 impl fmt::Display for ConfigError {
@@ -77,6 +83,12 @@ impl fmt::Display for ConfigError {
                 f.write_str("a callback token set must hold at least one token")
             }
             ConfigError::UnknownApp(id) => write!(f, "SDKAppID {id} is not configured"),
+            ConfigError::InvalidTrtcKey => {
+                f.write_str("a TRTC callback key must be 1 to 32 ASCII letters or digits")
+            }
+            ConfigError::NoTrtcKeys => {
+                f.write_str("a TRTC callback key set must hold at least one key")
+            }
         }
     }
 }
@@ -161,6 +173,8 @@ pub struct Config {
     pub(crate) max_members: usize,
     pub(crate) decision_deadline: Duration,
     pub(crate) decision_fallback: Option<Ack>,
+    /// The TRTC dialect's keys and window ([`crate::trtc`]).
+    pub(crate) trtc: crate::trtc::Settings,
 }
 
 /// What a callback of one app and command is checked against: its policy and, at this moment, its
@@ -202,6 +216,7 @@ impl Config {
             max_members: DEFAULT_MAX_MEMBERS,
             decision_deadline: DEFAULT_DECISION_DEADLINE,
             decision_fallback: None,
+            trtc: crate::trtc::Settings::default(),
         }
     }
 
@@ -421,8 +436,7 @@ impl Config {
         Auth { policy, tokens }
     }
 
-    /// Whether `sdk_app_id` is configured now, for the tests.
-    #[cfg(test)]
+    /// Whether `sdk_app_id` is configured now.
     pub(crate) fn knows(&self, sdk_app_id: u64) -> bool {
         self.snapshot().knows(sdk_app_id)
     }
@@ -472,6 +486,7 @@ impl fmt::Debug for Config {
             .field("max_members", &self.max_members)
             .field("decision_deadline", &self.decision_deadline)
             .field("decision_fallback", &self.decision_fallback)
+            .field("trtc", &self.trtc)
             .finish()
     }
 }

@@ -123,6 +123,7 @@ mod sign;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod trace;
+pub mod trtc;
 mod value;
 mod verify;
 
