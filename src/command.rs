@@ -84,7 +84,8 @@ pub struct CallbackCommand(Name);
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Name {
     Typed(Command),
-    Other(Box<str>),
+    // A name the crate knows (a TRTC event's) needs no copy.
+    Other(std::borrow::Cow<'static, str>),
 }
 
 impl CallbackCommand {
@@ -94,8 +95,13 @@ impl CallbackCommand {
         match Command::from_name(name) {
             Some(c) => CallbackCommand(Name::Typed(c)),
             // One name per command: a spelling Tencent also uses is its canonical name.
-            None => CallbackCommand(Name::Other(canonical_name(name).into())),
+            None => CallbackCommand(Name::Other(canonical_name(name).to_owned().into())),
         }
+    }
+
+    /// A command whose name is one the crate knows, without a copy of it.
+    pub(crate) fn known(name: &'static str) -> Self {
+        CallbackCommand(Name::Other(name.into()))
     }
 
     /// The wire name: the canonical name of a command Tencent spells two ways

@@ -128,6 +128,11 @@ impl DeliveryKey {
     /// The key of a verified callback as it was delivered: [`of`](Self::of) its app, command and body;
     /// for a TRTC event, the event's identity (a retry may carry a new `CallbackTs`).
     pub(crate) fn of_delivery(meta: &CallbackMeta, body: &[u8]) -> DeliveryKey {
+        if crate::trtc::EventCode::of(&meta.command).is_some() {
+            if let Ok(key) = crate::trtc::delivery_key(meta.sdk_app_id, body) {
+                return key;
+            }
+        }
         DeliveryKey::of(meta.sdk_app_id, meta.command.as_str(), body)
     }
 

@@ -518,14 +518,42 @@ pub struct Changes(pub Vec<Change>);
 
 impl crate::event::sealed::Sealed for Changes {}
 
+/// What [`Changes`]' route takes: every command of [`COMMANDS`], and TRTC's room events 102 (dismiss),
+/// 103 (enter) and 104 (exit).
+const CHANGES: &[&str] = &{
+    let mut all = [""; COMMANDS.len() + 3];
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        all[i] = COMMANDS[i];
+        i += 1;
+    }
+    all[i] = "TRTC.1.102";
+    all[i + 1] = "TRTC.1.103";
+    all[i + 2] = "TRTC.1.104";
+    all
+};
+
 impl crate::Event for Changes {
-    const COMMANDS: &'static [&'static str] = COMMANDS;
+    const COMMANDS: &'static [&'static str] = CHANGES;
 
     fn decode(
         meta: &crate::CallbackMeta,
         body: &[u8],
         max_members: usize,
     ) -> Result<Changes, Rejection> {
+        if crate::trtc::EventCode::of(&meta.command).is_some() {
+            let event = crate::trtc::TrtcEvent::from_json(body)?;
+            let room = event.room_id().to_string();
+            let change = from_trtc(
+                meta.sdk_app_id,
+                u64::from(event.code().event_type()),
+                &room,
+                event.user_id().map(AccountId::as_str),
+                event.info.reason.map(u64::from),
+                event.info.event_ms_ts.map(|t| t.as_millis()),
+            );
+            return Ok(Changes(change.into_iter().collect()));
+        }
         changes(meta.sdk_app_id, meta.command.as_str(), body, max_members).map(Changes)
     }
 

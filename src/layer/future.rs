@@ -51,7 +51,7 @@ pin_project! {
         // Passed through, or an event delivered in extensions.
         Inner { #[pin] fut: S::Future },
         // Refused from the head alone.
-        Refused { rejection: Option<Rejection> },
+        Refused { rejection: Option<Rejection>, dialect: Dialect },
         // An intercepted callback: its body, then its handler.
         Intercepted { callback: Pin<Box<Intercept<S, M, B>>> },
     }
@@ -78,6 +78,48 @@ where
         ResponseFuture {
             state: State::Refused {
                 rejection: Some(rejection),
+                dialect: Dialect::OneUrl,
+            },
+        }
+    }
+
+    /// A request to a TRTC path refused from its head, answered in TRTC's dialect.
+    pub(crate) fn reject_trtc(measured: metrics::Request, rejection: Rejection) -> Self {
+        refused(None, measured, &rejection);
+        ResponseFuture {
+            state: State::Refused {
+                rejection: Some(rejection),
+                dialect: Dialect::Trtc,
+            },
+        }
+    }
+
+    /// A request to a TRTC path, to be verified and routed once its body is all there.
+    pub(crate) fn collect_trtc(
+        req: Request<B>,
+        measured: metrics::Request,
+        shared: Arc<Shared>,
+        readied: S,
+    ) -> Self {
+        let (parts, body) = req.into_parts();
+        ResponseFuture {
+            state: State::Intercepted {
+                callback: Box::pin(Intercept {
+                    command: CallbackCommand::known(crate::trtc::COMMAND_PREFIX),
+                    dialect: Dialect::Trtc,
+                    at: None,
+                    measured,
+                    deadline: None,
+                    head: Some((parts, None)),
+                    shared,
+                    inner: Some(readied),
+                    timer: None,
+                    phase: Phase::Reading {
+                        body,
+                        buf: Collected::Empty,
+                    },
+                    mode: std::marker::PhantomData,
+                }),
             },
         }
     }
@@ -101,10 +143,11 @@ where
             state: State::Intercepted {
                 callback: Box::pin(Intercept {
                     command: meta.command.clone(),
-                    at,
+                    dialect: Dialect::OneUrl,
+                    at: Some(at),
                     measured,
                     deadline,
-                    head: Some((parts, meta)),
+                    head: Some((parts, Some(meta))),
                     shared,
                     inner,
                     timer: None,
@@ -166,17 +209,39 @@ where
             StateProj::Inner { fut } => {
                 return fut.poll(cx).map_ok(|res| res.map(ResponseBody::inner))
             }
-            StateProj::Refused { rejection } => {
+            StateProj::Refused { rejection, dialect } => {
                 let rejection = rejection
                     .take()
                     .unwrap_or(Rejection::new(RejectionKind::HandlerFailed));
-                return Poll::Ready(Ok(rejection.http_response()));
+                return Poll::Ready(Ok(dialect.answer(Err(rejection))));
             }
             StateProj::Intercepted { callback } => match ready!(callback.as_mut().poll_step(cx)) {
-                Step::Answer(Ok(ack)) => return Poll::Ready(Ok(ack.http_response(StatusCode::OK))),
-                Step::Answer(Err(rejection)) => return Poll::Ready(Ok(rejection.http_response())),
+                Step::Answer(answer) => {
+                    return Poll::Ready(Ok(callback.dialect.answer(answer)));
+                }
                 Step::Forward(fut) => state.set(State::Inner { fut }),
             },
+        }
+    }
+}
+
+/// The dialect a callback came in, and its answers are given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// The one URL's: an acknowledgment (`ActionStatus`, `ErrorCode`, `ErrorInfo`).
+    OneUrl,
+    /// TRTC's event callbacks': `{"code":0}`, or the failure's status with `code` and `message`.
+    Trtc,
+}
+
+impl Dialect {
+    /// The HTTP answer to a callback: a handler's acknowledgment (status 200), or a rejection.
+    fn answer<B: From<bytes::Bytes>>(self, answer: Result<Ack, Rejection>) -> Response<B> {
+        match (self, answer) {
+            (Dialect::OneUrl, Ok(ack)) => ack.http_response(StatusCode::OK),
+            (Dialect::OneUrl, Err(rejection)) => rejection.http_response(),
+            (Dialect::Trtc, Ok(ack)) => crate::trtc::ack_response(&ack),
+            (Dialect::Trtc, Err(rejection)) => crate::trtc::rejection_response(&rejection),
         }
     }
 }
@@ -190,15 +255,18 @@ enum Step<F> {
 pin_project! {
     /// An intercepted callback, boxed: reading its body, then running its handler.
     struct Intercept<S, M, B> {
+        // Its command (a TRTC event's once verified).
         command: CallbackCommand,
-        // The route that takes it: its place in the table.
-        at: usize,
+        dialect: Dialect,
+        // The route that takes it: its place in the table (a TRTC event's is found once verified).
+        at: Option<usize>,
         // Its command's label and when the layer took it, for the metrics (empty without them).
         measured: metrics::Request,
         // A decision's deadline (none for a notification, or a deadline past the clock's reach).
         deadline: Option<Instant>,
-        // Taken when the body is all there: the head is large, and every move copies it.
-        head: Option<(Parts, CallbackMeta)>,
+        // Taken when the body is all there: the head is large, and every move copies it. The metadata
+        // of a TRTC event comes from its verification, once its body is there.
+        head: Option<(Parts, Option<CallbackMeta>)>,
         shared: Arc<Shared>,
         // The readied instance, for an event forwarded to the inner service.
         inner: Option<S>,
@@ -230,9 +298,8 @@ where
 {
     fn poll_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Step<S::Future>> {
         let mut this = self.project();
-        let command = this.command.as_str();
-        let measured = *this.measured;
         loop {
+            let measured = *this.measured;
             match this.phase.as_mut().project() {
                 PhaseProj::Reading { body, buf } => {
                     let limit = this.shared.config.body_limit;
@@ -261,9 +328,44 @@ where
                             RejectionKind::HandlerFailed,
                         ))));
                     };
+                    let (meta, at) = match (meta, *this.at) {
+                        (Some(meta), Some(at)) => (meta, at),
+                        // A TRTC event: verified now that its body is all there, then routed.
+                        _ => {
+                            let verified = result.clone().and_then(|()| {
+                                crate::trtc::verify(&this.shared.config, &parts.headers, &bytes)
+                            });
+                            let meta = match verified {
+                                Ok(meta) => meta,
+                                Err(rejection) => {
+                                    refused(None, measured, &rejection);
+                                    return Poll::Ready(Step::Answer(Err(rejection)));
+                                }
+                            };
+                            let found = this.shared.routes.find(&meta.command);
+                            *this.measured =
+                                measured.verified(&meta.command, found.as_ref().map(|f| f.rank));
+                            *this.command = meta.command.clone();
+                            let Some(found) = found else {
+                                // Verified, and nobody's: acknowledged, so that Tencent does not send it
+                                // again for a minute.
+                                trace::verified(meta.command.as_str());
+                                metrics::verified(*this.measured);
+                                return Poll::Ready(Step::Answer(Ok(Ack::ok())));
+                            };
+                            if !found.entry.forward {
+                                // The readied inner service is not needed: given back.
+                                this.inner.take();
+                            }
+                            *this.at = Some(found.at);
+                            (meta, found.at)
+                        }
+                    };
+                    let measured = *this.measured;
+                    let command = this.command.as_str();
                     let delivery = result.and_then(|()| {
                         catch_unwind(AssertUnwindSafe(|| {
-                            deliver(this.shared, *this.at, meta, &bytes, &mut parts.extensions)
+                            deliver(this.shared, at, meta, &bytes, &mut parts.extensions)
                         }))
                         .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                     });
@@ -301,6 +403,7 @@ where
                     }
                 }
                 PhaseProj::Handling { fut, room, since } => {
+                    let measured = *this.measured;
                     let polled = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)));
                     let late = match polled {
                         Ok(Poll::Pending) => match this.timer.as_mut().as_pin_mut() {

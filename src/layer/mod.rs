@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The paths served, matched exactly; empty for every path.
     pub(crate) paths: Box<[Box<str>]>,
+    /// The paths TRTC's event callbacks come to, matched exactly; empty for none.
+    pub(crate) trtc_paths: Box<[Box<str>]>,
     /// Whether a callback no route takes is verified before it reaches the inner service: `None` for
     /// the default (yes with a path, no without one).
     pub(crate) verify_unrouted: Option<bool>,
@@ -53,6 +55,12 @@ impl Shared {
     #[inline]
     pub(crate) fn serves(&self, uri: &http::Uri) -> bool {
         self.paths.is_empty() || self.paths.iter().any(|p| **p == *uri.path())
+    }
+
+    /// Whether `path` is one TRTC's event callbacks come to (one comparison when none is set).
+    #[inline]
+    pub(crate) fn is_trtc(&self, path: &str) -> bool {
+        !self.trtc_paths.is_empty() && self.trtc_paths.iter().any(|p| **p == *path)
     }
 
     /// Whether the layer was given the paths it serves.
@@ -122,6 +130,7 @@ impl CallbackLayer {
             shared: Arc::new(Shared {
                 config,
                 paths: Box::default(),
+                trtc_paths: Box::default(),
                 verify_unrouted: None,
                 routes: Table::default(),
             }),
@@ -160,6 +169,46 @@ impl<M: body::BodyMode> CallbackLayer<M> {
                 let mut paths = s.paths.to_vec();
                 paths.push(path);
                 s.paths = paths.into();
+            }
+        })
+    }
+
+    /// Serves TRTC's room and media event callbacks at `path` (call again to add another): the URL set
+    /// in TRTC's console, apart from the one-URL callbacks'. Every request there is the layer's and is
+    /// answered in TRTC's dialect (`{"code":0}`, or the failure's status with
+    /// `{"code":<status>,"message":"callback layer: ..."}`): a `POST` whose body is read within the
+    /// body limit and timeout, verified ([`trtc::verify`](crate::trtc::verify): the `SdkAppId` header,
+    /// `Sign` over the raw body with the app's [key](crate::Config::trtc_app_key), the freshness of
+    /// `CallbackTs`), then delivered by the same routes as every callback, under its pseudo-command
+    /// `TRTC.<EventGroupId>.<EventType>`: a typed route for [`TrtcEvent`](crate::trtc::TrtcEvent) or
+    /// [`departure::Changes`](crate::departure::Changes), a raw route by name (`TRTC.1.104`) or prefix
+    /// (`TRTC.`), [`on_notifications`](Self::on_notifications) (TRTC's events are notifications). A
+    /// verified event no route takes is acknowledged, so that Tencent does not send it again for a
+    /// minute.
+    ///
+    /// ```
+    /// use tencent_room_callback::trtc::TrtcEvent;
+    /// use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError};
+    ///
+    /// async fn on_trtc(event: TrtcEvent, meta: CallbackMeta) -> Result<(), HandlerError> {
+    ///     println!("{} in room {} of app {}", meta.command, event.room_id(), meta.sdk_app_id);
+    ///     Ok(())
+    /// }
+    ///
+    /// let config = Config::new(1400000000).trtc_key("123654")?;
+    /// let layer = CallbackLayer::new(config)
+    ///     .path("/callback")
+    ///     .trtc_path("/trtc")
+    ///     .on(on_trtc);
+    /// # Ok::<(), tencent_room_callback::config::ConfigError>(())
+    /// ```
+    pub fn trtc_path(self, path: impl Into<String>) -> Self {
+        let path: Box<str> = path.into().into_boxed_str();
+        self.edit(|s| {
+            if !s.trtc_paths.contains(&path) {
+                let mut paths = s.trtc_paths.to_vec();
+                paths.push(path);
+                s.trtc_paths = paths.into();
             }
         })
     }
@@ -384,6 +433,7 @@ impl<M> fmt::Debug for CallbackLayer<M> {
         f.debug_struct("CallbackLayer")
             .field("config", &self.shared.config)
             .field("paths", &self.shared.paths)
+            .field("trtc_paths", &self.shared.trtc_paths)
             .field("verify_unrouted", &self.shared.verifies_unrouted())
             .field("routes", &self.shared.routes)
             .finish()

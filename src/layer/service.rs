@@ -96,6 +96,9 @@ where
 
     #[inline]
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if self.shared.is_trtc(req.uri().path()) {
+            return self.trtc(req);
+        }
         // Most requests are passed through after one look (at the path when paths are set, at the query
         // otherwise): this much is small enough to inline into the caller, so that the inner future is
         // not wrapped in a function call of its own.
@@ -185,6 +188,40 @@ impl<S, M> Callback<S, M> {
         let readied = std::mem::replace(&mut self.inner, clone);
         let inner = found.entry.forward.then_some(readied);
         ResponseFuture::collect(req, meta, found.at, measured, shared.clone(), inner)
+    }
+}
+
+impl<S: Clone, M> Callback<S, M> {
+    /// A request to a TRTC path: refused from its head (405, 413), or collected, then verified and
+    /// routed once its body is all there. Its route is not known before: it gives back what the inner
+    /// service reserved, as a callback for a handler does.
+    fn trtc<ReqBody, ResBody>(&mut self, req: Request<ReqBody>) -> ResponseFuture<S, M, ReqBody>
+    where
+        M: BodyMode,
+        S: Service<Request<M::Body<ReqBody>>, Response = Response<ResBody>>,
+        ReqBody: Body,
+        ReqBody::Error: Into<BoxError>,
+    {
+        let measured = metrics::Request::start();
+        if req.method() != Method::POST {
+            let r = Rejection::new(RejectionKind::MethodNotAllowed);
+            return ResponseFuture::reject_trtc(measured, r);
+        }
+        let limit = self.shared.config.body_limit;
+        if let Some(len) = declared_length(&req) {
+            if len > limit as u64 {
+                let r = Rejection::with_detail(
+                    RejectionKind::BodyTooLarge,
+                    format_args!("{len} bytes declared, limit {limit}"),
+                );
+                return ResponseFuture::reject_trtc(measured, r);
+            }
+        }
+        // The readied instance goes with the callback: an extension route may forward the event to it
+        // once it is verified and routed; otherwise it is given back then.
+        let clone = self.inner.clone();
+        let readied = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::collect_trtc(req, measured, self.shared.clone(), readied)
     }
 }
 

@@ -44,7 +44,7 @@ pub fn ok_response<B: From<Bytes>>() -> Response<B> {
 ///     trtc::rejection_response(&Rejection::new(RejectionKind::BadSignature));
 /// assert_eq!(res.status(), 401);
 /// let body = res.into_body().collect().await?.to_bytes();
-/// assert_eq!(&body[..], br#"{"code":401,"message":"Sign does not match"}"#);
+/// assert_eq!(&body[..], br#"{"code":401,"message":"callback layer: Sign does not match"}"#);
 /// # Ok(())
 /// # }
 /// ```
@@ -67,14 +67,36 @@ pub fn rejection_response<B: From<Bytes>>(rejection: &Rejection) -> Response<B> 
     res
 }
 
-/// `{"code":<status>,"message":"<the rejection's text>"}`.
+/// A handler's answer to a TRTC callback: 200 with [`OK_BODY`] for the OK acknowledgment, else 200 with
+/// `{"code":<ErrorCode>,"message":"<ErrorInfo>"}` (Tencent reads the status; the body says what the
+/// handler said).
+pub(crate) fn ack_response<B: From<Bytes>>(ack: &crate::Ack) -> Response<B> {
+    if ack.is_ok() {
+        return ok_response();
+    }
+    #[derive(Serialize)]
+    struct Said<'a> {
+        code: i64,
+        message: &'a str,
+    }
+    let said = Said {
+        code: ack.error_code(),
+        message: ack.error_info(),
+    };
+    let body = serde_json::to_vec(&said)
+        .map(Bytes::from)
+        .unwrap_or_default();
+    json_response(StatusCode::OK, body)
+}
+
+/// `{"code":<status>,"message":"callback layer: <the rejection's text>"}`.
 fn rejection_body(rejection: &Rejection) -> Bytes {
     #[derive(Serialize)]
     struct Fail<'a> {
         code: u16,
         message: &'a str,
     }
-    let message = rejection.to_string();
+    let message = format!("{}{rejection}", crate::reject::PREFIX);
     let fail = Fail {
         code: rejection.status().as_u16(),
         message: &message,

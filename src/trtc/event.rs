@@ -60,7 +60,7 @@ impl EventCode {
     /// Builds the name without a temporary `String`; the [`CallbackCommand`] keeps its own copy.
     pub fn command(self) -> CallbackCommand {
         match self.kind() {
-            Some(kind) => CallbackCommand::new(kind.name()),
+            Some(kind) => CallbackCommand::known(kind.name()),
             None => {
                 let mut name = NameBuf::default();
                 let _ = fmt::write(&mut name, format_args!("{self}"));
@@ -727,5 +727,42 @@ impl Serialize for TrtcEvent {
         }
         st.serialize_field("EventInfo", &self.info)?;
         st.end()
+    }
+}
+
+impl crate::event::sealed::Sealed for TrtcEvent {}
+
+/// A typed route for `TrtcEvent` takes every typed TRTC event (room and media); one for a single kind
+/// is a raw route by its name (`on_command("TRTC.1.104", ...)`), decoding with `TrtcEvent::from_json`.
+impl crate::Event for TrtcEvent {
+    const COMMANDS: &'static [&'static str] = &[
+        "TRTC.1.101",
+        "TRTC.1.102",
+        "TRTC.1.103",
+        "TRTC.1.104",
+        "TRTC.1.105",
+        "TRTC.2.201",
+        "TRTC.2.202",
+        "TRTC.2.203",
+        "TRTC.2.204",
+        "TRTC.2.205",
+        "TRTC.2.206",
+    ];
+
+    fn decode(
+        meta: &crate::CallbackMeta,
+        body: &[u8],
+        _max_members: usize,
+    ) -> Result<TrtcEvent, Rejection> {
+        let event = TrtcEvent::from_json(body)?;
+        if EventCode::of(&meta.command) != Some(event.code()) {
+            return Err(Rejection::new(RejectionKind::UnknownCommand));
+        }
+        Ok(event)
+    }
+
+    /// A string room ID (a numeric one has no string to lend: see [`TrtcEvent::room_id`]).
+    fn room_id(&self) -> Option<&str> {
+        self.info.room_id.as_string()
     }
 }

@@ -111,6 +111,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use answer::ack_response;
 pub use answer::{ok_response, rejection_response, OK_BODY};
 pub use event::{
     EnterReason, EventCode, EventInfo, EventKind, ExitReason, Role, RoomId, TrtcEvent,

@@ -1119,7 +1119,7 @@ fn answers() {
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["code"], u64::from(status), "{k:?}");
         assert_ne!(value["code"], 0);
-        assert_eq!(value["message"], r.to_string());
+        assert_eq!(value["message"], format!("callback layer: {r}"));
         assert_eq!(value.as_object().unwrap().len(), 2);
         let header = |name: &str| {
             headers
