@@ -101,8 +101,8 @@ pub(crate) struct Record {
     pub(crate) max_pending: Option<u64>,
 }
 
-/// A stored event: its ID, the callback, the attempts already made (and their last error, for a dead
-/// letter).
+/// A stored event: its ID, the callback, the attempts already made — as handed to a handler, the
+/// hand-outs before this one; in a dead letter, every attempt — and the last error.
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
     pub(crate) id: EventId,
@@ -198,6 +198,21 @@ impl fmt::Display for Corrupt {
 
 impl std::error::Error for Corrupt {}
 
+/// The attempts a stored record's header counts, read without decoding the rest (`None`: unreadable).
+pub(crate) fn header_attempts(bytes: &[u8]) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Attempts {
+        #[serde(default)]
+        att: u32,
+    }
+    let len = bytes.get(..4)?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let header = bytes.get(4..4usize.checked_add(len)?)?;
+    serde_json::from_slice::<Attempts>(header)
+        .ok()
+        .map(|a| a.att)
+}
+
 impl Stored {
     /// The sequence number of an event of the embedded or memory store (0 for another ID: never one of
     /// theirs).
@@ -235,10 +250,13 @@ impl Stored {
     pub(crate) fn decode(id: EventId, bytes: &[u8]) -> Result<Stored, Corrupt> {
         let len = bytes.get(..4).ok_or(Corrupt("shorter than its header"))?;
         let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let header = bytes
-            .get(4..4 + len)
+        let end = len
+            .checked_add(4)
             .ok_or(Corrupt("shorter than its header"))?;
-        let body = Bytes::copy_from_slice(&bytes[4 + len..]);
+        let header = bytes
+            .get(4..end)
+            .ok_or(Corrupt("shorter than its header"))?;
+        let body = Bytes::copy_from_slice(&bytes[end..]);
         let h: Header<'_> =
             serde_json::from_slice(header).map_err(|_| Corrupt("unreadable header"))?;
         if h.v != 1 {

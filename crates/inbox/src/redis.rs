@@ -12,6 +12,7 @@
 //! | `{prefix}:workers` | consumer group of `{prefix}:events` | one consumer per [`Inbox`](super::Inbox): `host-pid-random` |
 //! | `{prefix}:retry` | sorted set | failed events waiting for their retry: score the due time (ms), member `<old id> <encoded>` |
 //! | `{prefix}:dead` | stream | dead letters, field `d` (with the attempts and the last error) |
+//! | `{prefix}:quarantine` | stream | unreadable entries kept aside: fields `d` (the bytes as found), `from` (`events` or `dead`), `why` |
 //! | `{prefix}:key:<hex>` | string, `PX` the dedup TTL | a remembered key (its value the event's stream ID) |
 //!
 //! An event leaves `{prefix}:events` when it is completed (`XACK` + `XDEL`), retried (to the retry set),
@@ -27,7 +28,10 @@
 //! # Atomicity
 //!
 //! Each change is one Lua script (Redis runs a script alone, and its effects reach the AOF and the
-//! replicas as one transaction): the append checks the key, adds the event, then remembers the key;
+//! replicas as one transaction): the append checks its arguments and the key, counts the pending events
+//! (the stream's entries, those in a worker's hands included, and the retries: at the inbox's bound it
+//! stores nothing and answers "full"), adds the event, then remembers the key — every check before the
+//! first write, so that a refused append leaves nothing behind (a script is not rolled back);
 //! retry, burial and release act only on an event still pending for this consumer (a worker that was
 //! taken for dead and whose events another worker took over changes nothing); moving due retries back
 //! into the stream is one script, so two workers never both move one; a replay deletes the dead letter
@@ -43,9 +47,25 @@
 //! # Failures
 //!
 //! Connections are made lazily: [`RedisStore::connect`] succeeds while the server is down. Each
-//! operation is bounded ([`OP_DEADLINE`]: connecting and answering each have [`IO_TIMEOUT`]): with the
-//! server down or stalled it fails within that bound (the layer answers 503), and the connection is
-//! made again by the next operation once the server is back — no restart needed.
+//! operation is bounded ([`OP_DEADLINE`]: connecting and answering each have [`IO_TIMEOUT`]; an append
+//! also by the inbox's store deadline): with the server down or stalled it fails within that bound
+//! (the layer answers 503), and the connection is made again by the next operation once the server is
+//! back — no restart needed. A server out of memory (`maxmemory` with `noeviction`) refuses the
+//! append's first write: 503, nothing stored; the workers still drain the inbox (reading,
+//! acknowledging and deleting need no memory), and appends succeed again once memory is free.
+//!
+//! # Attempts
+//!
+//! An event's attempts are the failed ones its entry records (a retry re-adds it with the count) plus
+//! the times Redis delivered the current entry (its delivery count, raised by each `XREADGROUP` and
+//! each take-over): so a hand-out is counted by Redis itself before the handler runs. An event handed
+//! out its most attempts without an outcome (its worker died or hung each time) is buried by the next
+//! claim instead of being handed again. A release (a shutdown's) lowers the count it raised.
+//!
+//! # Damage
+//!
+//! An entry that does not decode is moved to `{prefix}:quarantine` (logged at ERROR, counted, listed),
+//! never handed to a worker.
 //!
 //! # Claims and order
 //!
@@ -79,7 +99,10 @@ use redis::{
 };
 
 use super::record::{EventId, Record, Stored};
-use super::store::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent};
+use super::store::{
+    Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxErrorKind, InboxEvent,
+    Quarantined,
+};
 
 /// The bound on connecting, and on each answer once connected.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(1);
@@ -113,19 +136,30 @@ local function mine(events, group, id, me)
 end
 ";
 
-/// KEYS: events, the key to remember (absent without dedup). ARGV: the encoded event, the TTL in ms.
-/// The event's new stream ID, or nil for a duplicate. Reads before writing, so that a failing XADD
-/// leaves nothing behind (a script is not rolled back).
+/// KEYS: events, retry, the key to remember (absent without dedup). ARGV: the encoded event, the most
+/// pending events, the TTL in ms (absent without dedup). The event's new stream ID; nil for a
+/// duplicate; 0 when the inbox is full. Every check comes before the first write, so that a refused
+/// append (a bad TTL, full, out of memory at XADD) leaves nothing behind (a script is not rolled back).
 const APPEND: &str = r"
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return false end
+if KEYS[3] then
+  local ttl = tonumber(ARGV[3])
+  if not ttl or ttl < 1 or ttl > 31536000000 then
+    return redis.error_reply('ERR the inbox dedup TTL is out of range')
+  end
+  if redis.call('EXISTS', KEYS[3]) == 1 then return false end
+end
+local max = tonumber(ARGV[2])
+if max and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= max then return 0 end
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
-if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[2]) end
+if KEYS[3] then redis.call('SET', KEYS[3], id, 'PX', ARGV[3]) end
 return id
 ";
 
 /// KEYS: events, retry. ARGV: group, consumer, count, claim idle ms, most retries to move.
 /// Moves the due retries into the stream, takes over idle events, reads new ones (not blocking):
-/// `{taken over, read, ms until the next retry is due or -1}`. Creates the group (at 0) when missing.
+/// `{taken over, read, ms until the next retry is due or -1, the taken-over entries' delivery
+/// counts}`. Creates the group (at 0) when missing. A retry that cannot be moved (Redis out of memory)
+/// stays in the retry set for a later claim.
 const CLAIM: &str = r"
 local events, retry = KEYS[1], KEYS[2]
 local group, me, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -134,7 +168,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', retry, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
 for _, member in ipairs(due) do
   local cut = string.find(member, ' ', 1, true)
-  if cut then redis.call('XADD', events, '*', 'd', string.sub(member, cut + 1)) end
+  if cut then
+    local added = redis.pcall('XADD', events, '*', 'd', string.sub(member, cut + 1))
+    if type(added) == 'table' and added.err then break end
+  end
   redis.call('ZREM', retry, member)
 end
 local claimed = redis.pcall('XAUTOCLAIM', events, group, me, ARGV[4], '0-0', 'COUNT', count)
@@ -146,9 +183,13 @@ if type(claimed) == 'table' and claimed.err then
     return redis.error_reply(claimed.err)
   end
 end
-local taken = {}
+local taken, counts = {}, {}
 for _, entry in ipairs(claimed[2]) do
-  if type(entry) == 'table' then taken[#taken + 1] = entry end
+  if type(entry) == 'table' then
+    taken[#taken + 1] = entry
+    local p = redis.call('XPENDING', events, group, entry[1], entry[1], 1)
+    counts[#counts + 1] = (p[1] and tonumber(p[1][4])) or 1
+  end
 end
 local read = {}
 if #taken < count then
@@ -158,7 +199,7 @@ end
 local next_due = -1
 local first = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
 if first[2] then next_due = math.max(0, tonumber(first[2]) - now) end
-return {taken, read, next_due}
+return {taken, read, next_due, counts}
 ";
 
 /// KEYS: events. ARGV: group, id. Removes the event (whoever holds it: it was handled).
@@ -190,11 +231,33 @@ return 1
 ";
 
 /// KEYS: events. ARGV: group, consumer, id, idle ms. Leaves the event where it is (its ID and place
-/// kept, no attempt counted), idle for long: the next claim of any consumer takes it over.
+/// kept), idle for long: the next claim of any consumer takes it over. Its delivery count is lowered
+/// by one, so that the take-over (which raises it) leaves the released hand-out uncounted.
 const RELEASE: &str = r"
 local events, group, me, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local p = redis.pcall('XPENDING', events, group, id, id, 1)
+if type(p) ~= 'table' or p.err or #p == 0 or p[1][2] ~= me then return 0 end
+local count = math.max(0, tonumber(p[1][4]) - 1)
+redis.call('XCLAIM', events, group, me, 0, id, 'IDLE', ARGV[4], 'RETRYCOUNT', count, 'JUSTID')
+return 1
+";
+
+/// KEYS: events, quarantine. ARGV: group, consumer, id, the entry's bytes, why. Moves an unreadable
+/// entry in this consumer's hands to the quarantine.
+const QUARANTINE: &str = r"
+local events, quarantine, group, me, id = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
 if not mine(events, group, id, me) then return 0 end
-redis.call('XCLAIM', events, group, me, 0, id, 'IDLE', ARGV[4], 'JUSTID')
+redis.call('XACK', events, group, id)
+if redis.call('XDEL', events, id) == 0 then return 0 end
+redis.call('XADD', quarantine, '*', 'd', ARGV[4], 'from', 'events', 'why', ARGV[5])
+return 1
+";
+
+/// KEYS: dead, quarantine. ARGV: the dead letter's ID, its bytes, why. Moves an unreadable dead letter
+/// to the quarantine.
+const QUARANTINE_DEAD: &str = r"
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[2], 'from', 'dead', 'why', ARGV[3])
 return 1
 ";
 
@@ -245,6 +308,8 @@ struct Scripts {
     touch: Script,
     replay: Script,
     forget: Script,
+    quarantine: Script,
+    quarantine_dead: Script,
 }
 
 impl Scripts {
@@ -260,6 +325,8 @@ impl Scripts {
             touch: owned(TOUCH),
             replay: Script::new(REPLAY),
             forget: Script::new(FORGET),
+            quarantine: owned(QUARANTINE),
+            quarantine_dead: Script::new(QUARANTINE_DEAD),
         }
     }
 }
@@ -270,6 +337,7 @@ struct Keys {
     events: String,
     retry: String,
     dead: String,
+    quarantine: String,
     group: String,
     /// `{prefix}:key:` — a remembered key's name without its hex.
     key: String,
@@ -282,6 +350,7 @@ impl Keys {
             events: format!("{tag}:events"),
             retry: format!("{tag}:retry"),
             dead: format!("{tag}:dead"),
+            quarantine: format!("{tag}:quarantine"),
             group: format!("{tag}:workers"),
             key: format!("{tag}:key:"),
         }
@@ -313,6 +382,8 @@ struct Inner {
     hands: Mutex<Hands>,
     /// Whether this store ever claimed (a worker runs on it).
     claims: AtomicBool,
+    /// Whether the inbox was closed.
+    closed: AtomicBool,
 }
 
 /// The Redis store: see the module's documentation.
@@ -356,7 +427,7 @@ impl RedisStore {
         let blocking_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(IO_TIMEOUT))
             .set_response_timeout(Some(MAX_BLOCK + IO_TIMEOUT));
-        let claim_idle = claim_idle.max(Duration::from_millis(100));
+        let claim_idle = crate::dur::capped(claim_idle.max(Duration::from_millis(100)));
         let inner = Arc::new(Inner {
             client,
             conn,
@@ -368,6 +439,7 @@ impl RedisStore {
             scripts: Scripts::new(),
             hands: Mutex::new(Hands::default()),
             claims: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         });
         let upkeep = tokio::spawn(upkeep(Arc::downgrade(&inner)));
         Ok(RedisStore { inner, upkeep })
@@ -436,8 +508,9 @@ async fn upkeep(inner: Weak<Inner>) {
     }
 }
 
+/// `d` in whole milliseconds, at most 365 days (what Redis takes as an idle time, a TTL, a delay).
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    crate::dur::millis(d)
 }
 
 impl Inner {
@@ -453,6 +526,12 @@ impl Inner {
         F: FnMut(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(InboxError::of(
+                InboxErrorKind::Closed,
+                "the inbox is closed",
+            ));
+        }
         let attempt = async {
             match op(self.conn.clone()).await {
                 Err(e) if e.is_connection_refusal() => op(self.conn.clone()).await,
@@ -563,18 +642,45 @@ impl Inner {
         }
     }
 
-    /// Decodes claimed entries; an unreadable one goes to the dead letters as it is.
-    async fn take(&self, entries: Vec<(String, Vec<u8>)>, out: &mut Vec<Stored>) {
-        for (id, bytes) in entries {
+    /// Decodes claimed entries (each with its delivery count): an unreadable one goes to the
+    /// quarantine as it is; one handed out its most attempts without an outcome goes to the dead
+    /// letters; the others are handed out, their attempts before this hand-out counted.
+    async fn take(
+        &self,
+        entries: Vec<(String, Vec<u8>, u32)>,
+        max_attempts: u32,
+        out: &mut Vec<Stored>,
+    ) {
+        for (id, bytes, deliveries) in entries {
             match Stored::decode(EventId::text(&id), &bytes) {
-                Ok(stored) => {
+                Ok(mut stored) => {
+                    let before = stored.attempts.saturating_add(deliveries.saturating_sub(1));
+                    if before >= max_attempts {
+                        crate::obs::buried_unsettled(&id, before);
+                        stored.attempts = before;
+                        stored.error = Some(crate::memory::unsettled(before));
+                        if let Err(e) = self.bury_raw(&id, &stored.encode()).await {
+                            crate::obs::failed("bury", &e);
+                        }
+                        continue;
+                    }
                     if self.hands().take(id) {
+                        stored.attempts = before;
+                        crate::obs::handed_out(&stored.id, before.saturating_add(1));
                         out.push(stored);
                     }
                 }
                 Err(corrupt) => {
-                    crate::obs::failed("claim", &corrupt);
-                    let _ = self.bury_raw(&id, &bytes).await;
+                    let why = corrupt.to_string();
+                    crate::obs::quarantined("redis", &id, "events", &why);
+                    let moved = self
+                        .as_consumer::<i64>("quarantine", &self.scripts.quarantine, |s| {
+                            s.key(&self.keys.quarantine).arg(&id).arg(&bytes).arg(&why);
+                        })
+                        .await;
+                    if let Err(e) = moved {
+                        crate::obs::failed("quarantine", &e);
+                    }
                 }
             }
         }
@@ -706,6 +812,58 @@ fn entry(value: &Value) -> Option<(String, Vec<u8>)> {
     Some((id, payload.unwrap_or_default()))
 }
 
+/// The quarantined entries of an `XRANGE` reply: each one's fields `d`, `from` and `why`.
+fn quarantine_entries(value: &Value) -> Vec<Quarantined> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Array(parts) = item else { continue };
+        let Some(id) = parts.first().and_then(text) else {
+            continue;
+        };
+        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        match parts.get(1) {
+            Some(Value::Array(kv)) => {
+                for pair in kv.chunks(2) {
+                    if let (Some(k), Some(v)) =
+                        (pair.first().and_then(bytes), pair.get(1).and_then(bytes))
+                    {
+                        fields.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+            Some(Value::Map(kv)) => {
+                for (k, v) in kv {
+                    if let (Some(k), Some(v)) = (bytes(k), bytes(v)) {
+                        fields.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let field = |name: &[u8]| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        out.push(Quarantined {
+            id: EventId::text(&id),
+            from: if field(b"from") == b"dead" {
+                "dead"
+            } else {
+                "events"
+            },
+            reason: String::from_utf8_lossy(&field(b"why")).into_owned(),
+            bytes: bytes::Bytes::from(field(FIELD.as_bytes())),
+        });
+    }
+    out
+}
+
 /// The entries of an array of stream entries.
 fn entries(value: &Value) -> Vec<(String, Vec<u8>)> {
     match value {
@@ -745,6 +903,7 @@ impl Backend for RedisStore {
         let dedup = record
             .dedup_ttl
             .map(|ttl| (inner.keys.of(&record), millis(ttl).max(1)));
+        let max_pending = record.max_pending.unwrap_or(u64::MAX);
         let payload = Stored {
             id: EventId::seq(0),
             record,
@@ -753,18 +912,27 @@ impl Backend for RedisStore {
         }
         .encode();
         Box::pin(async move {
-            let id: Option<String> = inner
+            let reply: Value = inner
                 .invoke("append", &inner.scripts.append, |s| {
-                    s.key(&inner.keys.events).arg(&payload);
+                    s.key(&inner.keys.events)
+                        .key(&inner.keys.retry)
+                        .arg(&payload)
+                        .arg(max_pending);
                     if let Some((key, ttl)) = &dedup {
                         s.key(key).arg(*ttl);
                     }
                 })
                 .await?;
-            Ok(match id {
-                Some(id) => Appended::Stored(EventId::text(&id)),
-                None => Appended::Duplicate,
-            })
+            match &reply {
+                Value::Nil => Ok(Appended::Duplicate),
+                Value::Int(0) => Ok(Appended::Full),
+                other => match text(other) {
+                    Some(id) => Ok(Appended::Stored(EventId::text(&id))),
+                    None => Err(InboxError::msg(format!(
+                        "Redis answered the append with {other:?}"
+                    ))),
+                },
+            }
         })
     }
 
@@ -773,6 +941,7 @@ impl Backend for RedisStore {
         max: usize,
         _ordered: bool,
         wait: Duration,
+        max_attempts: u32,
     ) -> BoxFuture<'_, Result<Vec<Stored>, InboxError>> {
         let inner = &*self.inner;
         inner.claims.store(true, Ordering::Relaxed);
@@ -790,16 +959,30 @@ impl Backend for RedisStore {
             let mut next_due = None;
             if let Value::Array(parts) = &reply {
                 if let (Some(claimed), Some(read)) = (parts.first(), parts.get(1)) {
-                    let mut claimed = entries(claimed);
-                    claimed.extend(entries(read));
-                    taken = claimed;
+                    let counts: Vec<u32> = match parts.get(3) {
+                        Some(Value::Array(counts)) => counts
+                            .iter()
+                            .map(|c| match c {
+                                Value::Int(n) => u32::try_from(*n).unwrap_or(u32::MAX),
+                                _ => 1,
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    // Taken over: as often delivered as Redis counted; read anew: once.
+                    taken = entries(claimed)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (id, bytes))| (id, bytes, counts.get(i).copied().unwrap_or(1)))
+                        .collect();
+                    taken.extend(entries(read).into_iter().map(|(id, bytes)| (id, bytes, 1)));
                 }
                 if let Some(Value::Int(ms)) = parts.get(2) {
                     next_due = u64::try_from(*ms).ok().map(Duration::from_millis);
                 }
             }
             let mut out = Vec::with_capacity(taken.len());
-            inner.take(taken, &mut out).await;
+            inner.take(taken, max_attempts, &mut out).await;
             if !out.is_empty() || wait.is_zero() {
                 return Ok(out);
             }
@@ -811,7 +994,11 @@ impl Backend for RedisStore {
                 return Ok(out);
             }
             if let Some(reply) = inner.read_blocking(max, block).await? {
-                inner.take(read_entries(&reply), &mut out).await;
+                let read = read_entries(&reply)
+                    .into_iter()
+                    .map(|(id, bytes)| (id, bytes, 1))
+                    .collect();
+                inner.take(read, max_attempts, &mut out).await;
             }
             Ok(out)
         })
@@ -892,15 +1079,33 @@ impl Backend for RedisStore {
                         .await
                 })
                 .await?;
-            Ok(entries(&reply)
-                .into_iter()
-                // An unreadable dead letter (see `take`) is left in the stream, not listed.
-                .filter_map(|(id, bytes)| Stored::decode(EventId::text(&id), &bytes).ok())
-                .map(|stored| DeadLetter {
-                    error: stored.error.clone().unwrap_or_default(),
-                    event: InboxEvent { stored },
-                })
-                .collect())
+            let mut out = Vec::new();
+            for (id, bytes) in entries(&reply) {
+                match Stored::decode(EventId::text(&id), &bytes) {
+                    Ok(stored) => out.push(DeadLetter {
+                        error: stored.error.clone().unwrap_or_default(),
+                        event: InboxEvent { stored },
+                    }),
+                    Err(corrupt) => {
+                        // Unreadable: kept aside in the quarantine, not listed.
+                        let why = corrupt.to_string();
+                        crate::obs::quarantined("redis", &id, "dead", &why);
+                        let moved = inner
+                            .invoke::<i64>("quarantine", &inner.scripts.quarantine_dead, |s| {
+                                s.key(&inner.keys.dead)
+                                    .key(&inner.keys.quarantine)
+                                    .arg(&id)
+                                    .arg(&bytes)
+                                    .arg(&why);
+                            })
+                            .await;
+                        if let Err(e) = moved {
+                            crate::obs::failed("quarantine", &e);
+                        }
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -945,7 +1150,7 @@ impl Backend for RedisStore {
     fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>> {
         let inner = &*self.inner;
         Box::pin(async move {
-            let (events, retry, dead): (u64, u64, u64) = inner
+            let (events, retry, dead, quarantined): (u64, u64, u64, u64) = inner
                 .call("depth", |mut c| async move {
                     redis::pipe()
                         .cmd("XLEN")
@@ -954,6 +1159,8 @@ impl Backend for RedisStore {
                         .arg(&inner.keys.retry)
                         .cmd("XLEN")
                         .arg(&inner.keys.dead)
+                        .cmd("XLEN")
+                        .arg(&inner.keys.quarantine)
                         .query_async(&mut c)
                         .await
                 })
@@ -961,8 +1168,37 @@ impl Backend for RedisStore {
             Ok(Depth {
                 pending: events + retry,
                 dead,
+                quarantined,
             })
         })
+    }
+
+    fn quarantined(&self, max: usize) -> BoxFuture<'_, Result<Vec<Quarantined>, InboxError>> {
+        let inner = &*self.inner;
+        Box::pin(async move {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            let reply: Value = inner
+                .call("quarantine", |mut c| async move {
+                    redis::cmd("XRANGE")
+                        .arg(&inner.keys.quarantine)
+                        .arg("-")
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(max)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(quarantine_entries(&reply))
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), InboxError>> {
+        self.inner.closed.store(true, Ordering::Release);
+        self.upkeep.abort();
+        Box::pin(async { Ok(()) })
     }
 
     fn name(&self) -> &'static str {
