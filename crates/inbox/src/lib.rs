@@ -5,10 +5,12 @@
 //! exists only where the receiver put it. The [`Inbox`] route ([`CallbackLayer::on_notifications`]) stores every
 //! verified "after" callback — its [`CallbackMeta`](tencent_room_callback::CallbackMeta) (no secret: no `Sign`), its body as received, its
 //! [`DeliveryKey`](tencent_room_callback::meta::DeliveryKey) and the time it came — and answers OK **only once the store says the event is
-//! durable**. A store that fails answers 503 with a FAIL acknowledgment (Tencent may retry), never OK.
-//! A [`Worker`] then runs your handler on the stored events: retries with exponential backoff, a dead
-//! letter after the last attempt (listed with [`Inbox::dead_letters`], replayed with
-//! [`Inbox::replay`]), bounded concurrency, per-room order on request, graceful shutdown.
+//! durable**. A store that fails, stalls past its deadline or is full answers 503 with a FAIL
+//! acknowledgment (Tencent may retry), never OK — and recovers by itself once the store does.
+//! A [`Worker`] then runs your handler on the stored events: a handler timeout, retries with
+//! jittered exponential backoff, attempts counted as events are handed out, a dead letter after the
+//! last attempt (listed with [`Inbox::dead_letters`], replayed with [`Inbox::replay`]), bounded
+//! concurrency, per-room order on request, graceful shutdown.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -37,6 +39,7 @@
 //! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! # axum::serve(listener, app).await?;
 //! worker.shutdown(Duration::from_secs(10)).await;
+//! inbox.close().await?; // the file written clean and unlocked
 //! # Ok(())
 //! # }
 //! ```
@@ -48,6 +51,67 @@
 //! | embedded ([redb](https://docs.rs/redb)) | [`Inbox::open`] | synced to disk (fdatasync) before each OK; concurrent callbacks share one sync | one process (the directory is locked) |
 //! | Redis Streams (feature `redis`) | [`InboxBuilder::redis`] | as the server's persistence (`appendonly yes`, `appendfsync always`) | every receiver and worker on that Redis |
 //! | memory | [`InboxBuilder::in_memory`] | **no**: lost with the process | one process (tests, development) |
+//!
+//! # Bounds
+//!
+//! Every inbox is bounded by default:
+//!
+//! - **Pending events**: at most [`DEFAULT_MAX_PENDING`] (100,000; [`InboxBuilder::max_pending`]) —
+//!   waiting, or in a worker's hands — on every store. The bound is checked where the event is stored,
+//!   atomically: in the embedded store's write transaction (redb counts a table's rows in O(1)), in the
+//!   Redis append script (the stream's length plus the retries). Beyond it: 503 with a FAIL
+//!   acknowledgment, until the workers catch up.
+//! - **The store's deadline**: an append that takes longer than [`DEFAULT_STORE_TIMEOUT`] (1 s, half of
+//!   Tencent's 2 s; [`InboxBuilder::store_timeout`]) is answered 503 — a disk whose syncs stall, a
+//!   Redis that stops answering. (The append may still complete: a copy Tencent sends again is then a
+//!   duplicate, acknowledged.)
+//! - **The embedded writer's queue**: at most 8,192 appends and 64 MiB of bodies wait for the disk;
+//!   beyond, 503 at once. An append whose caller has already been answered 503 is not written.
+//! - **The handler**: [`Worker::handler_timeout`] (default [`DEFAULT_HANDLER_TIMEOUT`], 30 s) cancels a
+//!   handler that hangs; the attempt fails.
+//! - **Durations**: every `Duration` setting saturates or is raised to a floor (TTLs, backoffs and
+//!   idle times are cut to 365 days; the store deadline is at least [`MIN_STORE_TIMEOUT`]; the handler
+//!   timeout at least 1 ms): `Duration::MAX` or `Duration::ZERO` never panics nor makes a store refuse
+//!   its own commands.
+//!
+//! # Failures
+//!
+//! Storage fails loudly and recovers by itself:
+//!
+//! - **Embedded**: a commit that fails (an I/O error from a `pwrite` or a `fdatasync`: EIO, ENOSPC)
+//!   answers 503 to every callback in it. redb refuses any further I/O on a database after an error
+//!   ("Previous I/O error occurred. Please close and re-open the database."), and a failed sync must
+//!   never be retried on the same file handle (the kernel may have dropped the dirty pages): the
+//!   writer closes the database and reopens the file — redb repairs it from its last good commit —,
+//!   re-reads what is durable (the pending events, the counts, the next sequence number; the events
+//!   in a worker's hands stay there), and serves again, typically within a second of the disk's
+//!   recovery. Meanwhile callbacks are answered 503 at once and the reopening is retried with a
+//!   jittered pause growing to 1 s. The writes are redb's own: `pwrite` of its pages, `fdatasync` at
+//!   each commit.
+//! - **Redis**: down, stalled, or out of memory (`maxmemory` with `noeviction`: the append's first
+//!   write is refused, nothing stored): 503, and the next operation connects again — no restart.
+//! - A completion, retry or burial that fails is written again by the worker (with a growing,
+//!   jittered pause) until it succeeds; the event stays in the worker's hands meanwhile, never dropped.
+//! - **Refused callbacks**: each callback answered 503 is logged at ERROR (target
+//!   `tencent_room_callback_inbox`, rate-limited) with its app, command and raw body — which carries
+//!   no secret: the query's `Sign` is never stored nor logged — and counted ([`Inbox::stats`], the
+//!   [`INBOX_REFUSED`](crate#metrics) counter), so that it can be replayed. Replay matters: Tencent
+//!   resends a failed Room callback per its own rules, but Chat "after" callbacks are retried only
+//!   when the app turns retries on in Tencent's console (they are not by default).
+//!
+//! # Damage
+//!
+//! A damaged store is never read past silently. A record that does not decode (damaged bytes, an
+//! unknown version) is moved, as its bytes, into a quarantine (the embedded store's `quarantine`
+//! table, Redis's `{prefix}:quarantine` stream) — when the store opens, or when a read meets it — and
+//! logged at ERROR, counted ([`Depth::quarantined`], the [`INBOX_QUARANTINED`](crate#metrics)
+//! counter) and listed by [`Inbox::quarantined`]; never handed to a worker, never dropped. An
+//! embedded file shorter than its own header says (cut short: not a torn write redb can repair), or
+//! that redb otherwise cannot open, makes [`Inbox::open`] fail with [`InboxErrorKind::Damaged`] and a
+//! message saying what to do. redb panics on some damage while opening (an assertion in its page
+//! manager): its open runs under `catch_unwind`, with the process's panic hook wrapped once so that
+//! such a panic (on that thread, during that call) is not printed; every other panic goes to the
+//! previous hook.
 //!
 //! # Duplicates
 //!
@@ -62,9 +126,32 @@
 //!
 //! At least once: an event is removed from the inbox after your handler returns `Ok`. A crash between
 //! the handler's success and that removal, or a graceful shutdown that times out, hands the event again
-//! (the handler should be idempotent: [`InboxEvent::key`] identifies it). "Before" callbacks (whose
+//! (the handler should be idempotent: [`InboxEvent::key`] identifies it).
+//!
+//! An attempt is counted when an event is handed to a handler, durably, before the handler runs (the
+//! embedded store writes it in its next group commit; Redis counts the entry's deliveries): an event
+//! whose handling kills the process, or hangs, is handed out again after a restart with that attempt
+//! counted, and after [`Worker::max_attempts`] hand-outs without an outcome the next claim makes it a
+//! dead letter instead. A graceful shutdown's release gives the attempt back. Failed attempts are
+//! retried after an exponential backoff with equal jitter (each wait between half and all of it). "Before" callbacks (whose
 //! answer is a decision) are never stored: [`CallbackLayer::on_notifications`] does not take them, and an inbox
 //! given one by [`CallbackLayer::on_prefix`] answers 500.
+//!
+//!
+//! # Metrics
+//!
+//! With the feature `metrics`, through the `metrics` facade: the gauge `INBOX_DEPTH`
+//! (`tencent_room_callback_inbox_depth`, label `backend`), the counters `INBOX_REFUSED`
+//! (`tencent_room_callback_inbox_refused_total`, labels `backend`, `reason`), `INBOX_QUARANTINED`
+//! (`tencent_room_callback_inbox_quarantined_total`) and `INBOX_REOPENED`
+//! (`tencent_room_callback_inbox_reopened_total`).
+//!
+//! # Closing
+//!
+//! [`Inbox::close`] finishes the writes under way and closes the store (the embedded file written
+//! clean, so that the next open needs no repair, and unlocked). Dropping the last clone of an inbox
+//! closes it too, in the background: a drop never blocks (it may run on an async thread); an
+//! [`Inbox::open`] of the same directory in the same process waits for that close to finish.
 //!
 //! [`CallbackLayer::on_notifications`]: tencent_room_callback::CallbackLayer::on_notifications
 //! [`CallbackLayer::on_prefix`]: tencent_room_callback::CallbackLayer::on_prefix
