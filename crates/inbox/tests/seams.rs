@@ -5,22 +5,24 @@
 //! pending bound counting the events in hand and the retries, an oversized TTL, and a completion that
 //! Redis refuses written again rather than dropped.
 //!
-//! The Redis tests need `redis-server` on `PATH`: they skip themselves, saying so, without it (unless
-//! `ROOM_CALLBACK_REQUIRE_REDIS` is set).
+//! The Redis tests need the feature `redis` and `redis-server` on `PATH`: they skip themselves,
+//! saying so, without the server (unless `ROOM_CALLBACK_REQUIRE_REDIS` is set).
 
 #[allow(dead_code)]
 mod common;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{app, leave, n_of, pending, send, APP};
 use http::StatusCode;
 use support::fs::TempDir;
-use support::redis::{self, RedisServer};
+#[cfg(feature = "redis")]
+use support::redis;
+use support::redis::RedisServer;
 use support::wait::{wait_for, wait_until};
 use tencent_room_callback::meta::DeliveryKey;
 use tencent_room_callback::HandlerError;
@@ -47,6 +49,7 @@ fn embedded(dir: &TempDir) -> Opener {
     })
 }
 
+#[cfg(feature = "redis")]
 fn on_redis(url: String) -> Opener {
     Box::new(move |builder, name| {
         let url = url.clone();
@@ -60,9 +63,11 @@ fn on_redis(url: String) -> Opener {
 async fn durations_at_their_extremes(open: Opener, redis: Option<&RedisServer>) {
     // MAX: a TTL that never runs out within the test, a deadline that waits, a backoff that does not
     // come back, a handler timeout that never fires, a shutdown that waits for the handlers.
+    #[allow(unused_mut)]
     let mut at_max = Inbox::builder()
         .dedup_ttl(Duration::MAX)
         .store_timeout(Duration::MAX);
+    #[cfg(feature = "redis")]
     if redis.is_some() {
         at_max = at_max.redis_claim_idle(Duration::MAX);
     }
@@ -127,9 +132,11 @@ async fn durations_at_their_extremes(open: Opener, redis: Option<&RedisServer>) 
 
     // ZERO: no de-duplication, a deadline raised to its floor, no backoff, a handler timeout of 1 ms,
     // a shutdown that cancels at once.
+    #[allow(unused_mut)]
     let mut at_zero = Inbox::builder()
         .dedup_ttl(Duration::ZERO)
         .store_timeout(Duration::ZERO);
+    #[cfg(feature = "redis")]
     if redis.is_some() {
         at_zero = at_zero.redis_claim_idle(Duration::ZERO);
     }
@@ -196,6 +203,7 @@ async fn every_duration_setting_takes_max_and_zero_embedded() {
     durations_at_their_extremes(embedded(&dir), None).await;
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_duration_setting_takes_max_and_zero_on_redis() {
     if !redis::available("every_duration_setting_takes_max_and_zero_on_redis") {
@@ -487,6 +495,7 @@ fn a_handler_that_kills_its_process_ends_as_a_dead_letter() {
 // ------------------------------------------------------------------------------------------------
 // Redis
 
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_the_bound_counts_events_in_hand_and_retries() {
     if !redis::available("on_redis_the_bound_counts_events_in_hand_and_retries") {
@@ -507,7 +516,7 @@ async fn on_redis_the_bound_counts_events_in_hand_and_retries() {
         (StatusCode::SERVICE_UNAVAILABLE, true)
     );
     // One event in a handler's hands, the other waiting for a (long) retry: both still count.
-    let tried = Arc::new(AtomicUsize::new(0));
+    let tried = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let worker = {
         let tried = tried.clone();
         inbox
@@ -538,6 +547,7 @@ async fn on_redis_the_bound_counts_events_in_hand_and_retries() {
     assert_eq!(inbox.stats().refused, 2);
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_a_refused_completion_is_written_again_not_dropped() {
     if !redis::available("on_redis_a_refused_completion_is_written_again_not_dropped") {
@@ -549,7 +559,7 @@ async fn on_redis_a_refused_completion_is_written_again_not_dropped() {
     assert_eq!(send(&app, &leave("r", 1)).await.0, StatusCode::OK);
     let started = Arc::new(AtomicBool::new(false));
     let go = Arc::new(tokio::sync::Notify::new());
-    let handled = Arc::new(AtomicUsize::new(0));
+    let handled = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let worker = {
         let (started, go, handled) = (started.clone(), go.clone(), handled.clone());
         inbox
