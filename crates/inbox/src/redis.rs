@@ -77,6 +77,13 @@
 //! this consumer already holds, or settled in the last seconds (a race with the group's recreation),
 //! does not hand it again.
 //!
+//! A delivery whose reply is lost — a read given up while the server stalled, the server dying
+//! after it delivered — leaves an entry pending for this consumer but in no one's hands: for 15 s
+//! after any failed operation, each claim also takes back this consumer's own pending entries that
+//! it does not hold and that have been idle for 2.5 s (longer than any of its reads waits), rather
+//! than leave them to the claim idle time. Such a lost delivery counts as an attempt. A blocking
+//! read that timed out closes its connection (it may still be blocked in Redis).
+//!
 //! Per-room order (`ordered`) cannot hold across workers that read one stream: it is ignored. What
 //! holds: new events are handed in stream order (arrival order at Redis), several at once to each
 //! worker and to every worker, so they run concurrently and may finish in any order; a retried event
@@ -126,6 +133,11 @@ const MAX_IDLE_BLOCKING: usize = 4;
 const RELEASED_IDLE_MS: u64 = 100_000_000_000;
 /// The stream entries' one field.
 const FIELD: &str = "d";
+/// How long after a failed claim or read the claims also look for lost deliveries.
+const RECHECK_FOR: Duration = Duration::from_secs(15);
+/// An own pending entry not in hand, idle this long, was delivered to a read that gave up (no read
+/// waits longer than a blocking read's bound plus an operation's).
+const LOST_AFTER: Duration = Duration::from_millis(2500);
 
 /// A Lua function: is entry `id` pending in `group` of `events` for consumer `me`?
 const MINE: &str = r"
@@ -242,6 +254,33 @@ redis.call('XCLAIM', events, group, me, 0, id, 'IDLE', ARGV[4], 'RETRYCOUNT', co
 return 1
 ";
 
+/// KEYS: events. ARGV: group, consumer, count, min idle ms, the IDs in this consumer's hands. Takes
+/// back this consumer's own pending entries idle for that long and not in its hands: deliveries whose
+/// reply was lost (a read given up while Redis stalled, or died, after the server had delivered).
+/// `{entries, their delivery counts}`.
+const RECLAIM: &str = r"
+local events, group, me = KEYS[1], ARGV[1], ARGV[2]
+local held = {}
+for i = 5, #ARGV do held[ARGV[i]] = true end
+local p = redis.pcall('XPENDING', events, group, 'IDLE', tonumber(ARGV[4]), '-', '+', tonumber(ARGV[3]), me)
+if type(p) ~= 'table' or p.err then return {{}, {}} end
+local ids = {}
+for _, e in ipairs(p) do
+  if not held[e[1]] then ids[#ids + 1] = e[1] end
+end
+if #ids == 0 then return {{}, {}} end
+local claimed = redis.call('XCLAIM', events, group, me, tonumber(ARGV[4]), unpack(ids))
+local taken, counts = {}, {}
+for _, entry in ipairs(claimed) do
+  if type(entry) == 'table' then
+    taken[#taken + 1] = entry
+    local q = redis.call('XPENDING', events, group, entry[1], entry[1], 1)
+    counts[#counts + 1] = (q[1] and tonumber(q[1][4])) or 1
+  end
+end
+return {taken, counts}
+";
+
 /// KEYS: events, quarantine. ARGV: group, consumer, id, the entry's bytes, why. Moves an unreadable
 /// entry in this consumer's hands to the quarantine.
 const QUARANTINE: &str = r"
@@ -310,6 +349,7 @@ struct Scripts {
     forget: Script,
     quarantine: Script,
     quarantine_dead: Script,
+    reclaim: Script,
 }
 
 impl Scripts {
@@ -327,6 +367,7 @@ impl Scripts {
             forget: Script::new(FORGET),
             quarantine: owned(QUARANTINE),
             quarantine_dead: Script::new(QUARANTINE_DEAD),
+            reclaim: Script::new(RECLAIM),
         }
     }
 }
@@ -384,6 +425,8 @@ struct Inner {
     claims: AtomicBool,
     /// Whether the inbox was closed.
     closed: AtomicBool,
+    /// Until when claims look for this consumer's own lost deliveries (after a failed claim or read).
+    recheck_until: Mutex<Option<Instant>>,
 }
 
 /// The Redis store: see the module's documentation.
@@ -440,6 +483,7 @@ impl RedisStore {
             hands: Mutex::new(Hands::default()),
             claims: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            recheck_until: Mutex::new(None),
         });
         let upkeep = tokio::spawn(upkeep(Arc::downgrade(&inner)));
         Ok(RedisStore { inner, upkeep })
@@ -538,13 +582,22 @@ impl Inner {
                 other => other,
             }
         };
-        match tokio::time::timeout(OP_DEADLINE, attempt).await {
+        let result = tokio::time::timeout(OP_DEADLINE, attempt).await;
+        if !matches!(result, Ok(Ok(_))) {
+            // Whatever was sent may have run without its reply: deliveries may have been lost.
+            self.trouble();
+        }
+        match result {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if e.is_timeout() => Err(failed(what, e).kind_of(InboxErrorKind::TimedOut)),
             Ok(Err(e)) => Err(failed(what, e)),
-            Err(_) => Err(InboxError::msg(format!(
-                "Redis did not answer within {} ms ({what})",
-                OP_DEADLINE.as_millis()
-            ))),
+            Err(_) => Err(InboxError::of(
+                InboxErrorKind::TimedOut,
+                format!(
+                    "Redis did not answer within {} ms ({what})",
+                    OP_DEADLINE.as_millis()
+                ),
+            )),
         }
     }
 
@@ -617,9 +670,11 @@ impl Inner {
             // A read cancelled mid-way drops its connection (closed: Redis unblocks it) rather than
             // leave a blocked read on a pooled one.
             let result = cmd.query_async::<Value>(&mut conn).await;
+            // A read that timed out may still be blocked in Redis, or served later (a stall): its
+            // connection is not reused.
             let healthy = match &result {
                 Ok(_) => true,
-                Err(e) => !e.is_io_error() && !e.is_unrecoverable_error(),
+                Err(e) => !e.is_io_error() && !e.is_unrecoverable_error() && !e.is_timeout(),
             };
             if healthy {
                 let mut pool = self.blocking.lock().unwrap_or_else(|e| e.into_inner());
@@ -640,6 +695,59 @@ impl Inner {
                 (block + OP_DEADLINE).as_millis()
             ))),
         }
+    }
+
+    /// An operation failed: for a while, claims also look for deliveries whose reply was lost.
+    fn trouble(&self) {
+        *self.recheck_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + RECHECK_FOR);
+    }
+
+    /// Whether claims look for lost deliveries now.
+    fn rechecking(&self) -> bool {
+        let mut until = self.recheck_until.lock().unwrap_or_else(|e| e.into_inner());
+        match *until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Takes back this consumer's own pending entries that it does not hold, idle for longer than any
+    /// read of its could still be waiting: entries Redis delivered to a read that had given up.
+    /// Without this they would wait for the claim idle time.
+    async fn reclaim_lost(&self, max: usize, max_attempts: u32, out: &mut Vec<Stored>) {
+        let held: Vec<String> = self.hands().held.iter().cloned().collect();
+        let reply: Result<Value, _> = self
+            .as_consumer("reclaim", &self.scripts.reclaim, |s| {
+                s.arg(max).arg(millis(LOST_AFTER)).arg(&held);
+            })
+            .await;
+        let Ok(Value::Array(parts)) = reply else {
+            return;
+        };
+        let counts: Vec<u32> = match parts.get(1) {
+            Some(Value::Array(counts)) => counts
+                .iter()
+                .map(|c| match c {
+                    Value::Int(n) => u32::try_from(*n).unwrap_or(u32::MAX),
+                    _ => 1,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let taken = parts
+            .first()
+            .map(entries)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, bytes))| (id, bytes, counts.get(i).copied().unwrap_or(1)))
+            .collect();
+        self.take(taken, max_attempts, out).await;
     }
 
     /// Decodes claimed entries (each with its delivery count): an unreadable one goes to the
@@ -947,14 +1055,25 @@ impl Backend for RedisStore {
         inner.claims.store(true, Ordering::Relaxed);
         let max = max.max(1);
         Box::pin(async move {
-            let reply: Value = inner
+            let mut out = Vec::new();
+            if inner.rechecking() {
+                inner.reclaim_lost(max, max_attempts, &mut out).await;
+            }
+            let reply: Value = match inner
                 .as_consumer("claim", &inner.scripts.claim, |s| {
                     s.key(&inner.keys.retry)
                         .arg(max)
                         .arg(millis(inner.claim_idle))
                         .arg(PROMOTE);
                 })
-                .await?;
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) => {
+                    inner.trouble();
+                    return if out.is_empty() { Err(e) } else { Ok(out) };
+                }
+            };
             let mut taken = Vec::new();
             let mut next_due = None;
             if let Value::Array(parts) = &reply {
@@ -981,7 +1100,6 @@ impl Backend for RedisStore {
                     next_due = u64::try_from(*ms).ok().map(Duration::from_millis);
                 }
             }
-            let mut out = Vec::with_capacity(taken.len());
             inner.take(taken, max_attempts, &mut out).await;
             if !out.is_empty() || wait.is_zero() {
                 return Ok(out);
@@ -993,7 +1111,11 @@ impl Backend for RedisStore {
             if block < Duration::from_millis(1) {
                 return Ok(out);
             }
-            if let Some(reply) = inner.read_blocking(max, block).await? {
+            let read = inner.read_blocking(max, block).await;
+            if read.is_err() {
+                inner.trouble();
+            }
+            if let Some(reply) = read? {
                 let read = read_entries(&reply)
                     .into_iter()
                     .map(|(id, bytes)| (id, bytes, 1))

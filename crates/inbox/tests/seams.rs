@@ -600,3 +600,80 @@ async fn on_redis_a_refused_completion_is_written_again_not_dropped() {
         "completed {took:?} after Redis resumed"
     );
 }
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_a_lost_delivery_is_taken_back_after_a_failure_not_the_claim_idle_time() {
+    if !redis::available(
+        "on_redis_a_lost_delivery_is_taken_back_after_a_failure_not_the_claim_idle_time",
+    ) {
+        return;
+    }
+    let server = RedisServer::start("seams-lost");
+    let (events, group) = (
+        "{tencent-room-callback}:events",
+        "{tencent-room-callback}:workers",
+    );
+    let inbox = Inbox::builder().redis(&server.url()).await.unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let go = Arc::new(tokio::sync::Notify::new());
+    let worker = {
+        let (seen, go) = (seen.clone(), go.clone());
+        inbox
+            .worker(move |event: InboxEvent| {
+                let n = n_of(&event);
+                seen.lock().unwrap().push(n);
+                let go = go.clone();
+                async move {
+                    if n == 0 {
+                        go.notified().await;
+                    }
+                    Ok(())
+                }
+            })
+            .concurrency(1)
+            .start()
+    };
+    assert!(inbox.store(leave_callback(0)).await.unwrap());
+    wait_until("event 0 in hand", WAIT, || !seen.lock().unwrap().is_empty()).await;
+    // The worker's consumer, from the entry it holds; event 1 delivered to it behind its back (as a
+    // read whose reply was lost would): pending for it, in no one's hands.
+    let client = ::redis::Client::open(server.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let held: Vec<(String, String, u64, u64)> = ::redis::cmd("XPENDING")
+        .arg(events)
+        .arg(group)
+        .arg("-")
+        .arg("+")
+        .arg(10)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let consumer = held[0].1.clone();
+    assert!(inbox.store(leave_callback(1)).await.unwrap());
+    let _: ::redis::Value = ::redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(group)
+        .arg(&consumer)
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(events)
+        .arg(">")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    // Redis stalls as event 0's handler finishes: its completion fails (and is written again).
+    server.signal("STOP");
+    go.notify_one();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.signal("CONT");
+    let resumed = Instant::now();
+    // Event 1 handled within seconds, not after the claim idle time (30 s).
+    wait_until("event 1 handled", WAIT, || seen.lock().unwrap().len() == 2).await;
+    let took = resumed.elapsed();
+    worker.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(*seen.lock().unwrap(), [0, 1]);
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    eprintln!("a lost delivery taken back {took:?} after Redis resumed");
+}
