@@ -41,6 +41,9 @@ ROUNDS=${ROUNDS:-3}           # interleaved rounds (example, handwritten, floor,
 CONNECTIONS=${CONNECTIONS:-64}
 BASE_PORT=${BASE_PORT:-38080}
 PIN=${PIN:-1}
+# The durable modes measure how fast callbacks are made durable, not the backpressure of a worker that
+# shares the server's one core: a pending bound above what a run can store (the default is 100,000).
+MAX_PENDING=${MAX_PENDING:-100000000}
 
 cd "$(dirname "$0")/.."
 SUITE=${SUITE:-layer}
@@ -140,11 +143,11 @@ start() { # start NAME: sets SERVER_PID
     example | plain) env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port) bin=$BIN/server ;;
     embedded)
         RUN=$((RUN + 1))
-        env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port ROOM_CALLBACK_INBOX=$WORK/inbox-$RUN) bin=$BIN/server ;;
+        env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port ROOM_CALLBACK_INBOX=$WORK/inbox-$RUN ROOM_CALLBACK_MAX_PENDING=$MAX_PENDING) bin=$BIN/server ;;
     redis)
         # A fresh Redis keyspace for each run (the same server, its AOF on the same disk).
         redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
-        env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port ROOM_CALLBACK_REDIS=redis://127.0.0.1:$REDIS_PORT/) bin=$BIN/server ;;
+        env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port ROOM_CALLBACK_REDIS=redis://127.0.0.1:$REDIS_PORT/ ROOM_CALLBACK_MAX_PENDING=$MAX_PENDING) bin=$BIN/server ;;
     handwritten) env+=(BENCH_ADDR=127.0.0.1:$port) bin=$BIN/bench_handwritten ;;
     floor) env+=(BENCH_ADDR=127.0.0.1:$port) bin=$BIN/bench_floor ;;
     hyper_decode) env+=(BENCH_ADDR=127.0.0.1:$port BENCH_MODE=decode) bin=$BIN/bench_floor ;;

@@ -99,10 +99,12 @@ pub(crate) struct Record {
     pub(crate) dedup_ttl: Option<Duration>,
     /// The most events the store may hold for this one to be stored (`None`: no bound).
     pub(crate) max_pending: Option<u64>,
+    /// The bound on lists the layer checked the body with: the workers decode with it too.
+    pub(crate) max_members: usize,
 }
 
-/// A stored event: its ID, the callback, the attempts already made (and their last error, for a dead
-/// letter).
+/// A stored event: its ID, the callback, the attempts already made — as handed to a handler, the
+/// hand-outs before this one; in a dead letter, every attempt — and the last error.
 #[derive(Debug, Clone)]
 pub(crate) struct Stored {
     pub(crate) id: EventId,
@@ -120,8 +122,10 @@ impl Record {
         received_at: SystemTime,
         dedup_ttl: Option<Duration>,
     ) -> Record {
+        // The delivery's key: its app, command and bytes; a TRTC event's, the event's.
+        let key = callback.key();
+        let max_members = callback.max_members();
         let RawCallback { meta, body, .. } = callback;
-        let key = DeliveryKey::of(meta.sdk_app_id, meta.command.as_str(), &body);
         let room = room_of(&body);
         Record {
             meta,
@@ -131,6 +135,7 @@ impl Record {
             room,
             dedup_ttl,
             max_pending: None,
+            max_members,
         }
     }
 
@@ -184,6 +189,9 @@ struct Header<'a> {
     att: u32,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     err: Option<Cow<'a, str>>,
+    /// The bound on lists the layer checked the body with (absent in records of 0.2: the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mm: Option<u64>,
 }
 
 /// Why stored bytes are not a record.
@@ -197,6 +205,21 @@ impl fmt::Display for Corrupt {
 }
 
 impl std::error::Error for Corrupt {}
+
+/// The attempts a stored record's header counts, read without decoding the rest (`None`: unreadable).
+pub(crate) fn header_attempts(bytes: &[u8]) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Attempts {
+        #[serde(default)]
+        att: u32,
+    }
+    let len = bytes.get(..4)?;
+    let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+    let header = bytes.get(4..4usize.checked_add(len)?)?;
+    serde_json::from_slice::<Attempts>(header)
+        .ok()
+        .map(|a| a.att)
+}
 
 impl Stored {
     /// The sequence number of an event of the embedded or memory store (0 for another ID: never one of
@@ -220,6 +243,7 @@ impl Stored {
             room: r.room.as_deref().map(Cow::Borrowed),
             att: self.attempts,
             err: self.error.as_deref().map(Cow::Borrowed),
+            mm: u64::try_from(r.max_members).ok(),
         };
         // A header of plain fields: serializing it cannot fail.
         let header = serde_json::to_vec(&header).unwrap_or_default();
@@ -235,10 +259,13 @@ impl Stored {
     pub(crate) fn decode(id: EventId, bytes: &[u8]) -> Result<Stored, Corrupt> {
         let len = bytes.get(..4).ok_or(Corrupt("shorter than its header"))?;
         let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let header = bytes
-            .get(4..4 + len)
+        let end = len
+            .checked_add(4)
             .ok_or(Corrupt("shorter than its header"))?;
-        let body = Bytes::copy_from_slice(&bytes[4 + len..]);
+        let header = bytes
+            .get(4..end)
+            .ok_or(Corrupt("shorter than its header"))?;
+        let body = Bytes::copy_from_slice(&bytes[end..]);
         let h: Header<'_> =
             serde_json::from_slice(header).map_err(|_| Corrupt("unreadable header"))?;
         if h.v != 1 {
@@ -258,6 +285,10 @@ impl Stored {
                 room: h.room.map(|r| r.into()),
                 dedup_ttl: None,
                 max_pending: None,
+                max_members: h
+                    .mm
+                    .and_then(|mm| usize::try_from(mm).ok())
+                    .unwrap_or(tencent_room_callback::Config::DEFAULT_MAX_MEMBERS),
             },
             attempts: h.att,
             error: h.err.map(Cow::into_owned),

@@ -12,6 +12,7 @@
 //! | `{prefix}:workers` | consumer group of `{prefix}:events` | one consumer per [`Inbox`](super::Inbox): `host-pid-random` |
 //! | `{prefix}:retry` | sorted set | failed events waiting for their retry: score the due time (ms), member `<old id> <encoded>` |
 //! | `{prefix}:dead` | stream | dead letters, field `d` (with the attempts and the last error) |
+//! | `{prefix}:quarantine` | stream | unreadable entries kept aside: fields `d` (the bytes as found), `from` (`events` or `dead`), `why` |
 //! | `{prefix}:key:<hex>` | string, `PX` the dedup TTL | a remembered key (its value the event's stream ID) |
 //!
 //! An event leaves `{prefix}:events` when it is completed (`XACK` + `XDEL`), retried (to the retry set),
@@ -27,7 +28,10 @@
 //! # Atomicity
 //!
 //! Each change is one Lua script (Redis runs a script alone, and its effects reach the AOF and the
-//! replicas as one transaction): the append checks the key, adds the event, then remembers the key;
+//! replicas as one transaction): the append checks its arguments and the key, counts the pending events
+//! (the stream's entries, those in a worker's hands included, and the retries: at the inbox's bound it
+//! stores nothing and answers "full"), adds the event, then remembers the key — every check before the
+//! first write, so that a refused append leaves nothing behind (a script is not rolled back);
 //! retry, burial and release act only on an event still pending for this consumer (a worker that was
 //! taken for dead and whose events another worker took over changes nothing); moving due retries back
 //! into the stream is one script, so two workers never both move one; a replay deletes the dead letter
@@ -43,9 +47,25 @@
 //! # Failures
 //!
 //! Connections are made lazily: [`RedisStore::connect`] succeeds while the server is down. Each
-//! operation is bounded ([`OP_DEADLINE`]: connecting and answering each have [`IO_TIMEOUT`]): with the
-//! server down or stalled it fails within that bound (the layer answers 503), and the connection is
-//! made again by the next operation once the server is back — no restart needed.
+//! operation is bounded ([`OP_DEADLINE`]: connecting and answering each have [`IO_TIMEOUT`]; an append
+//! also by the inbox's store deadline): with the server down or stalled it fails within that bound
+//! (the layer answers 503), and the connection is made again by the next operation once the server is
+//! back — no restart needed. A server out of memory (`maxmemory` with `noeviction`) refuses the
+//! append's first write: 503, nothing stored; the workers still drain the inbox (reading,
+//! acknowledging and deleting need no memory), and appends succeed again once memory is free.
+//!
+//! # Attempts
+//!
+//! An event's attempts are the failed ones its entry records (a retry re-adds it with the count) plus
+//! the times Redis delivered the current entry (its delivery count, raised by each `XREADGROUP` and
+//! each take-over): so a hand-out is counted by Redis itself before the handler runs. An event handed
+//! out its most attempts without an outcome (its worker died or hung each time) is buried by the next
+//! claim instead of being handed again. A release (a shutdown's) lowers the count it raised.
+//!
+//! # Damage
+//!
+//! An entry that does not decode is moved to `{prefix}:quarantine` (logged at ERROR, counted, listed),
+//! never handed to a worker.
 //!
 //! # Claims and order
 //!
@@ -56,6 +76,13 @@
 //! every third of the claim idle time, so a slow handler is not taken over; a claim that finds an event
 //! this consumer already holds, or settled in the last seconds (a race with the group's recreation),
 //! does not hand it again.
+//!
+//! A delivery whose reply is lost — a read given up while the server stalled, the server dying
+//! after it delivered — leaves an entry pending for this consumer but in no one's hands: for 15 s
+//! after any failed operation, each claim also takes back this consumer's own pending entries that
+//! it does not hold and that have been idle for 2.5 s (longer than any of its reads waits), rather
+//! than leave them to the claim idle time. Such a lost delivery counts as an attempt. A blocking
+//! read that timed out closes its connection (it may still be blocked in Redis).
 //!
 //! Per-room order (`ordered`) cannot hold across workers that read one stream: it is ignored. What
 //! holds: new events are handed in stream order (arrival order at Redis), several at once to each
@@ -79,7 +106,10 @@ use redis::{
 };
 
 use super::record::{EventId, Record, Stored};
-use super::store::{Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxEvent};
+use super::store::{
+    Appended, Backend, BoxFuture, DeadLetter, Depth, InboxError, InboxErrorKind, InboxEvent,
+    Quarantined,
+};
 
 /// The bound on connecting, and on each answer once connected.
 pub(crate) const IO_TIMEOUT: Duration = Duration::from_secs(1);
@@ -103,6 +133,11 @@ const MAX_IDLE_BLOCKING: usize = 4;
 const RELEASED_IDLE_MS: u64 = 100_000_000_000;
 /// The stream entries' one field.
 const FIELD: &str = "d";
+/// How long after a failed claim or read the claims also look for lost deliveries.
+const RECHECK_FOR: Duration = Duration::from_secs(15);
+/// An own pending entry not in hand, idle this long, was delivered to a read that gave up (no read
+/// waits longer than a blocking read's bound plus an operation's).
+const LOST_AFTER: Duration = Duration::from_millis(2500);
 
 /// A Lua function: is entry `id` pending in `group` of `events` for consumer `me`?
 const MINE: &str = r"
@@ -113,19 +148,30 @@ local function mine(events, group, id, me)
 end
 ";
 
-/// KEYS: events, the key to remember (absent without dedup). ARGV: the encoded event, the TTL in ms.
-/// The event's new stream ID, or nil for a duplicate. Reads before writing, so that a failing XADD
-/// leaves nothing behind (a script is not rolled back).
+/// KEYS: events, retry, the key to remember (absent without dedup). ARGV: the encoded event, the most
+/// pending events, the TTL in ms (absent without dedup). The event's new stream ID; nil for a
+/// duplicate; 0 when the inbox is full. Every check comes before the first write, so that a refused
+/// append (a bad TTL, full, out of memory at XADD) leaves nothing behind (a script is not rolled back).
 const APPEND: &str = r"
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return false end
+if KEYS[3] then
+  local ttl = tonumber(ARGV[3])
+  if not ttl or ttl < 1 or ttl > 31536000000 then
+    return redis.error_reply('ERR the inbox dedup TTL is out of range')
+  end
+  if redis.call('EXISTS', KEYS[3]) == 1 then return false end
+end
+local max = tonumber(ARGV[2])
+if max and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= max then return 0 end
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
-if KEYS[2] then redis.call('SET', KEYS[2], id, 'PX', ARGV[2]) end
+if KEYS[3] then redis.call('SET', KEYS[3], id, 'PX', ARGV[3]) end
 return id
 ";
 
 /// KEYS: events, retry. ARGV: group, consumer, count, claim idle ms, most retries to move.
 /// Moves the due retries into the stream, takes over idle events, reads new ones (not blocking):
-/// `{taken over, read, ms until the next retry is due or -1}`. Creates the group (at 0) when missing.
+/// `{taken over, read, ms until the next retry is due or -1, the taken-over entries' delivery
+/// counts}`. Creates the group (at 0) when missing. A retry that cannot be moved (Redis out of memory)
+/// stays in the retry set for a later claim.
 const CLAIM: &str = r"
 local events, retry = KEYS[1], KEYS[2]
 local group, me, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -134,7 +180,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', retry, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
 for _, member in ipairs(due) do
   local cut = string.find(member, ' ', 1, true)
-  if cut then redis.call('XADD', events, '*', 'd', string.sub(member, cut + 1)) end
+  if cut then
+    local added = redis.pcall('XADD', events, '*', 'd', string.sub(member, cut + 1))
+    if type(added) == 'table' and added.err then break end
+  end
   redis.call('ZREM', retry, member)
 end
 local claimed = redis.pcall('XAUTOCLAIM', events, group, me, ARGV[4], '0-0', 'COUNT', count)
@@ -146,9 +195,13 @@ if type(claimed) == 'table' and claimed.err then
     return redis.error_reply(claimed.err)
   end
 end
-local taken = {}
+local taken, counts = {}, {}
 for _, entry in ipairs(claimed[2]) do
-  if type(entry) == 'table' then taken[#taken + 1] = entry end
+  if type(entry) == 'table' then
+    taken[#taken + 1] = entry
+    local p = redis.call('XPENDING', events, group, entry[1], entry[1], 1)
+    counts[#counts + 1] = (p[1] and tonumber(p[1][4])) or 1
+  end
 end
 local read = {}
 if #taken < count then
@@ -158,7 +211,7 @@ end
 local next_due = -1
 local first = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
 if first[2] then next_due = math.max(0, tonumber(first[2]) - now) end
-return {taken, read, next_due}
+return {taken, read, next_due, counts}
 ";
 
 /// KEYS: events. ARGV: group, id. Removes the event (whoever holds it: it was handled).
@@ -190,11 +243,60 @@ return 1
 ";
 
 /// KEYS: events. ARGV: group, consumer, id, idle ms. Leaves the event where it is (its ID and place
-/// kept, no attempt counted), idle for long: the next claim of any consumer takes it over.
+/// kept), idle for long: the next claim of any consumer takes it over. Its delivery count is lowered
+/// by one, so that the take-over (which raises it) leaves the released hand-out uncounted.
 const RELEASE: &str = r"
 local events, group, me, id = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local p = redis.pcall('XPENDING', events, group, id, id, 1)
+if type(p) ~= 'table' or p.err or #p == 0 or p[1][2] ~= me then return 0 end
+local count = math.max(0, tonumber(p[1][4]) - 1)
+redis.call('XCLAIM', events, group, me, 0, id, 'IDLE', ARGV[4], 'RETRYCOUNT', count, 'JUSTID')
+return 1
+";
+
+/// KEYS: events. ARGV: group, consumer, count, min idle ms, the IDs in this consumer's hands. Takes
+/// back this consumer's own pending entries idle for that long and not in its hands: deliveries whose
+/// reply was lost (a read given up while Redis stalled, or died, after the server had delivered).
+/// `{entries, their delivery counts}`.
+const RECLAIM: &str = r"
+local events, group, me = KEYS[1], ARGV[1], ARGV[2]
+local held = {}
+for i = 5, #ARGV do held[ARGV[i]] = true end
+local p = redis.pcall('XPENDING', events, group, 'IDLE', tonumber(ARGV[4]), '-', '+', tonumber(ARGV[3]), me)
+if type(p) ~= 'table' or p.err then return {{}, {}} end
+local ids = {}
+for _, e in ipairs(p) do
+  if not held[e[1]] then ids[#ids + 1] = e[1] end
+end
+if #ids == 0 then return {{}, {}} end
+local claimed = redis.call('XCLAIM', events, group, me, tonumber(ARGV[4]), unpack(ids))
+local taken, counts = {}, {}
+for _, entry in ipairs(claimed) do
+  if type(entry) == 'table' then
+    taken[#taken + 1] = entry
+    local q = redis.call('XPENDING', events, group, entry[1], entry[1], 1)
+    counts[#counts + 1] = (q[1] and tonumber(q[1][4])) or 1
+  end
+end
+return {taken, counts}
+";
+
+/// KEYS: events, quarantine. ARGV: group, consumer, id, the entry's bytes, why. Moves an unreadable
+/// entry in this consumer's hands to the quarantine.
+const QUARANTINE: &str = r"
+local events, quarantine, group, me, id = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
 if not mine(events, group, id, me) then return 0 end
-redis.call('XCLAIM', events, group, me, 0, id, 'IDLE', ARGV[4], 'JUSTID')
+redis.call('XACK', events, group, id)
+if redis.call('XDEL', events, id) == 0 then return 0 end
+redis.call('XADD', quarantine, '*', 'd', ARGV[4], 'from', 'events', 'why', ARGV[5])
+return 1
+";
+
+/// KEYS: dead, quarantine. ARGV: the dead letter's ID, its bytes, why. Moves an unreadable dead letter
+/// to the quarantine.
+const QUARANTINE_DEAD: &str = r"
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('XADD', KEYS[2], '*', 'd', ARGV[2], 'from', 'dead', 'why', ARGV[3])
 return 1
 ";
 
@@ -245,6 +347,9 @@ struct Scripts {
     touch: Script,
     replay: Script,
     forget: Script,
+    quarantine: Script,
+    quarantine_dead: Script,
+    reclaim: Script,
 }
 
 impl Scripts {
@@ -260,6 +365,9 @@ impl Scripts {
             touch: owned(TOUCH),
             replay: Script::new(REPLAY),
             forget: Script::new(FORGET),
+            quarantine: owned(QUARANTINE),
+            quarantine_dead: Script::new(QUARANTINE_DEAD),
+            reclaim: Script::new(RECLAIM),
         }
     }
 }
@@ -270,6 +378,7 @@ struct Keys {
     events: String,
     retry: String,
     dead: String,
+    quarantine: String,
     group: String,
     /// `{prefix}:key:` — a remembered key's name without its hex.
     key: String,
@@ -282,6 +391,7 @@ impl Keys {
             events: format!("{tag}:events"),
             retry: format!("{tag}:retry"),
             dead: format!("{tag}:dead"),
+            quarantine: format!("{tag}:quarantine"),
             group: format!("{tag}:workers"),
             key: format!("{tag}:key:"),
         }
@@ -313,6 +423,10 @@ struct Inner {
     hands: Mutex<Hands>,
     /// Whether this store ever claimed (a worker runs on it).
     claims: AtomicBool,
+    /// Whether the inbox was closed.
+    closed: AtomicBool,
+    /// Until when claims look for this consumer's own lost deliveries (after a failed claim or read).
+    recheck_until: Mutex<Option<Instant>>,
 }
 
 /// The Redis store: see the module's documentation.
@@ -356,7 +470,7 @@ impl RedisStore {
         let blocking_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(IO_TIMEOUT))
             .set_response_timeout(Some(MAX_BLOCK + IO_TIMEOUT));
-        let claim_idle = claim_idle.max(Duration::from_millis(100));
+        let claim_idle = crate::dur::capped(claim_idle.max(Duration::from_millis(100)));
         let inner = Arc::new(Inner {
             client,
             conn,
@@ -368,6 +482,8 @@ impl RedisStore {
             scripts: Scripts::new(),
             hands: Mutex::new(Hands::default()),
             claims: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            recheck_until: Mutex::new(None),
         });
         let upkeep = tokio::spawn(upkeep(Arc::downgrade(&inner)));
         Ok(RedisStore { inner, upkeep })
@@ -436,8 +552,9 @@ async fn upkeep(inner: Weak<Inner>) {
     }
 }
 
+/// `d` in whole milliseconds, at most 365 days (what Redis takes as an idle time, a TTL, a delay).
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    crate::dur::millis(d)
 }
 
 impl Inner {
@@ -453,19 +570,34 @@ impl Inner {
         F: FnMut(ConnectionManager) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(InboxError::of(
+                InboxErrorKind::Closed,
+                "the inbox is closed",
+            ));
+        }
         let attempt = async {
             match op(self.conn.clone()).await {
                 Err(e) if e.is_connection_refusal() => op(self.conn.clone()).await,
                 other => other,
             }
         };
-        match tokio::time::timeout(OP_DEADLINE, attempt).await {
+        let result = tokio::time::timeout(OP_DEADLINE, attempt).await;
+        if !matches!(result, Ok(Ok(_))) {
+            // Whatever was sent may have run without its reply: deliveries may have been lost.
+            self.trouble();
+        }
+        match result {
             Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if e.is_timeout() => Err(failed(what, e).kind_of(InboxErrorKind::TimedOut)),
             Ok(Err(e)) => Err(failed(what, e)),
-            Err(_) => Err(InboxError::msg(format!(
-                "Redis did not answer within {} ms ({what})",
-                OP_DEADLINE.as_millis()
-            ))),
+            Err(_) => Err(InboxError::of(
+                InboxErrorKind::TimedOut,
+                format!(
+                    "Redis did not answer within {} ms ({what})",
+                    OP_DEADLINE.as_millis()
+                ),
+            )),
         }
     }
 
@@ -538,9 +670,11 @@ impl Inner {
             // A read cancelled mid-way drops its connection (closed: Redis unblocks it) rather than
             // leave a blocked read on a pooled one.
             let result = cmd.query_async::<Value>(&mut conn).await;
+            // A read that timed out may still be blocked in Redis, or served later (a stall): its
+            // connection is not reused.
             let healthy = match &result {
                 Ok(_) => true,
-                Err(e) => !e.is_io_error() && !e.is_unrecoverable_error(),
+                Err(e) => !e.is_io_error() && !e.is_unrecoverable_error() && !e.is_timeout(),
             };
             if healthy {
                 let mut pool = self.blocking.lock().unwrap_or_else(|e| e.into_inner());
@@ -563,18 +697,98 @@ impl Inner {
         }
     }
 
-    /// Decodes claimed entries; an unreadable one goes to the dead letters as it is.
-    async fn take(&self, entries: Vec<(String, Vec<u8>)>, out: &mut Vec<Stored>) {
-        for (id, bytes) in entries {
+    /// An operation failed: for a while, claims also look for deliveries whose reply was lost.
+    fn trouble(&self) {
+        *self.recheck_until.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + RECHECK_FOR);
+    }
+
+    /// Whether claims look for lost deliveries now.
+    fn rechecking(&self) -> bool {
+        let mut until = self.recheck_until.lock().unwrap_or_else(|e| e.into_inner());
+        match *until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                *until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Takes back this consumer's own pending entries that it does not hold, idle for longer than any
+    /// read of its could still be waiting: entries Redis delivered to a read that had given up.
+    /// Without this they would wait for the claim idle time.
+    async fn reclaim_lost(&self, max: usize, max_attempts: u32, out: &mut Vec<Stored>) {
+        let held: Vec<String> = self.hands().held.iter().cloned().collect();
+        let reply: Result<Value, _> = self
+            .as_consumer("reclaim", &self.scripts.reclaim, |s| {
+                s.arg(max).arg(millis(LOST_AFTER)).arg(&held);
+            })
+            .await;
+        let Ok(Value::Array(parts)) = reply else {
+            return;
+        };
+        let counts: Vec<u32> = match parts.get(1) {
+            Some(Value::Array(counts)) => counts
+                .iter()
+                .map(|c| match c {
+                    Value::Int(n) => u32::try_from(*n).unwrap_or(u32::MAX),
+                    _ => 1,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let taken = parts
+            .first()
+            .map(entries)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (id, bytes))| (id, bytes, counts.get(i).copied().unwrap_or(1)))
+            .collect();
+        self.take(taken, max_attempts, out).await;
+    }
+
+    /// Decodes claimed entries (each with its delivery count): an unreadable one goes to the
+    /// quarantine as it is; one handed out its most attempts without an outcome goes to the dead
+    /// letters; the others are handed out, their attempts before this hand-out counted.
+    async fn take(
+        &self,
+        entries: Vec<(String, Vec<u8>, u32)>,
+        max_attempts: u32,
+        out: &mut Vec<Stored>,
+    ) {
+        for (id, bytes, deliveries) in entries {
             match Stored::decode(EventId::text(&id), &bytes) {
-                Ok(stored) => {
+                Ok(mut stored) => {
+                    let before = stored.attempts.saturating_add(deliveries.saturating_sub(1));
+                    if before >= max_attempts {
+                        crate::obs::buried_unsettled(&id, before);
+                        stored.attempts = before;
+                        stored.error = Some(crate::memory::unsettled(before));
+                        if let Err(e) = self.bury_raw(&id, &stored.encode()).await {
+                            crate::obs::failed("bury", &e);
+                        }
+                        continue;
+                    }
                     if self.hands().take(id) {
+                        stored.attempts = before;
+                        crate::obs::handed_out(&stored.id, before.saturating_add(1));
                         out.push(stored);
                     }
                 }
                 Err(corrupt) => {
-                    crate::obs::failed("claim", &corrupt);
-                    let _ = self.bury_raw(&id, &bytes).await;
+                    let why = corrupt.to_string();
+                    crate::obs::quarantined("redis", &id, "events", &why);
+                    let moved = self
+                        .as_consumer::<i64>("quarantine", &self.scripts.quarantine, |s| {
+                            s.key(&self.keys.quarantine).arg(&id).arg(&bytes).arg(&why);
+                        })
+                        .await;
+                    if let Err(e) = moved {
+                        crate::obs::failed("quarantine", &e);
+                    }
                 }
             }
         }
@@ -706,6 +920,58 @@ fn entry(value: &Value) -> Option<(String, Vec<u8>)> {
     Some((id, payload.unwrap_or_default()))
 }
 
+/// The quarantined entries of an `XRANGE` reply: each one's fields `d`, `from` and `why`.
+fn quarantine_entries(value: &Value) -> Vec<Quarantined> {
+    let Value::Array(items) = value else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Value::Array(parts) = item else { continue };
+        let Some(id) = parts.first().and_then(text) else {
+            continue;
+        };
+        let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        match parts.get(1) {
+            Some(Value::Array(kv)) => {
+                for pair in kv.chunks(2) {
+                    if let (Some(k), Some(v)) =
+                        (pair.first().and_then(bytes), pair.get(1).and_then(bytes))
+                    {
+                        fields.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+            Some(Value::Map(kv)) => {
+                for (k, v) in kv {
+                    if let (Some(k), Some(v)) = (bytes(k), bytes(v)) {
+                        fields.push((k.to_vec(), v.to_vec()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let field = |name: &[u8]| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        out.push(Quarantined {
+            id: EventId::text(&id),
+            from: if field(b"from") == b"dead" {
+                "dead"
+            } else {
+                "events"
+            },
+            reason: String::from_utf8_lossy(&field(b"why")).into_owned(),
+            bytes: bytes::Bytes::from(field(FIELD.as_bytes())),
+        });
+    }
+    out
+}
+
 /// The entries of an array of stream entries.
 fn entries(value: &Value) -> Vec<(String, Vec<u8>)> {
     match value {
@@ -745,6 +1011,7 @@ impl Backend for RedisStore {
         let dedup = record
             .dedup_ttl
             .map(|ttl| (inner.keys.of(&record), millis(ttl).max(1)));
+        let max_pending = record.max_pending.unwrap_or(u64::MAX);
         let payload = Stored {
             id: EventId::seq(0),
             record,
@@ -753,18 +1020,27 @@ impl Backend for RedisStore {
         }
         .encode();
         Box::pin(async move {
-            let id: Option<String> = inner
+            let reply: Value = inner
                 .invoke("append", &inner.scripts.append, |s| {
-                    s.key(&inner.keys.events).arg(&payload);
+                    s.key(&inner.keys.events)
+                        .key(&inner.keys.retry)
+                        .arg(&payload)
+                        .arg(max_pending);
                     if let Some((key, ttl)) = &dedup {
                         s.key(key).arg(*ttl);
                     }
                 })
                 .await?;
-            Ok(match id {
-                Some(id) => Appended::Stored(EventId::text(&id)),
-                None => Appended::Duplicate,
-            })
+            match &reply {
+                Value::Nil => Ok(Appended::Duplicate),
+                Value::Int(0) => Ok(Appended::Full),
+                other => match text(other) {
+                    Some(id) => Ok(Appended::Stored(EventId::text(&id))),
+                    None => Err(InboxError::msg(format!(
+                        "Redis answered the append with {other:?}"
+                    ))),
+                },
+            }
         })
     }
 
@@ -773,33 +1049,58 @@ impl Backend for RedisStore {
         max: usize,
         _ordered: bool,
         wait: Duration,
+        max_attempts: u32,
     ) -> BoxFuture<'_, Result<Vec<Stored>, InboxError>> {
         let inner = &*self.inner;
         inner.claims.store(true, Ordering::Relaxed);
         let max = max.max(1);
         Box::pin(async move {
-            let reply: Value = inner
+            let mut out = Vec::new();
+            if inner.rechecking() {
+                inner.reclaim_lost(max, max_attempts, &mut out).await;
+            }
+            let reply: Value = match inner
                 .as_consumer("claim", &inner.scripts.claim, |s| {
                     s.key(&inner.keys.retry)
                         .arg(max)
                         .arg(millis(inner.claim_idle))
                         .arg(PROMOTE);
                 })
-                .await?;
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) => {
+                    inner.trouble();
+                    return if out.is_empty() { Err(e) } else { Ok(out) };
+                }
+            };
             let mut taken = Vec::new();
             let mut next_due = None;
             if let Value::Array(parts) = &reply {
                 if let (Some(claimed), Some(read)) = (parts.first(), parts.get(1)) {
-                    let mut claimed = entries(claimed);
-                    claimed.extend(entries(read));
-                    taken = claimed;
+                    let counts: Vec<u32> = match parts.get(3) {
+                        Some(Value::Array(counts)) => counts
+                            .iter()
+                            .map(|c| match c {
+                                Value::Int(n) => u32::try_from(*n).unwrap_or(u32::MAX),
+                                _ => 1,
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    // Taken over: as often delivered as Redis counted; read anew: once.
+                    taken = entries(claimed)
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, (id, bytes))| (id, bytes, counts.get(i).copied().unwrap_or(1)))
+                        .collect();
+                    taken.extend(entries(read).into_iter().map(|(id, bytes)| (id, bytes, 1)));
                 }
                 if let Some(Value::Int(ms)) = parts.get(2) {
                     next_due = u64::try_from(*ms).ok().map(Duration::from_millis);
                 }
             }
-            let mut out = Vec::with_capacity(taken.len());
-            inner.take(taken, &mut out).await;
+            inner.take(taken, max_attempts, &mut out).await;
             if !out.is_empty() || wait.is_zero() {
                 return Ok(out);
             }
@@ -810,8 +1111,16 @@ impl Backend for RedisStore {
             if block < Duration::from_millis(1) {
                 return Ok(out);
             }
-            if let Some(reply) = inner.read_blocking(max, block).await? {
-                inner.take(read_entries(&reply), &mut out).await;
+            let read = inner.read_blocking(max, block).await;
+            if read.is_err() {
+                inner.trouble();
+            }
+            if let Some(reply) = read? {
+                let read = read_entries(&reply)
+                    .into_iter()
+                    .map(|(id, bytes)| (id, bytes, 1))
+                    .collect();
+                inner.take(read, max_attempts, &mut out).await;
             }
             Ok(out)
         })
@@ -892,15 +1201,33 @@ impl Backend for RedisStore {
                         .await
                 })
                 .await?;
-            Ok(entries(&reply)
-                .into_iter()
-                // An unreadable dead letter (see `take`) is left in the stream, not listed.
-                .filter_map(|(id, bytes)| Stored::decode(EventId::text(&id), &bytes).ok())
-                .map(|stored| DeadLetter {
-                    error: stored.error.clone().unwrap_or_default(),
-                    event: InboxEvent { stored },
-                })
-                .collect())
+            let mut out = Vec::new();
+            for (id, bytes) in entries(&reply) {
+                match Stored::decode(EventId::text(&id), &bytes) {
+                    Ok(stored) => out.push(DeadLetter {
+                        error: stored.error.clone().unwrap_or_default(),
+                        event: InboxEvent { stored },
+                    }),
+                    Err(corrupt) => {
+                        // Unreadable: kept aside in the quarantine, not listed.
+                        let why = corrupt.to_string();
+                        crate::obs::quarantined("redis", &id, "dead", &why);
+                        let moved = inner
+                            .invoke::<i64>("quarantine", &inner.scripts.quarantine_dead, |s| {
+                                s.key(&inner.keys.dead)
+                                    .key(&inner.keys.quarantine)
+                                    .arg(&id)
+                                    .arg(&bytes)
+                                    .arg(&why);
+                            })
+                            .await;
+                        if let Err(e) = moved {
+                            crate::obs::failed("quarantine", &e);
+                        }
+                    }
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -945,7 +1272,7 @@ impl Backend for RedisStore {
     fn depth(&self) -> BoxFuture<'_, Result<Depth, InboxError>> {
         let inner = &*self.inner;
         Box::pin(async move {
-            let (events, retry, dead): (u64, u64, u64) = inner
+            let (events, retry, dead, quarantined): (u64, u64, u64, u64) = inner
                 .call("depth", |mut c| async move {
                     redis::pipe()
                         .cmd("XLEN")
@@ -954,6 +1281,8 @@ impl Backend for RedisStore {
                         .arg(&inner.keys.retry)
                         .cmd("XLEN")
                         .arg(&inner.keys.dead)
+                        .cmd("XLEN")
+                        .arg(&inner.keys.quarantine)
                         .query_async(&mut c)
                         .await
                 })
@@ -961,8 +1290,37 @@ impl Backend for RedisStore {
             Ok(Depth {
                 pending: events + retry,
                 dead,
+                quarantined,
             })
         })
+    }
+
+    fn quarantined(&self, max: usize) -> BoxFuture<'_, Result<Vec<Quarantined>, InboxError>> {
+        let inner = &*self.inner;
+        Box::pin(async move {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
+            let reply: Value = inner
+                .call("quarantine", |mut c| async move {
+                    redis::cmd("XRANGE")
+                        .arg(&inner.keys.quarantine)
+                        .arg("-")
+                        .arg("+")
+                        .arg("COUNT")
+                        .arg(max)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            Ok(quarantine_entries(&reply))
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), InboxError>> {
+        self.inner.closed.store(true, Ordering::Release);
+        self.upkeep.abort();
+        Box::pin(async { Ok(()) })
     }
 
     fn name(&self) -> &'static str {

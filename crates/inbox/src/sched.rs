@@ -42,6 +42,7 @@ impl Sched {
     }
 
     /// Events waiting or in a worker's hands.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -158,6 +159,44 @@ impl Sched {
         }
     }
 
+    /// Rebuilds the schedule from `events` (sequence number, room), as a store reopened after a failure
+    /// read them: the events in a worker's hands stay there (not handed twice), the others are due now,
+    /// those gone from the store are forgotten.
+    pub(crate) fn reset(&mut self, events: &[(u64, Option<Box<str>>)], now: Instant) {
+        let in_flight: BTreeSet<u64> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.in_flight)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let delayed: HashMap<u64, Instant> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.in_flight && e.due > now)
+            .map(|(seq, e)| (*seq, e.due))
+            .collect();
+        self.entries.clear();
+        self.ready.clear();
+        self.delayed.clear();
+        self.rooms.clear();
+        self.in_flight = 0;
+        for (seq, room) in events {
+            let held = in_flight.contains(seq);
+            self.entries.insert(
+                *seq,
+                Entry {
+                    room: room.as_deref().map(Arc::from),
+                    due: delayed.get(seq).copied().unwrap_or(now),
+                    in_flight: held,
+                },
+            );
+            if held {
+                self.in_flight += 1;
+            }
+            self.place(*seq);
+        }
+    }
+
     /// The event goes back to waiting, due at `due` (a retry's backoff, or now for a release).
     pub(crate) fn requeue(&mut self, seq: u64, due: Instant) {
         let Some(entry) = self.entries.get_mut(&seq) else {
@@ -200,7 +239,7 @@ impl Shared {
 
     /// Up to `max` due events, waiting up to `wait` for one.
     pub(crate) async fn claim(&self, max: usize, ordered: bool, wait: Duration) -> Vec<u64> {
-        let deadline = Instant::now() + wait;
+        let deadline = crate::dur::after(Instant::now(), wait);
         loop {
             let mut notified = std::pin::pin!(self.notify.notified());
             notified.as_mut().enable();
@@ -271,6 +310,31 @@ mod tests {
         assert_eq!(s.claim(later, 10), [1]);
         s.remove(1);
         assert_eq!(s.claim(later, 10), [2]);
+    }
+
+    #[test]
+    fn a_reset_keeps_what_is_in_hand_and_forgets_what_is_gone() {
+        let mut s = Sched::new();
+        s.set_ordered(true);
+        let now = Instant::now();
+        s.insert(1, Some("a"), now);
+        s.insert(2, Some("a"), now);
+        s.insert(3, None, now);
+        s.insert(4, None, now);
+        assert_eq!(s.claim(now, 2), [1, 3]);
+        // Reopened: 3 is gone (its removal was durable), 5 was found in the file.
+        let found: Vec<(u64, Option<Box<str>>)> = vec![
+            (1, Some("a".into())),
+            (2, Some("a".into())),
+            (4, None),
+            (5, None),
+        ];
+        s.reset(&found, now);
+        assert_eq!(s.len(), 4);
+        // 1 is still in hand: not handed again, and room a waits for it.
+        assert_eq!(s.claim(now, 10), [4, 5]);
+        s.remove(1);
+        assert_eq!(s.claim(now, 10), [2]);
     }
 
     #[test]

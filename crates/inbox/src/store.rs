@@ -35,17 +35,24 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Up to `max` events due now, claimed (no other claim gets them until they are completed, retried,
     /// buried or released); waits up to `wait` for one. With `ordered`, an event whose room has an
     /// earlier event not yet completed or buried is not due.
+    ///
+    /// Each event's hand-out is counted durably before it is returned (its [`Stored::attempts`] is the
+    /// count before this one): an event already handed out `max_attempts` times without an outcome (its
+    /// handler hung, or the process died under it) is buried instead of being handed again.
     fn claim(
         &self,
         max: usize,
         ordered: bool,
         wait: Duration,
+        max_attempts: u32,
     ) -> BoxFuture<'_, Result<Vec<Stored>, InboxError>>;
 
-    /// The event was handled: remove it.
+    /// The event was handled: remove it. Resolves once the removal is durable; on an error the event
+    /// stays claimed (the caller tries again).
     fn complete(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>>;
 
-    /// The handler failed: hand the event again after `delay`, its attempt counted.
+    /// The handler failed: hand the event again after `delay` (its attempt was counted when it was
+    /// handed out). On an error the event stays claimed (the caller tries again).
     fn retry(
         &self,
         event: &Stored,
@@ -53,11 +60,23 @@ pub(crate) trait Backend: Send + Sync + 'static {
         error: &str,
     ) -> BoxFuture<'_, Result<(), InboxError>>;
 
-    /// The last attempt failed: move the event to the dead letters.
+    /// The last attempt failed: move the event to the dead letters. On an error the event stays
+    /// claimed (the caller tries again).
     fn bury(&self, event: &Stored, error: &str) -> BoxFuture<'_, Result<(), InboxError>>;
 
-    /// Give a claimed event back, its attempt not counted (a shutdown that did not finish it).
+    /// Give a claimed event back, its hand-out not counted (a shutdown that did not finish it).
     fn release(&self, event: &Stored) -> BoxFuture<'_, Result<(), InboxError>>;
+
+    /// Up to `max` records that could not be read, kept aside, oldest first.
+    fn quarantined(&self, max: usize) -> BoxFuture<'_, Result<Vec<Quarantined>, InboxError>>;
+
+    /// Finishes the writes under way and closes the store: every later operation fails.
+    fn close(&self) -> BoxFuture<'_, Result<(), InboxError>>;
+
+    /// How many times the store was reopened after a failure.
+    fn reopened(&self) -> u64 {
+        0
+    }
 
     /// Up to `max` dead letters, oldest first.
     fn dead_letters(&self, max: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, InboxError>>;
@@ -149,6 +168,7 @@ impl InboxEvent {
             self.stored.record.meta.clone(),
             self.stored.record.body.clone(),
         )
+        .with_max_members(self.stored.record.max_members)
     }
 }
 
@@ -161,6 +181,22 @@ pub struct DeadLetter {
     pub error: String,
 }
 
+/// A stored record that could not be read (its bytes damaged, or written by an unknown version): kept
+/// aside in the store's quarantine, never handed to a worker nor dropped. Listed by
+/// [`Inbox::quarantined`](super::Inbox::quarantined).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Quarantined {
+    /// Where the record was: its ID among the events or the dead letters.
+    pub id: EventId,
+    /// Which part of the store it was in: `"events"` or `"dead"`.
+    pub from: &'static str,
+    /// Why it could not be read.
+    pub reason: String,
+    /// Its bytes, as found.
+    pub bytes: Bytes,
+}
+
 /// How full an inbox is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -169,31 +205,91 @@ pub struct Depth {
     pub pending: u64,
     /// Dead letters.
     pub dead: u64,
+    /// Records kept aside because they could not be read ([`Inbox::quarantined`](super::Inbox::quarantined)).
+    pub quarantined: u64,
 }
 
-/// Why an inbox could not do what was asked: the store failed.
+/// What kind of failure an [`InboxError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InboxErrorKind {
+    /// The store failed, or is recovering from a failure: an I/O error, a full disk, Redis down or
+    /// out of memory. Nothing is known to be stored; the inbox recovers by itself once the store does.
+    Storage,
+    /// The store did not answer within its deadline ([`InboxBuilder::store_timeout`](super::InboxBuilder::store_timeout)).
+    TimedOut,
+    /// The inbox holds its most pending events ([`InboxBuilder::max_pending`](super::InboxBuilder::max_pending)), or its
+    /// queue of writes is full: backpressure, until the workers catch up.
+    Full,
+    /// The inbox was closed ([`Inbox::close`](super::Inbox::close)).
+    Closed,
+    /// The store's file is damaged beyond what the inbox reads past: it cannot be opened (restore it,
+    /// or move it aside).
+    Damaged,
+    /// A setting is invalid (a malformed Redis URL), or the store cannot be set up (a directory that
+    /// cannot be made, a file locked by another process).
+    Setup,
+}
+
+impl InboxErrorKind {
+    /// A short name, for logs and metric labels: `storage`, `timeout`, `full`, `closed`, `damaged`,
+    /// `setup`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxErrorKind::Storage => "storage",
+            InboxErrorKind::TimedOut => "timeout",
+            InboxErrorKind::Full => "full",
+            InboxErrorKind::Closed => "closed",
+            InboxErrorKind::Damaged => "damaged",
+            InboxErrorKind::Setup => "setup",
+        }
+    }
+}
+
+/// Why an inbox could not do what was asked: see its [`kind`](Self::kind).
 #[derive(Debug)]
 pub struct InboxError {
+    kind: InboxErrorKind,
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl InboxError {
+    /// A storage failure with its cause.
     pub(crate) fn new(
         message: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
         InboxError {
+            kind: InboxErrorKind::Storage,
             message: message.into(),
             source: Some(source.into()),
         }
     }
 
+    /// A storage failure.
     pub(crate) fn msg(message: impl Into<String>) -> Self {
+        InboxError::of(InboxErrorKind::Storage, message)
+    }
+
+    /// A failure of kind `kind`.
+    pub(crate) fn of(kind: InboxErrorKind, message: impl Into<String>) -> Self {
         InboxError {
+            kind,
             message: message.into(),
             source: None,
         }
+    }
+
+    /// The same error, of kind `kind`.
+    pub(crate) fn kind_of(mut self, kind: InboxErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// What kind of failure it is.
+    pub fn kind(&self) -> InboxErrorKind {
+        self.kind
     }
 }
 

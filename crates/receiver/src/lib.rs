@@ -68,6 +68,10 @@
 //! - `ROOM_CALLBACK_WORK_MS`: the handler takes this long per event before printing (default 0): a
 //!   slow downstream. With an inbox the acknowledgments do not wait for it.
 //! - `ROOM_CALLBACK_WORKERS`: with an inbox, how many events the worker handles at once (default 32).
+//! - `ROOM_CALLBACK_MAX_PENDING`: with an inbox, the most events it holds (default 100,000): beyond,
+//!   503 with a FAIL acknowledgment. `ROOM_CALLBACK_HANDLER_TIMEOUT_MS` (default 30000) and
+//!   `ROOM_CALLBACK_MAX_ATTEMPTS` (default 8) shape the worker. A store that fails answers 503 (FAIL),
+//!   logs each refused callback's body at ERROR, and recovers by itself.
 //!
 //! On Ctrl-C or SIGTERM the worker gets the shutdown grace to finish the events it holds; the rest stay
 //! in the inbox for the next start.
@@ -681,7 +685,7 @@ async fn run() -> ExitCode {
     }
     // The inbox, before listening: a directory it cannot use is a startup error too.
     let opened = match &settings.inbox.store {
-        Some(store) => match inbox::open(store).await {
+        Some(store) => match inbox::open(store, &settings.inbox).await {
             Ok(opened) => Some(opened),
             Err(e) => {
                 eprintln!("{}: {e}", program());
@@ -749,16 +753,15 @@ async fn serve(
         (Some(opened), Some(store)) => {
             let stored = printer.clone();
             let unknown = printer.clone();
-            let worker = opened
-                .worker(move |event| print_stored(stored.clone(), event, work))
-                .concurrency(inbox.workers)
+            let worker = inbox
+                .shape(opened.worker(move |event| print_stored(stored.clone(), event, work)))
                 .start();
             let app = layer
-                .on_notifications(opened)
+                .on_notifications(opened.clone())
                 .on_decisions(print_raw)
                 .on_unknown(move |callback| print_unknown(unknown.clone(), callback, work))
                 .layer(routes);
-            (Either::Left(app), Some(worker), store.describe())
+            (Either::Left(app), Some((worker, opened)), store.describe())
         }
         _ => {
             let events = printer.clone();
@@ -789,7 +792,7 @@ async fn serve(
     );
     let grace = limits.shutdown_grace;
     serve::serve(listener, app, limits, shutdown()).await;
-    if let Some(worker) = worker {
+    if let Some((worker, inbox)) = worker {
         // No request in progress any more: the worker finishes what it holds, or leaves it stored.
         let report = worker.shutdown(grace).await;
         tracing::info!(
@@ -798,6 +801,8 @@ async fn serve(
             left_in_the_inbox = report.returned,
             "the inbox's worker stopped"
         );
+        // Closed cleanly (the embedded file written clean and unlocked) before the process exits.
+        let _ = inbox.close().await;
     }
     // Every connection is closed and the app dropped with its printers: the printer's task writes
     // what is left (every acknowledged line already is) and ends.

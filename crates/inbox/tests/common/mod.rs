@@ -149,7 +149,8 @@ pub fn assert_backed_off(attempts: &[(u32, Instant)]) {
         [1, 2, 3, 4]
     );
     let gaps: Vec<_> = attempts.windows(2).map(|w| w[1].1 - w[0].1).collect();
-    for (gap, least) in gaps.iter().zip([50, 100, 200]) {
+    // Equal jitter: each wait at least half its backoff (50, 100, 200 ms).
+    for (gap, least) in gaps.iter().zip([25, 50, 100]) {
         assert!(*gap >= Duration::from_millis(least), "{gaps:?}");
     }
 }
