@@ -136,6 +136,9 @@ mod metrics;
 /// `ROOM_CALLBACK_INBOX`, `ROOM_CALLBACK_REDIS`: the inbox and its worker.
 mod inbox;
 
+/// The server's limits from `ROOM_CALLBACK_*` variables.
+mod limits;
+
 pub mod serve;
 
 /// The target of the receiver's own log events: `server`, as when it was the workspace's example (so that
@@ -584,7 +587,7 @@ fn settings() -> Result<Settings, String> {
         .copied()
         .filter(|id| !has_default && !own_tokens.contains(id))
         .collect();
-    let limits = ServeConfig::from_env().map_err(|e| e.to_string())?;
+    let limits = limits::from_env()?;
     let inbox = inbox::settings()?;
     Ok(Settings {
         addr,
@@ -747,7 +750,9 @@ async fn serve(
         tokens = %auth,
         header_timeout_ms = limits.header_timeout.as_millis(),
         idle_timeout_ms = limits.idle_timeout.as_millis(),
+        write_timeout_ms = limits.write_timeout.unwrap_or(limits.idle_timeout).as_millis(),
         max_connections = limits.max_connections,
+        max_buffered_bytes = limits.max_buffered_bytes,
         inbox = %store,
         "listening for callbacks (Room, Chat, Live) on /callback"
     );
