@@ -128,7 +128,6 @@ use tencent_room_callback_inbox::{Inbox, InboxEvent};
 use tokio::sync::{mpsc, oneshot};
 use tower::util::Either;
 use tower::Layer;
-use tracing_subscriber::EnvFilter;
 
 /// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
 mod metrics;
@@ -138,6 +137,9 @@ mod inbox;
 
 /// The server's limits from `ROOM_CALLBACK_*` variables.
 mod limits;
+
+/// Stderr, and the bound on what each callback writes there.
+mod logs;
 
 pub mod serve;
 
@@ -260,7 +262,7 @@ fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
     // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
     let top: TopLevel = callback.json()?;
     let refuse = |why: fmt::Arguments<'_>| {
-        tracing::warn!(target: LOG_TARGET, command, "refused: {why}");
+        tracing::warn!(target: logs::CALLBACK_TARGET, command, "refused: {why}");
         Err(HandlerError::new(Rejection::new(
             RejectionKind::MalformedBody,
         )))
@@ -629,14 +631,17 @@ fn program() -> String {
 }
 
 async fn run() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // Stderr, `RUST_LOG`, and the per-callback events rate-limited (see `logs`).
+    let gate = logs::init();
+    tokio::spawn(logs::report(gate.clone()));
+    let code = start().await;
+    // What the gate left out since its last report, so that every event is accounted for.
+    logs::report_now(&gate);
+    code
+}
 
+/// Reads the settings, opens what they name, and serves until the shutdown.
+async fn start() -> ExitCode {
     let settings = match settings() {
         Ok(s) => s,
         Err(e) => {
