@@ -1,5 +1,6 @@
-//! The receiver on the internet, black-box: the compiled `server` example (the library's `serve`)
-//! under connections that hold it open without ever asking anything, over loopback.
+//! The receiver on the internet, black-box: this package's program (its `serve`) under connections
+//! that hold it open without ever asking anything, that never take their answer, or that send more
+//! body bytes than it should hold, over loopback.
 //!
 //! - 2,000 slow-header connections (a 4 KiB partial request head, then a byte every 300 ms) and 2,000
 //!   idle ones (connected, nothing sent), plus 200 that send the HTTP/2 preface and no request, with
@@ -12,11 +13,20 @@
 //! - A keep-alive connection is closed at the idle timeout after its last response (HTTP/1 and
 //!   HTTP/2), not at the header timeout; a second HTTP/1 head that starts and stalls is closed at the
 //!   header timeout.
+//! - 20 HTTP/2 connections that give no flow-control window (`SETTINGS_INITIAL_WINDOW_SIZE` = 0, raw
+//!   frames) and send one callback each, against a cap of 20 and a 3 s idle (so write) timeout: the
+//!   cap is held while they wait, each is dropped (TCP closed, no `GOAWAY`) between the write timeout
+//!   and 9 s after its request, and a callback is served after.
+//! - 16 HTTP/2 connections x 100 streams of 1 MiB bodies (hyper's client) for 8 s: the receiver's
+//!   peak resident memory (`VmHWM`) stays under 300 MB, bodies past the budget are answered 503, and
+//!   callbacks of a few KiB sent meanwhile are answered OK within 2 s; the same with valid callbacks
+//!   held 2 s by a slow handler.
 //!
-//! The counts need about 4,500 file descriptors on each side: the test raises its soft
-//! `RLIMIT_NOFILE` (the server inherits it) up to the hard limit, and holds fewer connections, saying
-//! so, when the hard limit is lower. Linux only (`/proc/PID/status`). Every wait is bounded; the tests
-//! run one at a time and take about 15 s together.
+//! `SERVE_LIMITS_RECEIVER=PATH` runs them against another build of the program (a release one, or an
+//! older one to compare its figures). The counts need about 4,500 file descriptors on each side: the
+//! test raises its soft `RLIMIT_NOFILE` (the server inherits it) up to the hard limit, and holds fewer
+//! connections, saying so, when the hard limit is lower. Linux only (`/proc/PID/status`). Every wait
+//! is bounded; the tests run one at a time and take about 45 s together.
 #![cfg(target_os = "linux")]
 
 use std::io::{Read, Write};
