@@ -104,19 +104,20 @@ impl<S: Subscriber> Layer<S> for GateLayer {
     }
 }
 
-/// Installs the log: stderr (colours on a terminal only), `RUST_LOG` (default `info`), the gate. The
-/// gate, for [`report`].
+/// Installs the log: stderr (colours on a terminal only), `RUST_LOG` (default `info`), the gate; a
+/// subscriber already installed stays. The gate, for [`report`].
 pub(crate) fn init() -> Arc<Gate> {
     let gate = Arc::new(Gate::new());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    tracing_subscriber::registry()
+    // A process that installed its own subscriber before calling `main` keeps it (no panic).
+    let _ = tracing_subscriber::registry()
         .with(filter)
         .with(GateLayer(gate.clone()))
         .with(fmt)
-        .init();
+        .try_init();
     gate
 }
 
