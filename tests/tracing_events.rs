@@ -189,7 +189,7 @@ async fn one_event_per_intercepted_request_and_no_secret() {
     assert_eq!(e.field("command"), Some(CMD));
     assert_eq!(e.field("room"), Some("rid-ok"));
     assert_eq!(e.field("outcome"), Some("ok"));
-    assert_eq!(e.level, tracing::Level::INFO);
+    assert_eq!(e.level, tracing::Level::DEBUG);
 
     // Rejected: a wrong signature (the expected one is SIGN).
     let mut wrong = SIGN.to_owned();

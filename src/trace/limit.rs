@@ -105,30 +105,21 @@ pub(super) enum Kind {
     HandlerFailed,
     /// `panicked`: the handler panicked.
     Panicked,
-    /// `handled`, `forwarded`: an accepted callback.
-    Accepted,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [
-        Kind::Rejected,
-        Kind::HandlerFailed,
-        Kind::Panicked,
-        Kind::Accepted,
-    ];
+    const ALL: [Kind; 3] = [Kind::Rejected, Kind::HandlerFailed, Kind::Panicked];
 
     fn as_str(self) -> &'static str {
         match self {
             Kind::Rejected => "rejected",
             Kind::HandlerFailed => "handler_failed",
             Kind::Panicked => "panicked",
-            Kind::Accepted => "accepted",
         }
     }
 
     fn limiter(self) -> &'static Limiter {
-        static LIMITERS: [Limiter; 4] = [
-            Limiter::new(PER_SECOND, BURST),
+        static LIMITERS: [Limiter; 3] = [
             Limiter::new(PER_SECOND, BURST),
             Limiter::new(PER_SECOND, BURST),
             Limiter::new(PER_SECOND, BURST),

@@ -6,10 +6,11 @@
 //! - every field is length-capped ([`cap()`]): the command and the room at 128 bytes, the note, the
 //!   handler's error and the panic message at 256, the reason at 320 (it is at most 259: its detail is
 //!   already cut), each cut on a character boundary and marked "…";
-//! - every event a sender can cause at will is rate-limited per kind, 50 at once then 10 a second
-//!   ([`limit`]), and what was suppressed is counted in a "callback events suppressed" event: refusals,
-//!   handler errors, panics, decisions answered by the fallback, and the INFO events of accepted
-//!   callbacks too (a signed URL replayed in its window must not write gigabytes of log).
+//! - the WARN and ERROR events a sender can cause at will (refusals, handler errors, panics, decisions
+//!   answered by the fallback) are rate-limited per kind, 50 at once then 10 a second ([`limit`]), and
+//!   what was suppressed is counted in a "callback events suppressed" event;
+//! - an accepted callback's event is at DEBUG, as tower-http's `TraceLayer` logs a request that went
+//!   well: a signed URL replayed in its window writes nothing at INFO.
 
 #![cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 
@@ -81,13 +82,15 @@ pub(crate) fn rejected(command: Option<&str>, rejection: &Rejection) {
     }
 }
 
-/// A handler took the event: answered OK. Rate-limited.
+/// A handler took the event: answered OK. At DEBUG, as tower-http's `TraceLayer` logs a request that
+/// went well: a flood of accepted callbacks (a signed URL replayed in its window) writes nothing at the
+/// usual levels.
 pub(crate) fn handled(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
-    if tracing::enabled!(target: TARGET, tracing::Level::INFO) && limit::admit(Kind::Accepted) {
+    {
         limit::flush();
         let command = cap(command, MAX_NAME);
-        tracing::info!(
+        tracing::debug!(
             target: TARGET,
             command = &*command,
             room = room_str(Some(room)),
@@ -113,13 +116,13 @@ pub(crate) fn verified(command: &str) {
     }
 }
 
-/// The event went to the inner service in the request's extensions. Rate-limited.
+/// The event went to the inner service in the request's extensions. At DEBUG, as [`handled`].
 pub(crate) fn forwarded(command: &str, room: &Room) {
     #[cfg(feature = "tracing")]
-    if tracing::enabled!(target: TARGET, tracing::Level::INFO) && limit::admit(Kind::Accepted) {
+    {
         limit::flush();
         let command = cap(command, MAX_NAME);
-        tracing::info!(
+        tracing::debug!(
             target: TARGET,
             command = &*command,
             room = room_str(Some(room)),

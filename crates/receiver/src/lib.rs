@@ -1,119 +1,10 @@
-//! The receiver of tencent-room-callback: a program (`cargo run --example server` at the workspace root,
-//! or this package's `tencent-room-callback-receiver` binary) that receives Tencent Cloud callbacks and
-//! prints each one, configured by `ROOM_CALLBACK_*` environment variables.
+//! The receiver of tencent-room-callback, as a library: [`main`] (what the program
+//! `tencent-room-callback-receiver` and the workspace's `cargo run --example server` run) and [`serve`],
+//! the hardened HTTP/1 and HTTP/2 server it runs on. The program's settings, output and exit codes are
+//! in the README below; its environment variables are read here, never by [`serve`].
 //!
-//! The library part is [`main`] (what both programs run) and [`serve`], the hardened HTTP/1 and HTTP/2
-//! server it runs on.
-//!
-//! An axum app behind the callback layer in handler mode, scoped to `/callback` with
-//! `CallbackLayer::path`, for every callback an SDKAppID sends to its one URL: Room, Chat (IM) and Live
-//! alike. Each verified callback is printed on stdout as one line of JSON, then acknowledged OK (the
-//! OK comes once the line is flushed; the lines of concurrent requests share one write); logs go to
-//! stderr, and stdout carries nothing but those lines.
-//!
-//! - The six Room commands are decoded (`on_any`) and printed as the typed event, serialized back with
-//!   Tencent's field names.
-//! - Any other command (`State.StateChange`, `Group.CallbackAfterSendMsg`, `Live.*`, a Room command
-//!   this version does not know...) is taken by a raw route (`on_prefix("")`, which typed routes win
-//!   over) and printed as the body object as received: compacted onto one line (white space outside
-//!   strings removed), every other byte kept, so integers keep their exact digits (`144115233775727695`,
-//!   `99999999999999999999999`). A body without a top-level `CallbackCommand` gets the query's, as the
-//!   object's first member. A body that is not one JSON object in UTF-8, or whose top-level
-//!   `CallbackCommand` is not the query's (another name, not a string, given twice), is refused: 400
-//!   with a FAIL acknowledgment (`ErrorCode` 40006), nothing printed.
-//!
-//! A request without `CallbackCommand`, or to another path (`GET /healthz?CallbackCommand=..` is the
-//! app's own), reaches the app's routes, which answer 404 with a FAIL acknowledgment
-//! (`{"ActionStatus":"FAIL","ErrorInfo":"no handler for this command","ErrorCode":40401}`). Ctrl-C or
-//! SIGTERM stops it cleanly (exit 0).
-//!
-//! # Environment
-//!
-//! - `ROOM_CALLBACK_ADDR`: where to listen (default `127.0.0.1:3000`).
-//! - `ROOM_CALLBACK_SDKAPPID`: the app, or a comma-separated list of apps, whose callbacks are
-//!   accepted (default `1400000000`). Each is a decimal SDKAppID, digits only (no sign, no white
-//!   space), listed once.
-//! - `ROOM_CALLBACK_TOKEN`: a callback token for every app without tokens of its own (the library's
-//!   default token set).
-//! - `ROOM_CALLBACK_TOKENS`: per-app tokens, `APPID=TOKEN,APPID=TOKEN`. An app may appear several times
-//!   (it then accepts each of its tokens: rotation without downtime). An app with tokens here accepts
-//!   only those, never `ROOM_CALLBACK_TOKEN` nor another app's. Each app named here must be one of
-//!   `ROOM_CALLBACK_SDKAPPID`'s (otherwise the server refuses to start: a typo in an app ID must not
-//!   leave the real app unverified). A token runs to the next comma: it may contain `=`, not `,`.
-//! - `ROOM_CALLBACK_TOKENS_FILE`: the same per-app tokens in a file, one `APPID=TOKEN` a line (blank
-//!   lines and lines starting with `#` skipped), read at start and **again on SIGHUP**: the apps in the
-//!   file get its tokens, each app's set replaced at once while the server serves (rotation without a
-//!   restart: add the new token, switch it in Tencent's console, remove the old one, `kill -HUP`). A
-//!   file that no longer reads, or is malformed, keeps the tokens in force and logs why; apps missing
-//!   from it keep theirs. Not together with `ROOM_CALLBACK_TOKENS`.
-//! - `ROOM_CALLBACK_METRICS_ADDR`: where to serve the library's metrics (feature `metrics`) in
-//!   Prometheus' text format, at `GET /metrics` (unset: none are recorded). A separate address, for
-//!   your scraper only. Failing to listen on it stops the server before it listens for callbacks, exit
-//!   code 2, the line naming the variable and the address.
-//!
-//!
-//! # An inbox: acknowledge what is durable, handle it after
-//!
-//! - `ROOM_CALLBACK_INBOX=DIR`: every verified "after" callback is stored in the embedded inbox in DIR
-//!   (created if missing; one process at a time) and acknowledged once it is synced to disk; a worker
-//!   in this process then prints each event, as the same one JSON line as without an inbox, after
-//!   handling it. Events stored before a crash or a `kill -9` are printed after the next start.
-//! - `ROOM_CALLBACK_REDIS=redis://HOST:PORT`: the same on Redis (Streams, a consumer group): several
-//!   receivers on one Redis share one inbox, and each distinct event is printed once between them,
-//!   whichever receiver got it and however often it was sent. Redis down: 503, never OK.
-//! - With either, copies of a callback (same app, command and body bytes within 24 h) are acknowledged
-//!   and not printed again; "before" callbacks (their answer is a decision) are still printed and
-//!   answered at once. With neither, nothing is stored or de-duplicated: each callback is printed
-//!   before it is acknowledged.
-//! - `ROOM_CALLBACK_WORK_MS`: the handler takes this long per event before printing (default 0): a
-//!   slow downstream. With an inbox the acknowledgments do not wait for it.
-//! - `ROOM_CALLBACK_WORKERS`: with an inbox, how many events the worker handles at once (default 32).
-//! - `ROOM_CALLBACK_MAX_PENDING`: with an inbox, the most events it holds (default 100,000): beyond,
-//!   503 with a FAIL acknowledgment. `ROOM_CALLBACK_HANDLER_TIMEOUT_MS` (default 30000) and
-//!   `ROOM_CALLBACK_MAX_ATTEMPTS` (default 8) shape the worker. A store that fails answers 503 (FAIL),
-//!   logs each refused callback's body at ERROR, and recovers by itself.
-//!
-//! On Ctrl-C or SIGTERM the worker gets the shutdown grace to finish the events it holds; the rest stay
-//! in the inbox for the next start.
-//!
-//! # Facing the internet
-//!
-//! The server is the library's `serve` (feature `serve`), not `axum::serve`: every connection must
-//! complete its first request head within the header timeout of its accept (one that sends nothing,
-//! or a head a byte at a time, is closed), HTTP/1 heads are bounded in bytes and fields (431 beyond),
-//! a connection without a request in progress is closed after the idle timeout, and connections past
-//! the cap are accepted and closed at once. Each variable is a whole decimal number, not zero:
-//!
-//! - `ROOM_CALLBACK_HEADER_TIMEOUT_MS`: time for a request head, the first counted from the accept
-//!   (default 10000).
-//! - `ROOM_CALLBACK_IDLE_TIMEOUT_MS`: time a connection may stay without a request (default 60000).
-//! - `ROOM_CALLBACK_MAX_CONNECTIONS`: connections open at once, all clients together (default 10000;
-//!   keep it under `ulimit -n`).
-//! - `ROOM_CALLBACK_MAX_HEADER_BYTES`: bytes of a request head (default 16384, at least 8192).
-//! - `ROOM_CALLBACK_MAX_HEADERS`: header fields of an HTTP/1 request (default 64).
-//! - `ROOM_CALLBACK_MAX_STREAMS`: HTTP/2 requests at once on a connection (default 100).
-//! - `ROOM_CALLBACK_SHUTDOWN_GRACE_MS`: after Ctrl-C or SIGTERM, time for the requests in progress to
-//!   finish (default 10000).
-//!
-//! A variable that is set must be valid: set but empty, only white space, not UTF-8, or malformed (an
-//! empty list item, an app ID that is not a number, `APPID=` without a token, a token with surrounding
-//! white space, a limit that is zero or not a number...), it stops the server before it listens, with
-//! one line on stderr naming the variable and the problem (never a token) and exit code 2. So does an
-//! address it cannot listen on (`server: ROOM_CALLBACK_ADDR: cannot listen on 127.0.0.1:3000: Address
-//! already in use (os error 98)`); a later error exits 1.
-//!
-//! # Signature policy
-//!
-//! The library's default: for an app with at least one token (its own, else `ROOM_CALLBACK_TOKEN`),
-//! every callback of every command must carry `Sign` and `RequestTime` (within 60 s of now) signed
-//! with one of that app's tokens, or it is refused with 401 (40101 unsigned, 40102 malformed time,
-//! 40103 stale time, 40104 bad signature). An app without any token is not verified. As soon as any
-//! token is configured, a callback for an app that is not configured is answered exactly as a
-//! configured app's unsigned or wrongly signed one (401), so the apps cannot be enumerated; with no
-//! token at all it gets 403 (40301).
-//!
-//! Try it with `cargo run --example send -- http://127.0.0.1:3000/callback`, or any command with
-//! `cargo run --example send -- http://127.0.0.1:3000/callback --command State.StateChange --body FILE`.
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io::{self, Write};
@@ -132,13 +23,18 @@ use tencent_room_callback_inbox::{Inbox, InboxEvent};
 use tokio::sync::{mpsc, oneshot};
 use tower::util::Either;
 use tower::Layer;
-use tracing_subscriber::EnvFilter;
 
 /// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
 mod metrics;
 
 /// `ROOM_CALLBACK_INBOX`, `ROOM_CALLBACK_REDIS`: the inbox and its worker.
 mod inbox;
+
+/// The server's limits from `ROOM_CALLBACK_*` variables.
+mod limits;
+
+/// Stderr, and the bound on what each callback writes there.
+mod logs;
 
 pub mod serve;
 
@@ -295,7 +191,7 @@ fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
     // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
     let top: TopLevel = callback.json()?;
     let refuse = |why: fmt::Arguments<'_>| {
-        tracing::warn!(target: LOG_TARGET, command, "refused: {why}");
+        tracing::warn!(target: logs::CALLBACK_TARGET, command, "refused: {why}");
         Err(HandlerError::new(Rejection::new(
             RejectionKind::MalformedBody,
         )))
@@ -622,7 +518,7 @@ fn settings() -> Result<Settings, String> {
         .copied()
         .filter(|id| !has_default && !own_tokens.contains(id))
         .collect();
-    let limits = ServeConfig::from_env().map_err(|e| e.to_string())?;
+    let limits = limits::from_env()?;
     let inbox = inbox::settings()?;
     Ok(Settings {
         addr,
@@ -664,14 +560,17 @@ fn program() -> String {
 }
 
 async fn run() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
+    // Stderr, `RUST_LOG`, and the per-callback events rate-limited (see `logs`).
+    let gate = logs::init();
+    tokio::spawn(logs::report(gate.clone()));
+    let code = start().await;
+    // What the gate left out since its last report, so that every event is accounted for.
+    logs::report_now(&gate);
+    code
+}
 
+/// Reads the settings, opens what they name, and serves until the shutdown.
+async fn start() -> ExitCode {
     let settings = match settings() {
         Ok(s) => s,
         Err(e) => {
@@ -786,7 +685,9 @@ async fn serve(
         tokens = %auth,
         header_timeout_ms = limits.header_timeout.as_millis(),
         idle_timeout_ms = limits.idle_timeout.as_millis(),
+        write_timeout_ms = limits.write_timeout.unwrap_or(limits.idle_timeout).as_millis(),
         max_connections = limits.max_connections,
+        max_buffered_bytes = limits.max_buffered_bytes,
         inbox = %store,
         "listening for callbacks (Room, Chat, Live) on /callback"
     );

@@ -4,11 +4,14 @@
 //! inside your network; it says nothing secret, but it is no business of Tencent's).
 //!
 //! The exporter is used without its own HTTP listener: a small axum app serves its `render()`, so
-//! that binding the address is this program's, with its errors named like every other setting's.
+//! that binding the address is this program's, with its errors named like every other setting's. It
+//! runs on the same hardened [`serve`](crate::serve) as the callbacks, with the default limits but
+//! for the connections ([`MAX_CONNECTIONS`]): a scraper needs one.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::serve::{bind, serve, ServeConfig};
 use crate::LOG_TARGET;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
@@ -25,6 +28,9 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0,
 ];
 
+/// The most connections to the endpoint at once.
+const MAX_CONNECTIONS: usize = 64;
+
 /// The content type of Prometheus' text format.
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -38,9 +44,7 @@ pub(crate) async fn start() -> Result<Option<SocketAddr>, String> {
     if addr.trim() != addr {
         return Err(format!("{VAR} starts or ends with white space"));
     }
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| format!("{VAR}: cannot listen on {addr}: {e}"))?;
+    let listener = bind(&addr).await.map_err(|e| format!("{VAR}: {e}"))?;
     let local = listener
         .local_addr()
         .map_err(|e| format!("{VAR}: cannot listen on {addr}: {e}"))?;
@@ -51,18 +55,21 @@ pub(crate) async fn start() -> Result<Option<SocketAddr>, String> {
         .map_err(|e| format!("{VAR}: cannot install the metrics recorder: {e}"))?;
     describe();
     tokio::spawn(upkeep(handle.clone()));
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let text = handle.render();
-            async move { ([(CONTENT_TYPE, TEXT_FORMAT)], text) }
-        }),
-    );
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(target: LOG_TARGET, error = %e, "the metrics endpoint stopped");
-        }
-    });
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let text = handle.render();
+                async move { ([(CONTENT_TYPE, TEXT_FORMAT)], text) }
+            }),
+        )
+        .with_state(());
+    let limits = ServeConfig {
+        max_connections: MAX_CONNECTIONS,
+        ..ServeConfig::default()
+    };
+    // Served until the process ends.
+    tokio::spawn(serve(listener, app, limits, std::future::pending()));
     tracing::info!(target: LOG_TARGET, addr = %local, "serving metrics at /metrics");
     Ok(Some(local))
 }

@@ -1,5 +1,6 @@
-//! The receiver on the internet, black-box: the compiled `server` example (the library's `serve`)
-//! under connections that hold it open without ever asking anything, over loopback.
+//! The receiver on the internet, black-box: this package's program (its `serve`) under connections
+//! that hold it open without ever asking anything, that never take their answer, or that send more
+//! body bytes than it should hold, over loopback.
 //!
 //! - 2,000 slow-header connections (a 4 KiB partial request head, then a byte every 300 ms) and 2,000
 //!   idle ones (connected, nothing sent), plus 200 that send the HTTP/2 preface and no request, with
@@ -12,16 +13,25 @@
 //! - A keep-alive connection is closed at the idle timeout after its last response (HTTP/1 and
 //!   HTTP/2), not at the header timeout; a second HTTP/1 head that starts and stalls is closed at the
 //!   header timeout.
+//! - 20 HTTP/2 connections that give no flow-control window (`SETTINGS_INITIAL_WINDOW_SIZE` = 0, raw
+//!   frames) and send one callback each, against a cap of 20 and a 3 s idle (so write) timeout: the
+//!   cap is held while they wait, each is dropped (TCP closed, no `GOAWAY`) between the write timeout
+//!   and 9 s after its request, and a callback is served after.
+//! - 16 HTTP/2 connections x 100 streams of 1 MiB bodies (hyper's client) for 8 s: the receiver's
+//!   peak resident memory (`VmHWM`) stays under 300 MB, bodies past the budget are answered 503, and
+//!   callbacks of a few KiB sent meanwhile are answered OK within 2 s; the same with valid callbacks
+//!   held 2 s by a slow handler.
 //!
-//! The counts need about 4,500 file descriptors on each side: the test raises its soft
-//! `RLIMIT_NOFILE` (the server inherits it) up to the hard limit, and holds fewer connections, saying
-//! so, when the hard limit is lower. Linux only (`/proc/PID/status`). Every wait is bounded; the tests
-//! run one at a time and take about 15 s together.
+//! `SERVE_LIMITS_RECEIVER=PATH` runs them against another build of the program (a release one, or an
+//! older one to compare its figures). The counts need about 4,500 file descriptors on each side: the
+//! test raises its soft `RLIMIT_NOFILE` (the server inherits it) up to the hard limit, and holds fewer
+//! connections, saying so, when the hard limit is lower. Linux only (`/proc/PID/status`). Every wait
+//! is bounded; the tests run one at a time and take about 45 s together.
 #![cfg(target_os = "linux")]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream as StdStream};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -33,7 +43,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use support::process::{drain_text, exit_within, Ready, Running};
 use tencent_room_callback::testing::CallbackRequest;
 use tencent_room_callback::{Ack, Command as Cmd};
-use tencent_room_callback_receiver::serve::{ServeConfig, ENV_VARS};
+use tencent_room_callback_receiver::serve::ServeConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -50,6 +60,13 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 /// The server's peak resident memory must stay under this.
 const RSS_LIMIT_KB: u64 = 150 * 1024;
 const TOKEN: &str = "serve-limits-token";
+
+/// The receiver these tests run: this package's program as `cargo test` built it, or the build that
+/// `SERVE_LIMITS_RECEIVER` names (a release build, or an older one, to compare their figures).
+fn receiver() -> std::ffi::OsString {
+    std::env::var_os("SERVE_LIMITS_RECEIVER")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_tencent-room-callback-receiver").into())
+}
 
 /// One heavy test at a time: they share the machine's ports, descriptors and two cores.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -110,14 +127,9 @@ impl Server {
     /// Starts the server example on a free loopback port with `env`, and waits for it to listen.
     fn start(env: &[(&str, &str)]) -> Server {
         let running = Running::start("the server example", Ready::Line("listening"), |addr| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_tencent-room-callback-receiver"));
-            for var in ENV_VARS {
-                cmd.env_remove(var);
-            }
-            cmd.env_remove("ROOM_CALLBACK_TOKENS")
-                .env_remove("ROOM_CALLBACK_TOKENS_FILE")
-                .env_remove("ROOM_CALLBACK_SDKAPPID")
-                .env("ROOM_CALLBACK_ADDR", addr.to_string())
+            // Every ROOM_CALLBACK_* variable of the test's environment removed.
+            let mut cmd = support::process::program(receiver());
+            cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
                 .env("ROOM_CALLBACK_TOKEN", TOKEN)
                 .env("RUST_LOG", "info")
                 .envs(env.iter().copied());
@@ -635,11 +647,16 @@ fn a_bad_limit_stops_the_server_naming_the_variable() {
         ("ROOM_CALLBACK_MAX_HEADERS", " 64"),
         ("ROOM_CALLBACK_MAX_STREAMS", "-1"),
         ("ROOM_CALLBACK_SHUTDOWN_GRACE_MS", "99999999999"),
+        ("ROOM_CALLBACK_WRITE_TIMEOUT_MS", ""),
+        ("ROOM_CALLBACK_WRITE_TIMEOUT_MS", "0"),
+        ("ROOM_CALLBACK_WRITE_TIMEOUT_MS", "3s"),
+        ("ROOM_CALLBACK_MAX_BUFFERED_BYTES", ""),
+        ("ROOM_CALLBACK_MAX_BUFFERED_BYTES", "0"),
+        ("ROOM_CALLBACK_MAX_BUFFERED_BYTES", "64MiB"),
+        ("ROOM_CALLBACK_MAX_BUFFERED_BYTES", "1048576"),
     ] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tencent-room-callback-receiver"));
-        for v in ENV_VARS {
-            cmd.env_remove(v);
-        }
+        let mut cmd =
+            support::process::program(env!("CARGO_BIN_EXE_tencent-room-callback-receiver"));
         let mut child = cmd
             .env("ROOM_CALLBACK_ADDR", "127.0.0.1:0")
             .env(var, value)
@@ -701,4 +718,568 @@ fn an_oversized_head_is_answered_431() {
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
     let (status, _) = server.terminate();
     assert_eq!(status.code(), Some(0));
+}
+
+/// HTTP/2 by hand, for a client that does what no well-behaved client library does: frames, and
+/// HPACK's literal header fields (no table, no Huffman).
+mod h2_frames {
+    pub const DATA: u8 = 0;
+    pub const HEADERS: u8 = 1;
+    pub const SETTINGS: u8 = 4;
+    pub const GOAWAY: u8 = 7;
+    pub const END_STREAM: u8 = 0x1;
+    pub const ACK: u8 = 0x1;
+    pub const END_HEADERS: u8 = 0x4;
+    /// `SETTINGS_INITIAL_WINDOW_SIZE`.
+    pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+    /// A frame: the 9-byte head, then the payload.
+    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len() as u32;
+        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        f.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// An HPACK integer with a 7-bit prefix (the high bit 0: no Huffman coding).
+    fn length(n: usize, out: &mut Vec<u8>) {
+        if n < 127 {
+            out.push(n as u8);
+            return;
+        }
+        out.push(127);
+        let mut rest = n - 127;
+        while rest >= 128 {
+            out.push((rest % 128 + 128) as u8);
+            rest /= 128;
+        }
+        out.push(rest as u8);
+    }
+
+    /// A header block of literal fields without indexing, new names.
+    pub fn header_block(fields: &[(&str, &str)]) -> Vec<u8> {
+        let mut block = Vec::new();
+        for (name, value) in fields {
+            block.push(0);
+            length(name.len(), &mut block);
+            block.extend_from_slice(name.as_bytes());
+            length(value.len(), &mut block);
+            block.extend_from_slice(value.as_bytes());
+        }
+        block
+    }
+}
+
+/// What a connection that gives the server no flow-control window saw.
+#[derive(Debug, Default)]
+struct ZeroWindow {
+    /// The response's HEADERS frame came.
+    answered: bool,
+    /// Bytes of DATA on the stream (none can come).
+    data: usize,
+    /// A GOAWAY came.
+    goaway: bool,
+    /// The server closed the TCP connection (end of stream or reset), this long after the request.
+    closed_after: Option<Duration>,
+}
+
+/// Connects, sends the preface with `SETTINGS_INITIAL_WINDOW_SIZE` = 0 and one signed callback (a
+/// POST with its body), acknowledges the server's SETTINGS, and reads until the server closes the
+/// connection or `give_up` passes. `connected` is told once the response's head has come.
+async fn zero_window(
+    addr: SocketAddr,
+    give_up: Duration,
+    connected: tokio::sync::mpsc::UnboundedSender<()>,
+) -> ZeroWindow {
+    use h2_frames::*;
+    let mut seen = ZeroWindow::default();
+    let Ok(mut stream) = TcpStream::connect(addr).await else {
+        return seen;
+    };
+    let req = CallbackRequest::sample(Cmd::MemberLeave).token(TOKEN);
+    let body = req.body().clone();
+    let length = body.len().to_string();
+    let uri = req.uri();
+    let authority = addr.to_string();
+    let mut out = PREFACE.to_vec();
+    let mut settings = INITIAL_WINDOW_SIZE.to_be_bytes().to_vec();
+    settings.extend_from_slice(&0u32.to_be_bytes());
+    out.extend(frame(SETTINGS, 0, 0, &settings));
+    let block = header_block(&[
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":authority", &authority),
+        (":path", &uri),
+        ("content-type", "application/json"),
+        ("content-length", &length),
+    ]);
+    out.extend(frame(HEADERS, END_HEADERS, 1, &block));
+    out.extend(frame(DATA, END_STREAM, 1, &body));
+    if stream.write_all(&out).await.is_err() {
+        return seen;
+    }
+    let sent = Instant::now();
+    let deadline = tokio::time::Instant::from_std(sent + give_up);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return seen,
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                seen.closed_after = Some(sent.elapsed());
+                return seen;
+            }
+            Ok(Ok(n)) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while buf.len() >= 9 {
+            let len =
+                (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            let (kind, flags) = (buf[3], buf[4]);
+            let id = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]) & 0x7fff_ffff;
+            match kind {
+                SETTINGS if flags & ACK == 0 => {
+                    let _ = stream.write_all(&frame(SETTINGS, ACK, 0, &[])).await;
+                }
+                HEADERS if id == 1 => {
+                    seen.answered = true;
+                    let _ = connected.send(());
+                }
+                DATA if id == 1 => seen.data += len,
+                GOAWAY => seen.goaway = true,
+                _ => {}
+            }
+            buf.drain(..9 + len);
+        }
+    }
+}
+
+#[test]
+fn http2_connections_without_a_window_are_dropped_at_the_write_timeout() {
+    let _serial = serial();
+    const CAP: usize = 20;
+    const IDLE: Duration = Duration::from_secs(3);
+    const GONE_WITHIN: Duration = Duration::from_secs(9);
+    let server = Server::start(&[
+        ("ROOM_CALLBACK_MAX_CONNECTIONS", &CAP.to_string()),
+        (
+            "ROOM_CALLBACK_IDLE_TIMEOUT_MS",
+            &IDLE.as_millis().to_string(),
+        ),
+    ]);
+    let addr = server.addr;
+    let rt = runtime();
+    let (seen, refused, after) = rt.block_on(async {
+        let (answered, mut heads) = tokio::sync::mpsc::unbounded_channel();
+        let tasks: Vec<_> = (0..CAP)
+            .map(|_| {
+                tokio::spawn(zero_window(
+                    addr,
+                    GONE_WITHIN + Duration::from_secs(3),
+                    answered.clone(),
+                ))
+            })
+            .collect();
+        drop(answered);
+        // Every one answered (its slot taken, its request in progress)...
+        for n in 0..CAP {
+            let head = tokio::time::timeout(Duration::from_secs(5), heads.recv()).await;
+            assert!(matches!(head, Ok(Some(()))), "only {n} of {CAP} answered");
+        }
+        // ... so the cap is reached: one more connection is closed at once.
+        let refused = send_callback(addr).await;
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.expect("the client task"));
+        }
+        // The slots are free again: a callback is served.
+        let after = send_callback(addr).await;
+        (seen, refused, after)
+    });
+    let mut closes: Vec<Duration> = seen.iter().filter_map(|s| s.closed_after).collect();
+    closes.sort();
+    eprintln!(
+        "{CAP} HTTP/2 connections with a zero window, a cap of {CAP}, a {IDLE:?} idle (and write) \
+         timeout: closed by the server {:?} .. {:?} after their request; a callback meanwhile: \
+         {:?} after {:?}; after: {:?} in {:?}",
+        closes.first(),
+        closes.last(),
+        refused.0,
+        refused.1,
+        after.0.lines().next(),
+        after.1
+    );
+    for (n, s) in seen.iter().enumerate() {
+        assert!(s.answered, "connection {n}: no answer head: {s:?}");
+        assert_eq!(
+            s.data, 0,
+            "connection {n}: the server sent DATA without a window"
+        );
+        let closed = s
+            .closed_after
+            .unwrap_or_else(|| panic!("connection {n}: still open after {GONE_WITHIN:?}: {s:?}"));
+        assert!(
+            closed <= GONE_WITHIN,
+            "connection {n}: closed after {closed:?}"
+        );
+        // At the write timeout, not before (it was dropped for that, not for something else)...
+        assert!(
+            closed + Duration::from_millis(200) >= IDLE,
+            "connection {n}: closed after {closed:?}, before the write timeout"
+        );
+        // ... and dropped, not sent a GOAWAY and left to finish.
+        assert!(!s.goaway, "connection {n}: a GOAWAY: {s:?}");
+    }
+    assert_eq!(refused.0, "", "a callback while the cap was reached");
+    assert_ok(&after.0, "the callback after the zero-window connections");
+    assert!(after.1 < ANSWER_WITHIN, "answered after {:?}", after.1);
+
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        log.iter()
+            .any(|l| l.contains("a response not written within the write timeout")),
+        "the drops are logged:\n{}",
+        log.join("\n")
+    );
+}
+
+/// A signed member-leave callback of about `len` bytes (a long member list): its URI and body.
+fn callback_of(len: usize) -> (String, Bytes) {
+    let mut members = Vec::new();
+    let mut n = 0;
+    while members.iter().map(|m: &String| m.len() + 3).sum::<usize>() < len.saturating_sub(200) {
+        members.push(format!("member-{n:06}"));
+        n += 1;
+    }
+    let body = serde_json::json!({
+        "CallbackCommand": "Room.CallbackAfterMemberLeave",
+        "Operator_Account": "user1",
+        "RoomId": "rid-123",
+        "MemberCount": members.len(),
+        "Type": "Leave",
+        "MemberList_Account": members,
+        "Reason": "xxxx",
+        "EventTime": 1670574414123u64,
+    });
+    let body = Bytes::from(serde_json::to_vec(&body).expect("json"));
+    let req = CallbackRequest::raw(Cmd::MemberLeave, body.clone()).token(TOKEN);
+    (req.uri(), body)
+}
+
+/// `body` POSTed to `uri` on a new HTTP/1 connection: the status line and how long the answer took,
+/// within 10 s.
+async fn post(addr: SocketAddr, uri: &str, body: &[u8]) -> (String, Duration) {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut stream = TcpStream::connect(addr).await.ok()?;
+        let head = format!(
+            "POST {uri} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.ok()?;
+        stream.write_all(body).await.ok()?;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        Some(String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .ok()
+    .flatten()
+    .unwrap_or_default();
+    (answer, started.elapsed())
+}
+
+/// The answers to an HTTP/2 flood: their statuses, and the requests that got none (reset, error).
+struct Flood {
+    statuses: std::collections::BTreeMap<u16, u64>,
+    errors: u64,
+}
+
+/// `connections` HTTP/2 connections (hyper's client), each with `streams` tasks POSTing `body` to
+/// `uri` one request after the other, with its `Content-Length`, until `until`.
+async fn h2_flood(
+    addr: SocketAddr,
+    uri: &str,
+    body: Bytes,
+    connections: usize,
+    streams: usize,
+    until: Instant,
+) -> tokio::task::JoinHandle<Flood> {
+    let statuses = Arc::new(Mutex::new(std::collections::BTreeMap::<u16, u64>::new()));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .expect("the HTTP/2 handshake");
+        tokio::spawn(conn);
+        for _ in 0..streams {
+            let (mut sender, statuses, errors) = (sender.clone(), statuses.clone(), errors.clone());
+            let (uri, body) = (format!("http://{addr}{uri}"), body.clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < until {
+                    if sender.ready().await.is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    let req = http::Request::post(&uri)
+                        .header("content-type", "application/json")
+                        .header("content-length", body.len())
+                        .body(http_body_util::Full::new(body.clone()))
+                        .expect("a request");
+                    match sender.send_request(req).await {
+                        Ok(res) => {
+                            let status = res.status().as_u16();
+                            let _ = res.into_body().collect().await;
+                            *statuses.lock().unwrap().entry(status).or_default() += 1;
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+    }
+    tokio::spawn(async move {
+        for task in tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+        let statuses = statuses.lock().unwrap().clone();
+        Flood {
+            statuses,
+            errors: errors.load(Ordering::Relaxed),
+        }
+    })
+}
+
+/// The load of these tests: 16 HTTP/2 connections with 100 streams each, every request a 1 MiB body.
+const FLOOD_CONNECTIONS: usize = 16;
+const FLOOD_STREAMS: usize = 100;
+const FLOOD_BODY: usize = 1024 * 1024;
+/// How long the load lasts.
+const FLOOD_FOR: Duration = Duration::from_secs(8);
+/// The receiver's peak resident memory must stay under this.
+const FLOOD_RSS_LIMIT_KB: u64 = 300 * 1024;
+
+/// Under the load, 1 MiB bodies refused after they are read (400: not JSON), as a replayed signed URL
+/// with a padded body would be: the receiver's peak resident memory stays under 300 MB, and
+/// callbacks of a few KiB sent meanwhile are answered OK within 2 s.
+#[test]
+fn request_bodies_in_memory_are_bounded_under_http2_load() {
+    let _serial = serial();
+    const SMALL_WITHIN: Duration = Duration::from_secs(2);
+    let server = Server::start(&[]);
+    let addr = server.addr;
+    // A signed URL (valid for a minute) and a 1 MiB body the receiver reads whole, then refuses.
+    let uri = CallbackRequest::sample(Cmd::MemberLeave).token(TOKEN).uri();
+    let mut big = b"{\"RoomId\":\"".to_vec();
+    big.resize(FLOOD_BODY, b'a');
+    let (small_uri, small_body) = callback_of(4 * 1024);
+    let rt = runtime();
+    let (flood, small) = rt.block_on(async {
+        let until = Instant::now() + FLOOD_FOR;
+        let flood = h2_flood(
+            addr,
+            &uri,
+            big.into(),
+            FLOOD_CONNECTIONS,
+            FLOOD_STREAMS,
+            until,
+        )
+        .await;
+        // Meanwhile, callbacks of a few KiB, one after the other, each on a new connection.
+        let mut small = Vec::new();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while Instant::now() + Duration::from_millis(500) < until {
+            small.push(post(addr, &small_uri, &small_body).await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        (flood.await.expect("the flood"), small)
+    });
+    let (rss, hwm) = server.memory_kb();
+    let latencies: Vec<Duration> = small.iter().map(|(_, took)| *took).collect();
+    eprintln!(
+        "{FLOOD_CONNECTIONS} HTTP/2 connections x {FLOOD_STREAMS} streams of {FLOOD_BODY}-byte bodies \
+         for {FLOOD_FOR:?}: answers {:?}, {} without one; the receiver's peak RSS (VmHWM) {hwm} kB, \
+         {rss} kB after; {} callbacks of {} bytes meanwhile, answered in {:?} .. {:?}",
+        flood.statuses,
+        flood.errors,
+        small.len(),
+        small_body.len(),
+        latencies.iter().min(),
+        latencies.iter().max()
+    );
+    // The load was what it says: bodies read whole and refused (400), others refused at once (503).
+    assert!(
+        flood.statuses.get(&400).copied().unwrap_or(0) >= 10,
+        "{:?}",
+        flood.statuses
+    );
+    assert!(
+        flood.statuses.get(&503).copied().unwrap_or(0) > 0,
+        "{:?}",
+        flood.statuses
+    );
+    assert!(
+        small.len() >= 10,
+        "only {} small callbacks sent",
+        small.len()
+    );
+    for (n, (answer, took)) in small.iter().enumerate() {
+        assert_ok(answer, &format!("small callback {n}"));
+        assert!(*took < SMALL_WITHIN, "small callback {n} took {took:?}");
+    }
+    assert!(
+        hwm < FLOOD_RSS_LIMIT_KB,
+        "the receiver's peak RSS was {hwm} kB (limit {FLOOD_RSS_LIMIT_KB} kB)"
+    );
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{}", log.join("\n"));
+    assert!(
+        log.iter().any(|l| l.contains("requests answered 503")),
+        "the refusals are logged:\n{}",
+        log.join("\n")
+    );
+}
+
+/// The receiver with its stdout to /dev/null (these tests print a megabyte a line), started on a free
+/// loopback port with `env` and waited for; killed when dropped.
+struct Quiet {
+    child: std::process::Child,
+    addr: SocketAddr,
+    stderr: Option<thread::JoinHandle<String>>,
+}
+
+impl Quiet {
+    fn start(env: &[(&str, &str)]) -> Quiet {
+        for _ in 0..5 {
+            let addr = support::process::free_addr();
+            let mut child = support::process::program(receiver())
+                .env("ROOM_CALLBACK_ADDR", addr.to_string())
+                .env("ROOM_CALLBACK_TOKEN", TOKEN)
+                .env("RUST_LOG", "info")
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("the receiver starts");
+            let (lines, listening) = std::sync::mpsc::channel();
+            let pipe = child.stderr.take().expect("piped stderr");
+            let stderr = thread::spawn(move || {
+                use std::io::BufRead;
+                let mut log = String::new();
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    if line.contains("listening") {
+                        let _ = lines.send(());
+                    }
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+                log
+            });
+            if listening.recv_timeout(Duration::from_secs(60)).is_ok() {
+                return Quiet {
+                    child,
+                    addr,
+                    stderr: Some(stderr),
+                };
+            }
+            // Exited (its port taken meanwhile): another one.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the receiver never listened");
+    }
+
+    /// SIGTERM, then its exit status (within 20 s) and its stderr.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        support::process::signal(self.child.id(), "TERM");
+        let status = exit_within(&mut self.child, Duration::from_secs(20)).expect("stopped");
+        let log = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        (status, log)
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A valid member-leave body of just under 1 MiB: 10,000 members (the layer's bound) of 100 bytes.
+fn big_member_leave() -> Bytes {
+    let members: Vec<String> = (0..10_000).map(|n| format!("{n:0100}")).collect();
+    let body = serde_json::json!({
+        "CallbackCommand": "Room.CallbackAfterMemberLeave",
+        "Operator_Account": "user1",
+        "RoomId": "rid-123",
+        "MemberCount": members.len(),
+        "Type": "Leave",
+        "MemberList_Account": members,
+        "Reason": "xxxx",
+        "EventTime": 1670574414123u64,
+    });
+    let body = serde_json::to_vec(&body).expect("json");
+    assert!(body.len() <= FLOOD_BODY, "{} bytes", body.len());
+    body.into()
+}
+
+/// The same load, of valid callbacks whose handler takes 2 s (`ROOM_CALLBACK_WORK_MS`: a slow
+/// downstream), so that every body read is held 2 s more: the debug build the tests run reads bodies
+/// more slowly than a release build, and without the bound it holds as much as a release build does
+/// under the load of the test above. The receiver's peak resident memory stays under 300 MB.
+#[test]
+fn request_bodies_held_by_a_slow_handler_are_bounded_under_http2_load() {
+    let _serial = serial();
+    let server = Quiet::start(&[("ROOM_CALLBACK_WORK_MS", "2000")]);
+    let addr = server.addr;
+    let body = big_member_leave();
+    let uri = CallbackRequest::raw(Cmd::MemberLeave, body.clone())
+        .token(TOKEN)
+        .uri();
+    let rt = runtime();
+    let flood = rt.block_on(async {
+        let until = Instant::now() + FLOOD_FOR;
+        let flood = h2_flood(addr, &uri, body, FLOOD_CONNECTIONS, FLOOD_STREAMS, until).await;
+        flood.await.expect("the flood")
+    });
+    let (rss, hwm) = memory_kb(server.child.id());
+    eprintln!(
+        "{FLOOD_CONNECTIONS} HTTP/2 connections x {FLOOD_STREAMS} streams of valid {FLOOD_BODY}-byte \
+         callbacks, each handled in 2 s, for {FLOOD_FOR:?}: answers {:?}, {} without one; the \
+         receiver's peak RSS (VmHWM) {hwm} kB, {rss} kB after",
+        flood.statuses, flood.errors
+    );
+    assert!(
+        flood.statuses.get(&200).copied().unwrap_or(0) >= 10,
+        "{:?}",
+        flood.statuses
+    );
+    assert!(
+        flood.statuses.get(&503).copied().unwrap_or(0) > 0,
+        "{:?}",
+        flood.statuses
+    );
+    assert!(
+        hwm < FLOOD_RSS_LIMIT_KB,
+        "the receiver's peak RSS was {hwm} kB (limit {FLOOD_RSS_LIMIT_KB} kB)"
+    );
+    let (status, log) = server.terminate();
+    assert_eq!(status.code(), Some(0), "{log}");
 }

@@ -1,8 +1,12 @@
-//! A small HTTP/1 and HTTP/2 server you can put on the internet (feature `serve`), for any
+//! A small HTTP/1 and HTTP/2 server you can put on the internet, for any
 //! `tower::Service<http::Request<hyper::body::Incoming>>`: an axum `Router` with the
 //! [`CallbackLayer`](tencent_room_callback::CallbackLayer), or the layer around a `tower::service_fn`.
+//! Its API is [`ServeConfig`] (the limits, each with its default), [`bind`], [`serve`] and
+//! [`BindError`]; it reads no environment variable (the receiver's program maps its `ROOM_CALLBACK_*`
+//! variables onto a [`ServeConfig`]).
 //!
 //! ```no_run
+//! use std::time::Duration;
 //! use axum::{routing::any, Router};
 //! use tencent_room_callback_receiver::serve::{self, ServeConfig};
 //! use tencent_room_callback::{CallbackLayer, Config, MemberLeave};
@@ -18,18 +22,23 @@
 //!     ))
 //!     // Its handlers made services once, as `axum::serve` does (see [`serve`]).
 //!     .with_state(());
-//! let config = ServeConfig::from_env()?; // the defaults, or ROOM_CALLBACK_HEADER_TIMEOUT_MS...
+//! let mut config = ServeConfig::default(); // the limits below
+//! config.idle_timeout = Duration::from_secs(30); // and the write timeout with it
 //! let listener = serve::bind("0.0.0.0:3000").await?; // "cannot listen on 0.0.0.0:3000: ..."
 //! serve::serve(listener, app, config, shutdown_signal()).await;
 //! # Ok(())
 //! # }
-//! # async fn shutdown_signal() {} // Ctrl-C or SIGTERM: examples/server.rs has one
+//! # async fn shutdown_signal() {} // Ctrl-C or SIGTERM: the receiver's main has one
 //! ```
 //!
-//! `axum::serve` and a bare hyper-util loop have no head or idle timeout and no connection cap: a few
-//! thousand connections that send nothing, or a header a byte at a time, or 400 KB headers that
-//! never end, hold their memory and file descriptors for as long as they like, until a real callback
-//! cannot connect. [`serve`] bounds each of them ([`ServeConfig`] has the numbers):
+//! `axum::serve` and a bare hyper-util loop have no head, idle or write timeout, no connection cap and
+//! no bound on the request bodies held at once: a few thousand connections that send nothing, or a
+//! header a byte at a time, or 400 KB headers that never end, or HTTP/2 connections that give no
+//! flow-control window for the answer, hold their memory and file descriptors for as long as they
+//! like, until a real callback cannot connect; a few connections sending 1 MiB bodies on 100 streams
+//! each take the process to gigabytes. [`serve`] bounds each of them ([`ServeConfig`] has the
+//! numbers). Every connection has a deadline in every state but one (the application's own time,
+//! below):
 //!
 //! - **First byte and head.** A connection must complete its first request head within
 //!   [`ServeConfig::header_timeout`] (10 s) of its accept, whatever it sends: nothing at all, an
@@ -40,8 +49,20 @@
 //!   (16 KiB) with at most [`ServeConfig::max_headers`] (64) fields: a larger head is answered 431 and
 //!   the connection closed. HTTP/2: the same size as `SETTINGS_MAX_HEADER_LIST_SIZE`, and at most
 //!   [`ServeConfig::max_concurrent_streams`] (100) requests at once on a connection.
+//! - **Writing.** Once the application has answered, the response must make progress: a connection
+//!   with a response to write that takes none of it for [`ServeConfig::write_timeout`] (the idle
+//!   timeout unless set) is dropped, the TCP connection closed (no `GOAWAY` to wait on). An HTTP/2
+//!   peer that sets `SETTINGS_INITIAL_WINDOW_SIZE` to 0 and an HTTP/1 peer that stops reading cannot
+//!   keep the connection.
 //! - **Idle.** A connection with no request in progress for [`ServeConfig::idle_timeout`] (60 s) is
 //!   closed (HTTP/2 with `GOAWAY`), and dropped if it does not close within the header timeout.
+//! - **Request bodies in memory.** The requests in progress may together declare at most
+//!   [`ServeConfig::max_buffered_bytes`] (64 MiB) of body: one reservation per request by its
+//!   declared length (up to [`ServeConfig::max_body_charge`], 1 MiB, which is also what a body of
+//!   undeclared length counts as), made before the application is called and given back when it
+//!   answers. A request that does not fit is answered 503 at once, its body unread; bodies above 64
+//!   KiB may take only three quarters of the budget, so that callbacks of a few KiB still fit while
+//!   large bodies hold the rest. A request without a body costs nothing.
 //! - **Connections.** At most [`ServeConfig::max_connections`] (10,000) at once, all clients
 //!   together. One more is **accepted and closed at once**, with nothing read or written: the client
 //!   sees the connection closed (Tencent counts a failed delivery and retries, where retries are
@@ -58,20 +79,15 @@
 //!   HTTP/2 sends `GOAWAY`) within [`ServeConfig::shutdown_grace`] (10 s); then whatever is left is
 //!   dropped and [`serve`] returns.
 //!
-//! A request in progress (its head complete, its response body not yet written) has no time limit
-//! from the server: bound it in the application (the layer reads a callback's body within
-//! [`Config::body_timeout`](tencent_room_callback::Config::body_timeout)). Nor is there a limit per client address:
-//! one address can take every connection, so put a proxy or firewall in front for that.
+//! The application's own time (from a request's complete head until it answers) has no limit from
+//! the server: bound it in the application (the layer reads a callback's body within
+//! [`Config::body_timeout`](tencent_room_callback::Config::body_timeout), 1 s). Nor is there a limit
+//! per client address: one address can take every connection, so put a proxy or firewall in front
+//! for that.
 //!
-//! With the `tracing` feature, refused connections and accept errors are logged (WARN, at most one
-//! event a second, counting the others), as are the start and the end of a shutdown (INFO).
-//!
-//! # Environment
-//!
-//! [`ServeConfig::from_env`] reads the table on [`ServeConfig`]: `ROOM_CALLBACK_HEADER_TIMEOUT_MS`,
-//! `ROOM_CALLBACK_IDLE_TIMEOUT_MS`, `ROOM_CALLBACK_MAX_CONNECTIONS`, `ROOM_CALLBACK_MAX_HEADER_BYTES`,
-//! `ROOM_CALLBACK_MAX_HEADERS`, `ROOM_CALLBACK_MAX_STREAMS`, `ROOM_CALLBACK_SHUTDOWN_GRACE_MS`.
-//! A variable set but empty, white space, not a whole number or zero is an [`EnvError`] naming it.
+//! Refused connections, requests answered 503, connections dropped for a response not written and
+//! accept errors are logged with `tracing` (WARN, each kind at most one event a second, counting the
+//! others), as are the start and the end of a shutdown (INFO).
 
 mod config;
 mod conn;
@@ -93,13 +109,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower_service::Service;
 
-pub use config::{
-    EnvError, EnvProblem, ServeConfig, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADERS,
-    DEFAULT_MAX_HEADER_BYTES, DEFAULT_SHUTDOWN_GRACE, ENV_VARS, HEADER_TIMEOUT_VAR,
-    IDLE_TIMEOUT_VAR, MAX_CONNECTIONS_VAR, MAX_HEADERS_VAR, MAX_HEADER_BYTES_VAR, MAX_STREAMS_VAR,
-    MIN_HEADER_BYTES, SHUTDOWN_GRACE_VAR,
-};
+pub use config::ServeConfig;
 
 /// The first wait after an accept error that is not about one connection.
 const MIN_BACKOFF: Duration = Duration::from_millis(5);
@@ -214,7 +224,12 @@ where
     let limits = conn::Limits {
         header_timeout: config.header_timeout,
         idle_timeout: config.idle_timeout,
+        write_timeout: config.write_timeout_or_idle(),
     };
+    let shared = Arc::new(conn::Shared {
+        budget: conn::Budget::new(config.max_buffered_bytes, config.max_body_charge),
+        stalled: conn::Every::new(),
+    });
     let (stop_tx, stop_rx) = watch::channel(None);
     let (abort_tx, abort_rx) = watch::channel(false);
     let mut builder = auto::Builder::new(conn::Executor { abort: abort_rx });
@@ -225,7 +240,7 @@ where
         // The connection's own task times heads (hyper's timer would also close idle keep-alive
         // connections at the header timeout).
         .header_read_timeout(None)
-        .max_buf_size(config.max_header_bytes.max(MIN_HEADER_BYTES));
+        .max_buf_size(config.max_header_bytes.max(ServeConfig::MIN_HEADER_BYTES));
     // Up to hyper's own bound, the connection's service counts the fields (see HYPER_MAX_HEADERS).
     let max_headers = config.max_headers.max(1);
     if max_headers > conn::HYPER_MAX_HEADERS {
@@ -240,8 +255,8 @@ where
         config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
     let mut connections = JoinSet::new();
-    let mut refused = Every::new();
-    let mut failed = Every::new();
+    let refused = conn::Every::new();
+    let failed = conn::Every::new();
     let mut backoff = MIN_BACKOFF;
 
     tokio::pin!(shutdown);
@@ -264,6 +279,7 @@ where
                             limits,
                             stop_rx.clone(),
                             max_headers,
+                            shared.clone(),
                             permit,
                         ));
                     }
@@ -324,35 +340,6 @@ fn about_one_connection(e: &io::Error) -> bool {
     )
 }
 
-/// Counts events and lets one through a second, with how many there were since the last one.
-#[derive(Debug)]
-struct Every {
-    last: Option<Instant>,
-    count: u64,
-}
-
-impl Every {
-    fn new() -> Every {
-        Every {
-            last: None,
-            count: 0,
-        }
-    }
-
-    /// One more event: `Some(count)` when it is time to report them.
-    fn tick(&mut self) -> Option<u64> {
-        self.count += 1;
-        let now = Instant::now();
-        match self.last {
-            Some(last) if now.duration_since(last) < Duration::from_secs(1) => None,
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.count))
-            }
-        }
-    }
-}
-
 /// The server's few log events.
 mod log {
     use std::io;
@@ -377,6 +364,26 @@ mod log {
             errors = count,
             retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
             "accept failed; retrying"
+        );
+    }
+
+    pub(super) fn write_stalled(count: u64, timeout: Duration) {
+        tracing::warn!(
+            target: TARGET,
+            cut = count,
+            write_timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            "connections dropped: a response not written within the write timeout (the peer gives \
+             no flow-control window or does not read)"
+        );
+    }
+
+    pub(super) fn busy(count: u64, max: usize) {
+        tracing::warn!(
+            target: TARGET,
+            refused = count,
+            max_buffered_bytes = max,
+            "requests answered 503: the bodies of the requests in progress hold the buffered-bytes \
+             budget"
         );
     }
 
@@ -427,6 +434,33 @@ mod tests {
         let service = tower::service_fn(|_req: Request<Incoming>| async {
             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
         });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, service, config, async {
+            let _ = stopped.await;
+        }));
+        (addr, stop, server)
+    }
+
+    /// Serves `service` on a free loopback port with `config`; the address, the signal that stops
+    /// it, and its task.
+    async fn start_with<S, B>(
+        config: ServeConfig,
+        service: S,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )
+    where
+        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<Box<dyn StdError + Send + Sync>>,
+        B: Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let listener = bind("127.0.0.1:0").await.expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(listener, service, config, async {
             let _ = stopped.await;
@@ -513,11 +547,14 @@ mod tests {
         let config = ServeConfig {
             header_timeout: Duration::MAX,
             idle_timeout: Duration::MAX,
+            write_timeout: Some(Duration::MAX),
             shutdown_grace: Duration::ZERO,
             max_connections: usize::MAX,
             max_header_bytes: 0,
             max_headers: 0,
             max_concurrent_streams: 0,
+            max_buffered_bytes: usize::MAX,
+            max_body_charge: usize::MAX,
         };
         let (addr, stop, server) = start(config).await;
         // At least one field is allowed: this request has two.
@@ -618,6 +655,211 @@ mod tests {
         let took = closed_after(&mut stream).await + Duration::from_millis(100);
         assert!(took >= Duration::from_millis(250), "{took:?}");
         assert!(took < Duration::from_secs(2), "{took:?}");
+        let _ = stop.send(());
+        let _ = server.await;
+    }
+
+    /// A body of `len` bytes in 64 KiB frames, each given as hyper asks for it.
+    struct Chunks {
+        left: usize,
+    }
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            let n = self.left.min(64 * 1024);
+            if n == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            self.left -= n;
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(Bytes::from(vec![b'x'; n])))))
+        }
+    }
+
+    /// A connection whose peer does not read: connected with a small receive buffer, the request
+    /// sent, nothing read for `wait`; then everything it can read: the bytes and whether the server
+    /// closed it (end of stream or reset) within 5 s.
+    async fn unread_answer(
+        addr: std::net::SocketAddr,
+        request: &[u8],
+        wait: Duration,
+    ) -> (usize, bool) {
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let mut stream = socket.connect(addr).await.expect("connect");
+        stream.write_all(request).await.expect("write");
+        tokio::time::sleep(wait).await;
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 * 1024];
+        let give_up = Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(give_up, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return (total, true),
+                Ok(Ok(n)) => total += n,
+                Err(_) => return (total, false),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_http1_peer_that_does_not_read_is_dropped_at_the_write_timeout() {
+        const LEN: usize = 16 * 1024 * 1024;
+        let config = ServeConfig {
+            write_timeout: Some(Duration::from_millis(300)),
+            ..ServeConfig::default()
+        };
+        // Streamed in frames (the body's progress stops) and in one frame (hyper holds it all: the
+        // socket's refusals stop it).
+        let streamed = tower::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Chunks { left: LEN }))
+        });
+        let whole = tower::service_fn(|_req: Request<Incoming>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(vec![b'x'; LEN]))))
+        });
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let (a, stop_a, server_a) = start_with(config.clone(), streamed).await;
+        let (b, stop_b, server_b) = start_with(config, whole).await;
+        for addr in [a, b] {
+            let (read, closed) = unread_answer(addr, request, Duration::from_millis(1500)).await;
+            assert!(closed, "{addr}: still open after {read} bytes");
+            assert!(read < LEN, "{addr}: {read} bytes: the whole answer");
+        }
+        // A reader that reads gets the whole answer, however long it takes.
+        let (read, closed) = unread_answer(
+            a,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::ZERO,
+        )
+        .await;
+        assert!(closed && read > LEN, "{read} bytes");
+        for (stop, server) in [(stop_a, server_a), (stop_b, server_b)] {
+            let _ = stop.send(());
+            tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .expect("stopped")
+                .expect("the server task");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_http2_stream_without_a_window_is_dropped_at_the_write_timeout() {
+        let timeout = Duration::from_millis(500);
+        let config = ServeConfig {
+            write_timeout: Some(timeout),
+            ..ServeConfig::default()
+        };
+        let (addr, stop, server) = start(config).await;
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, conn) =
+            hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                .initial_stream_window_size(0)
+                .handshake::<_, http_body_util::Empty<Bytes>>(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("the handshake");
+        let conn = tokio::spawn(conn);
+        let req = Request::get(format!("http://{addr}/"))
+            .body(http_body_util::Empty::new())
+            .expect("a request");
+        let res = sender.send_request(req).await.expect("the response head");
+        assert_eq!(res.status(), 200);
+        let answered = Instant::now();
+        // The body cannot come; the connection goes at the write timeout.
+        let ended = tokio::time::timeout(Duration::from_secs(10), conn).await;
+        let took = answered.elapsed();
+        assert!(ended.is_ok(), "still open after {took:?}");
+        assert!(
+            took + Duration::from_millis(100) >= timeout && took < timeout + Duration::from_secs(1),
+            "dropped {took:?} after the answer's head"
+        );
+        let _ = stop.send(());
+        let _ = server.await;
+    }
+
+    #[tokio::test]
+    async fn bodies_past_the_budget_are_answered_503_and_small_ones_keep_their_headroom() {
+        // 1 MiB in all, 768 KiB for bodies above 64 KiB; one request charged 512 KiB at most.
+        let config = ServeConfig {
+            max_buffered_bytes: 1024 * 1024,
+            max_body_charge: 512 * 1024,
+            ..ServeConfig::default()
+        };
+        // Requests with a body wait until told (their reservation held); the others answer at once.
+        let release = Arc::new(tokio::sync::Notify::new());
+        let service = {
+            let release = release.clone();
+            tower::service_fn(move |req: Request<Incoming>| {
+                let release = release.clone();
+                async move {
+                    if req.body().size_hint().exact() != Some(0) {
+                        release.notified().await;
+                    }
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                }
+            })
+        };
+        let (addr, stop, server) = start_with(config, service).await;
+        // A head with a declared body, the body not sent: the server answers or holds it.
+        let send = |head: String| async move {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream.write_all(head.as_bytes()).await.expect("write");
+            stream
+        };
+        let declared =
+            |len: usize| format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n");
+        // Answered at once, or nothing within 300 ms (held).
+        let answer = |mut stream: TcpStream| async move {
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            let give_up = Instant::now() + Duration::from_millis(300);
+            while let Ok(Ok(n)) = tokio::time::timeout_at(give_up, stream.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+                answer.extend_from_slice(&buf[..n]);
+            }
+            (String::from_utf8_lossy(&answer).into_owned(), stream)
+        };
+        let mut held = Vec::new();
+        // A large body declared above the most one request is charged: 512 KiB reserved.
+        let (a, stream) = answer(send(declared(10 * 1024 * 1024)).await).await;
+        assert_eq!(a, "", "the first large body is held");
+        held.push(stream);
+        // 300 KiB more would take large bodies past 768 KiB: 503 at once, and the connection closed.
+        let (b, _) = answer(send(declared(300 * 1024)).await).await;
+        assert!(b.starts_with("HTTP/1.1 503"), "{b:?}");
+        assert!(
+            b.contains("retry-after: 1") && b.contains("connection: close"),
+            "{b:?}"
+        );
+        // A body of undeclared length counts as the most (512 KiB): refused too.
+        let chunked = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned();
+        let (c, _) = answer(send(chunked).await).await;
+        assert!(c.starts_with("HTTP/1.1 503"), "{c:?}");
+        // Small bodies have the last quarter: eight of 60 KiB fit (512 + 480 <= 1024)...
+        for _ in 0..8 {
+            let (small, stream) = answer(send(declared(60 * 1024)).await).await;
+            assert_eq!(small, "", "a small body is held");
+            held.push(stream);
+        }
+        // ... a ninth does not.
+        let (d, _) = answer(send(declared(60 * 1024)).await).await;
+        assert!(d.starts_with("HTTP/1.1 503"), "{d:?}");
+        // A request without a body is never refused.
+        assert!(get(addr).await.starts_with("HTTP/1.1 200"));
+        // Once they are answered, their reservations are back.
+        release.notify_waiters();
+        for stream in held {
+            let (answer, _) = answer(stream).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        }
+        let (e, stream) = answer(send(declared(700 * 1024)).await).await;
+        assert_eq!(e, "", "a large body is held again");
+        drop(stream);
         let _ = stop.send(());
         let _ = server.await;
     }
