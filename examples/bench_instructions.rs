@@ -9,7 +9,10 @@
 //! handler mode, request passed through), `layer_16k` (the same with a handler whose future holds
 //! 16 KiB), `layer_extension` (an extension route registered: the inner service gets a `RequestBody`),
 //! `leave_layer` (the documented leave sample, intercepted and handled), `leave_floor` (a bare function
-//! collecting that body and decoding it with `serde_json`, no check at all).
+//! collecting that body and decoding it with `serde_json`, no check at all), `leave_signed` (the leave
+//! sample signed with a token: `Sign` and `RequestTime` checked), `trtc_layer` (a TRTC exit event of the
+//! same size, pretty-printed as Tencent sends it and signed with a key, on the layer's TRTC path:
+//! verified, decoded as a `TrtcEvent`, handled).
 
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};
@@ -21,6 +24,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::{BodyExt, Full};
+use tencent_room_callback::trtc::{self, TrtcEvent};
 use tencent_room_callback::{CallbackLayer, CallbackMeta, Config, HandlerError, MemberLeave};
 use tower::{service_fn, Layer, Service};
 
@@ -51,8 +55,33 @@ async fn on_leave_16k(event: MemberLeave, _: CallbackMeta) -> Result<(), Handler
     Ok(())
 }
 
+async fn on_trtc(event: TrtcEvent, _: CallbackMeta) -> Result<(), HandlerError> {
+    black_box(event);
+    Ok(())
+}
+
+const TOKEN: &str = "bench-callback-token";
+const KEY: &str = "benchkey123";
+
 fn config() -> Config {
     Config::new(1400000000).body_timeout(None)
+}
+
+/// Now, in seconds since the epoch.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A TRTC exit (104) sent now, pretty-printed with tabs as Tencent sends it, about the size of the leave
+/// sample.
+fn trtc_exit() -> String {
+    let ms = now_secs() * 1000;
+    format!(
+        "{{\n\t\"EventGroupId\":\t1,\n\t\"EventType\":\t104,\n\t\"CallbackTs\":\t{ms},\n\t\"EventInfo\":\t{{\n\t\t\"RoomId\":\t\"rid-123\",\n\t\t\"EventTs\":\t{},\n\t\t\"EventMsTs\":\t{ms},\n\t\t\"UserId\":\t\"user1\",\n\t\t\"Role\":\t20,\n\t\t\"Reason\":\t1\n\t}}\n}}",
+        ms / 1000
+    )
 }
 
 fn run<S, B>(mut svc: S, n: u64, make: impl Fn() -> Request<Full<Bytes>>)
@@ -114,6 +143,50 @@ fn main() {
             n,
             leave,
         ),
+        "leave_signed" => {
+            let time = now_secs().to_string();
+            let uri = format!(
+                "{LEAVE_URI}&RequestTime={time}&Sign={}",
+                tencent_room_callback::testing::signature(TOKEN, &time)
+            );
+            run(
+                CallbackLayer::new(config().token(TOKEN).unwrap())
+                    .on(on_leave)
+                    .layer(service_fn(app)),
+                n,
+                || {
+                    Request::post(uri.as_str())
+                        .header("content-length", SAMPLE.len())
+                        .body(Full::new(Bytes::from_static(SAMPLE.as_bytes())))
+                        .unwrap()
+                },
+            )
+        }
+        "trtc_layer" => {
+            let body = Bytes::from(trtc_exit());
+            let sign = trtc::sign(KEY, &body);
+            eprintln!(
+                "trtc body: {} bytes, leave sample: {} bytes",
+                body.len(),
+                SAMPLE.len()
+            );
+            run(
+                CallbackLayer::new(config().trtc_key(KEY).unwrap())
+                    .trtc_path("/trtc")
+                    .on(on_trtc)
+                    .layer(service_fn(app)),
+                n,
+                || {
+                    Request::post("/trtc")
+                        .header("content-type", "application/json")
+                        .header("content-length", body.len())
+                        .header("SdkAppId", "1400000000")
+                        .header("Sign", sign.as_str())
+                        .body(Full::new(body.clone()))
+                        .unwrap()
+                },
+            )
+        }
         "leave_floor" => run(
             service_fn(|req: Request<Full<Bytes>>| async move {
                 let body = req.into_body().collect().await.unwrap().to_bytes();
@@ -127,7 +200,7 @@ fn main() {
             leave,
         ),
         other => {
-            eprintln!("unknown contender {other:?}: no_layer, layer, layer_16k, layer_extension, leave_layer, leave_floor");
+            eprintln!("unknown contender {other:?}: no_layer, layer, layer_16k, layer_extension, leave_layer, leave_signed, trtc_layer, leave_floor");
             std::process::exit(2);
         }
     }

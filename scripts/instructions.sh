@@ -113,7 +113,7 @@ count() { # count CONTENDER N: total instructions
     grep -E '^summary:|^totals:' "$WORK/out" | head -1 | awk '{print $2}'
 }
 declare -A PER
-for c in no_layer layer layer_16k layer_extension leave_layer leave_floor; do
+for c in no_layer layer layer_16k layer_extension leave_layer leave_signed trtc_layer leave_floor; do
     a=$(count "$c" "$N1"); b=$(count "$c" "$N2")
     PER[$c]=$(( (b - a) / (N2 - N1) ))
     printf '%-16s %8d instructions per request\n' "$c" "${PER[$c]}"
@@ -123,3 +123,5 @@ echo "pass-through, layer / no layer:            $(ratio "${PER[layer]}" "${PER[
 echo "pass-through, 16 KiB handler / no layer:   $(ratio "${PER[layer_16k]}" "${PER[no_layer]}")"
 echo "pass-through, extension route / no layer:  $(ratio "${PER[layer_extension]}" "${PER[no_layer]}")"
 echo "leave sample, layer / floor:               $(ratio "${PER[leave_layer]}" "${PER[leave_floor]}")"
+echo "TRTC exit / leave sample, both signed:      $(ratio "${PER[trtc_layer]}" "${PER[leave_signed]}")"
+echo "TRTC exit / leave sample, unsigned:         $(ratio "${PER[trtc_layer]}" "${PER[leave_layer]}")"

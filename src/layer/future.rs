@@ -328,15 +328,19 @@ where
                             RejectionKind::HandlerFailed,
                         ))));
                     };
-                    let (meta, at) = match (meta, *this.at) {
-                        (Some(meta), Some(at)) => (meta, at),
+                    let (meta, at, early) = match (meta, *this.at) {
+                        (Some(meta), Some(at)) => (meta, at, None),
                         // A TRTC event: verified now that its body is all there, then routed.
                         _ => {
                             let verified = result.clone().and_then(|()| {
-                                crate::trtc::verify(&this.shared.config, &parts.headers, &bytes)
+                                crate::trtc::verify_event(
+                                    &this.shared.config,
+                                    &parts.headers,
+                                    &bytes,
+                                )
                             });
-                            let meta = match verified {
-                                Ok(meta) => meta,
+                            let (meta, early) = match verified {
+                                Ok(verified) => verified,
                                 Err(rejection) => {
                                     refused(None, measured, &rejection);
                                     return Poll::Ready(Step::Answer(Err(rejection)));
@@ -358,14 +362,14 @@ where
                                 this.inner.take();
                             }
                             *this.at = Some(found.at);
-                            (meta, found.at)
+                            (meta, found.at, early)
                         }
                     };
                     let measured = *this.measured;
                     let command = this.command.as_str();
                     let delivery = result.and_then(|()| {
                         catch_unwind(AssertUnwindSafe(|| {
-                            deliver(this.shared, at, meta, &bytes, &mut parts.extensions)
+                            deliver(this.shared, at, meta, &bytes, early, &mut parts.extensions)
                         }))
                         .unwrap_or_else(|panic| Err(panicked(command, None, &*panic)))
                     });
@@ -523,6 +527,7 @@ fn deliver(
     at: usize,
     meta: CallbackMeta,
     body: &Bytes,
+    trtc: Option<crate::trtc::TrtcEvent>,
     extensions: &mut http::Extensions,
 ) -> Result<(Delivered, Room), Rejection> {
     let entry = shared.routes.entry(at);
@@ -532,16 +537,22 @@ fn deliver(
             meta,
             body,
             max_members,
+            trtc,
         };
         return entry.route.deliver(callback, extensions);
     };
-    let key = DeliveryKey::of_delivery(&meta, body);
+    // A TRTC event decoded already has its key at hand.
+    let key = match &trtc {
+        Some(event) => event.delivery_key(meta.sdk_app_id),
+        None => DeliveryKey::of_delivery(&meta, body),
+    };
     let mut room = None;
     let fut = dedup.run(key, || {
         let callback = Intercepted {
             meta,
             body,
             max_members,
+            trtc,
         };
         match entry.route.deliver(callback, extensions)? {
             (Delivered::Handler(fut), r) => {

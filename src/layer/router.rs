@@ -30,6 +30,21 @@ pub(crate) struct Intercepted<'a> {
     pub(crate) body: &'a Bytes,
     /// The bound on every list in the body ([`Config::max_members`](crate::Config::max_members)).
     pub(crate) max_members: usize,
+    /// A TRTC event decoded while it was verified, for a route that takes it typed.
+    pub(crate) trtc: Option<crate::trtc::TrtcEvent>,
+}
+
+impl Intercepted<'_> {
+    /// The callback's event as `E`: the one decoded while verifying when it is an `E`, else decoded now.
+    pub(crate) fn decode<E: crate::Event>(&mut self) -> Result<E, Rejection> {
+        let early = (&mut self.trtc as &mut dyn std::any::Any)
+            .downcast_mut::<Option<E>>()
+            .and_then(Option::take);
+        match early {
+            Some(event) => Ok(event),
+            None => E::decode(&self.meta, self.body, self.max_members),
+        }
+    }
 }
 
 /// Where a route delivered a callback.

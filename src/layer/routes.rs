@@ -45,10 +45,10 @@ impl<E, H> OnEvent<E, H> {
 impl<E: Event, H: Handler<E>> Route for OnEvent<E, H> {
     fn deliver(
         &self,
-        callback: Intercepted<'_>,
+        mut callback: Intercepted<'_>,
         _: &mut Extensions,
     ) -> Result<(Delivered, Room), Rejection> {
-        let event = E::decode(&callback.meta, callback.body, callback.max_members)?;
+        let event = callback.decode::<E>()?;
         let room = room(event.room_id());
         let fut = Acked {
             fut: self.handler.call(event, callback.meta),
@@ -110,10 +110,10 @@ impl<E> Forward<E> {
 impl<E: Event> Route for Forward<E> {
     fn deliver(
         &self,
-        callback: Intercepted<'_>,
+        mut callback: Intercepted<'_>,
         extensions: &mut Extensions,
     ) -> Result<(Delivered, Room), Rejection> {
-        let event = E::decode(&callback.meta, callback.body, callback.max_members)?;
+        let event = callback.decode::<E>()?;
         let room = room(event.room_id());
         extensions.insert(event);
         extensions.insert(callback.meta);

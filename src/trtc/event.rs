@@ -551,15 +551,15 @@ impl EventInfo {
 
 /// The body as sent: any group and type (checked after).
 #[derive(Deserialize)]
-struct Wire {
+pub(super) struct Wire {
     #[serde(rename = "EventGroupId", deserialize_with = "flex::u32")]
-    group: u32,
+    pub(super) group: u32,
     #[serde(rename = "EventType", deserialize_with = "flex::u32")]
-    event_type: u32,
+    pub(super) event_type: u32,
     #[serde(rename = "CallbackTs", default)]
-    callback_ts: Option<EventTime>,
+    pub(super) callback_ts: Option<EventTime>,
     #[serde(rename = "CallbackMsTs", default)]
-    callback_ms_ts: Option<EventTime>,
+    pub(super) callback_ms_ts: Option<EventTime>,
     #[serde(rename = "EventInfo", deserialize_with = "info_object")]
     info: EventInfo,
 }

@@ -121,6 +121,7 @@ pub use keys::KeySets;
 pub(crate) use keys::Settings;
 pub use sign::sign;
 pub use verify::verify;
+pub(crate) use verify::verify_event;
 
 /// The prefix of every TRTC pseudo-command (`TRTC.1.104`...): a route on it takes every TRTC
 /// callback. No Tencent `CallbackCommand` starts with it.

@@ -107,6 +107,16 @@ pub fn verify(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<CallbackMeta, Rejection> {
+    verify_event(config, headers, body).map(|(meta, _)| meta)
+}
+
+/// [`verify`], and the typed event when the body is one (a room or media event): what the layer calls,
+/// so that a typed event's body is read once, not once to verify it and again to decode it.
+pub(crate) fn verify_event(
+    config: &Config,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(CallbackMeta, Option<super::TrtcEvent>), Rejection> {
     let sdk_app_id = sdk_app_id(headers)?;
     // Two different `Sign`s: no single signature to check, so none matches.
     let sign = single(headers, &SIGN)
@@ -146,7 +156,20 @@ pub fn verify(
     }
     drop(table);
 
-    let envelope: Envelope = super::decode_object(body)?;
+    // A room or media event's body read whole at once; any other's (or one that is not a typed event's
+    // shape) as its envelope only.
+    let (envelope, event) = match super::decode_object::<super::event::Wire>(body) {
+        Ok(wire) => {
+            let envelope = Envelope {
+                group: wire.group,
+                event_type: wire.event_type,
+                callback_ts: wire.callback_ts,
+                callback_ms_ts: wire.callback_ms_ts,
+            };
+            (envelope, super::TrtcEvent::try_from(wire).ok())
+        }
+        Err(_) => (super::decode_object(body)?, None),
+    };
     if let Some(ts) = envelope.callback_ts {
         check_fresh(config, "CallbackTs", ts)?;
     }
@@ -158,13 +181,14 @@ pub fn verify(
         .or(envelope.callback_ms_ts)
         .map(|ts| UnixSeconds::from_secs(ts.as_millis() / 1000));
 
-    Ok(CallbackMeta {
+    let meta = CallbackMeta {
         sdk_app_id,
         command: EventCode::new(envelope.group, envelope.event_type).command(),
         client_ip: None,
         platform: None,
         request_time,
-    })
+    };
+    Ok((meta, event))
 }
 
 /// A callback time (`name`, milliseconds) must be within the window of now, either direction; the
