@@ -7,7 +7,6 @@
 #![forbid(unsafe_code)]
 
 use std::fmt;
-use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,7 +19,6 @@ use tencent_room_callback::{
     RoomEvent,
 };
 use tencent_room_callback_inbox::{Inbox, InboxEvent};
-use tokio::sync::{mpsc, oneshot};
 use tower::util::Either;
 use tower::Layer;
 
@@ -36,6 +34,10 @@ mod limits;
 /// Stderr, and the bound on what each callback writes there.
 mod logs;
 
+/// Stdout, written in batches by a task of its own.
+mod stdout;
+use stdout::Printer;
+
 pub mod serve;
 
 /// The target of the receiver's own log events: `server`, as when it was the workspace's example (so that
@@ -45,66 +47,6 @@ pub(crate) const LOG_TARGET: &str = "server";
 
 /// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
 const DEFAULT_SDK_APP_ID: u64 = 1400000000;
-
-/// The most lines waiting for stdout, and the most in one write. A handler finding the queue full
-/// waits for room: a slow reader of stdout slows the answers down, memory stays bounded.
-const QUEUE: usize = 256;
-
-/// A line for the printer, and where to tell its handler once it is written (or why it is not).
-type Job = (Vec<u8>, oneshot::Sender<Result<(), io::ErrorKind>>);
-
-/// Stdout, written by a task of its own in batches: the lines of the requests that run together go
-/// out in one write and one flush, instead of one each. A handler waits for its line's flush before
-/// answering OK, so every acknowledged callback is on stdout (as when each handler wrote its own), and
-/// a write error (stdout closed) fails it: 500, logged by the library.
-#[derive(Clone)]
-struct Printer(mpsc::Sender<Job>);
-
-impl Printer {
-    /// The printer, and its task: that ends once every `Printer` is dropped and every line written.
-    fn start() -> (Printer, tokio::task::JoinHandle<()>) {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        (Printer(jobs), tokio::spawn(write_batches(queue)))
-    }
-
-    /// Prints `line` and a newline; returns once they are flushed.
-    async fn print(&self, line: Vec<u8>) -> Result<(), HandlerError> {
-        let (done, written) = oneshot::channel();
-        let stopped = || HandlerError::msg("the stdout printer has stopped");
-        self.0.send((line, done)).await.map_err(|_| stopped())?;
-        Ok(written
-            .await
-            .map_err(|_| stopped())?
-            .map_err(io::Error::from)?)
-    }
-}
-
-/// The printer's task: takes the queued lines, lets the other ready tasks run first (the lines they
-/// queue join the batch), writes the batch and flushes (blocking, as `println!` would), then tells
-/// each line's handler.
-async fn write_batches(mut queue: mpsc::Receiver<Job>) {
-    let (mut jobs, mut batch) = (Vec::with_capacity(QUEUE), Vec::new());
-    while queue.recv_many(&mut jobs, QUEUE).await > 0 {
-        tokio::task::yield_now().await;
-        while jobs.len() < QUEUE {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        batch.clear();
-        for (line, _) in &jobs {
-            batch.extend_from_slice(line);
-            batch.push(b'\n');
-        }
-        let mut out = io::stdout().lock();
-        let written = out.write_all(&batch).and_then(|()| out.flush());
-        drop(out);
-        for (_, done) in jobs.drain(..) {
-            let _ = done.send(written.as_ref().map_err(io::Error::kind).copied());
-        }
-    }
-}
 
 /// Prints a Room event as one JSON line on stdout, after the simulated `work`.
 async fn print_event(
