@@ -1,5 +1,5 @@
-//! Internals the crate's own benchmarks compare with well-kept crates (`dev/../benches/crates.rs`):
-//! hidden, not part of the API, and only built with the `testing` feature.
+//! Internals the crate's own benchmarks compare with well-kept crates (`benches/crates.rs`): hidden,
+//! not part of the API, and only built with `RUSTFLAGS="--cfg trc_bench"`.
 
 use bytes::Bytes;
 use http_body::Body;

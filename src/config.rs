@@ -9,6 +9,8 @@ use crate::ack::Ack;
 
 mod policy;
 mod tokens;
+/// The TRTC callback keys: public as [`crate::trtc::KeySets`].
+pub(crate) mod trtc_keys;
 
 pub use policy::SignPolicy;
 pub use tokens::TokenSets;
@@ -158,8 +160,8 @@ type ClockFn = dyn Fn() -> SystemTime + Send + Sync;
 /// 4. [`SignPolicy::Required`] when the app's token set (its own, else the default set) holds a token
 ///    at the time of the callback, [`SignPolicy::Off`] when it holds none.
 ///
-/// Without any policy set, a configuration behaves as in 0.1: with a token, every callback must be
-/// signed with it; without one, nothing is checked.
+/// Without any policy set: with a token, every callback must be signed with it; without one, nothing
+/// is checked.
 ///
 /// `Debug` shows the apps, how many tokens each set holds and the policies; never a token.
 #[derive(Clone)]
@@ -174,7 +176,7 @@ pub struct Config {
     pub(crate) decision_deadline: Duration,
     pub(crate) decision_fallback: Option<Ack>,
     /// The TRTC dialect's keys and window ([`crate::trtc`]).
-    pub(crate) trtc: crate::trtc::Settings,
+    pub(crate) trtc: trtc_keys::Settings,
 }
 
 /// What a callback of one app and command is checked against: its policy and, at this moment, its
@@ -216,7 +218,7 @@ impl Config {
             max_members: DEFAULT_MAX_MEMBERS,
             decision_deadline: DEFAULT_DECISION_DEADLINE,
             decision_fallback: None,
-            trtc: crate::trtc::Settings::default(),
+            trtc: trtc_keys::Settings::default(),
         }
     }
 
@@ -568,7 +570,7 @@ mod tests {
         assert_eq!(texts(&c.tokens_for(2)), ["b1"]);
         assert_eq!(texts(&c.tokens_for(3)), ["c1", "c2"]);
         assert_eq!(auth(&c, 2, LEAVE), (Required, vec!["b1".into()]));
-        // 0.1's meaning: one token makes every app's callbacks require it.
+        // No policy: one token makes every app's callbacks require it.
         let c = Config::new(1).app_id(2).token("t")?;
         for app in [1, 2] {
             assert_eq!(auth(&c, app, LEAVE), (Required, vec!["t".into()]));

@@ -125,17 +125,6 @@ impl DeliveryKey {
         DeliveryKey::from_digest(&hasher.finalize())
     }
 
-    /// The key of a verified callback as it was delivered: [`of`](Self::of) its app, command and body;
-    /// for a TRTC event, the event's identity (a retry may carry a new `CallbackTs`).
-    pub(crate) fn of_delivery(meta: &CallbackMeta, body: &[u8]) -> DeliveryKey {
-        if crate::trtc::EventCode::of(&meta.command).is_some() {
-            if let Ok(key) = crate::trtc::delivery_key(meta.sdk_app_id, body) {
-                return key;
-            }
-        }
-        DeliveryKey::of(meta.sdk_app_id, meta.command.as_str(), body)
-    }
-
     /// The first 16 bytes of a digest.
     pub(crate) fn from_digest(digest: &[u8]) -> DeliveryKey {
         let mut key = [0u8; 16];

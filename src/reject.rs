@@ -183,7 +183,7 @@ impl Rejection {
     /// A rejection of `kind` with a detail (cut to 200 bytes).
     pub(crate) fn with_detail(kind: RejectionKind, detail: impl fmt::Display) -> Self {
         let mut detail = detail.to_string();
-        let end = crate::value::fitting(&detail, MAX_DETAIL);
+        let end = fitting(&detail, MAX_DETAIL);
         if end < detail.len() {
             detail.truncate(end);
             detail.push('…');
@@ -280,6 +280,19 @@ impl axum_core::response::IntoResponse for Rejection {
     fn into_response(self) -> axum_core::response::Response {
         self.http_response()
     }
+}
+
+/// The length of the longest prefix of `s` of at most `max` bytes that ends on a character boundary:
+/// where to cut a text that must fit in `max` bytes (answers and logs alike).
+pub(crate) fn fitting(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
 }
 
 #[cfg(test)]

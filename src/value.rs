@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::{self, Deserializer, SeqAccess, Unexpected, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::reject::{Rejection, RejectionKind};
+use crate::reject::{fitting, Rejection, RejectionKind};
 
 /// A Tencent account (user) ID.
 ///
@@ -139,19 +139,6 @@ impl<'de> Deserialize<'de> for FlexU64 {
         }
         d.deserialize_any(V)
     }
-}
-
-/// The length of the longest prefix of `s` of at most `max` bytes that ends on a character boundary:
-/// where to cut a text that must fit in `max` bytes (answers and logs alike).
-pub(crate) fn fitting(s: &str, max: usize) -> usize {
-    if s.len() <= max {
-        return s.len();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    end
 }
 
 /// Parses a non-empty string of ASCII digits (no sign, no space) into a `u64`, refusing overflow.

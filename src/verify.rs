@@ -49,7 +49,7 @@ pub(crate) fn verify(
     let table = config.snapshot();
     let known = table.knows(sdk_app_id);
     if !known && !table.any() {
-        // No token anywhere: nothing to keep secret, and the app is the first thing wrong (as in 0.1).
+        // No token anywhere: nothing to keep secret, and the app is the first thing wrong.
         return Err(Rejection::with_detail(
             RejectionKind::UnknownSdkAppId,
             format_args!("{sdk_app_id}"),
@@ -402,7 +402,7 @@ mod tests {
                 Err(RejectionKind::BadSignature)
             );
         }
-        // Without any token there is nothing to hide: 403, as in 0.1.
+        // Without any token there is nothing to hide: 403.
         assert_eq!(
             kind(&Config::new(1), LEAVE, "SdkAppid=2"),
             Err(RejectionKind::UnknownSdkAppId)
@@ -440,7 +440,7 @@ mod tests {
             ),
             Ok(())
         );
-        // Required (a token, no policy for the prefix): as in 0.1.
+        // Required (a token, no policy for the prefix).
         assert_eq!(
             kind(&c, C2C, "SdkAppid=1400000000"),
             Err(RejectionKind::MissingSignature)

@@ -533,11 +533,11 @@ const CHANGES: &[&str] = &{
     all
 };
 
-impl crate::Event for Changes {
+impl crate::event::Event for Changes {
     const COMMANDS: &'static [&'static str] = CHANGES;
 
     fn decode(
-        meta: &crate::CallbackMeta,
+        meta: &crate::meta::CallbackMeta,
         body: &[u8],
         max_members: usize,
     ) -> Result<Changes, Rejection> {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::handler::AckFuture;
 use super::handler::HandlerError;
-use super::router::AckFuture;
 use crate::ack::Ack;
 use crate::meta::DeliveryKey;
 

@@ -16,12 +16,13 @@ use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use super::body::{BodyMode, ResponseBody};
+use super::handler::AckFuture;
 use super::handler::BoxError;
-use super::router::{AckFuture, Delivered, Intercepted};
+use super::router::{Delivered, Intercepted};
 use super::Shared;
 use crate::ack::Ack;
 use crate::command::CallbackCommand;
-use crate::meta::{CallbackMeta, DeliveryKey};
+use crate::meta::CallbackMeta;
 use crate::metrics;
 use crate::reject::{Rejection, RejectionKind};
 use crate::trace::{self, Room};
@@ -544,7 +545,7 @@ fn deliver(
     // A TRTC event decoded already has its key at hand.
     let key = match &trtc {
         Some(event) => event.delivery_key(meta.sdk_app_id),
-        None => DeliveryKey::of_delivery(&meta, body),
+        None => super::routes::delivery_key(&meta, body),
     };
     let mut room = None;
     let fut = dedup.run(key, || {

@@ -9,7 +9,11 @@ use std::task::{ready, Context, Poll};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use crate::ack::Ack;
 use crate::meta::CallbackMeta;
+
+/// A handler's answer, type-erased: one allocation per intercepted callback.
+pub(crate) type AckFuture = Pin<Box<dyn Future<Output = Result<Ack, HandlerError>> + Send>>;
 
 /// A boxed error: what `tower` middleware returns.
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;

@@ -109,11 +109,13 @@ impl Shared {
 ///
 /// Every refusal is an HTTP answer (never a service error) with a FAIL acknowledgment whose `ErrorInfo`
 /// starts with `callback layer:` and says what was wrong, and whose `ErrorCode` comes from the table on
-/// [`RejectionKind`](crate::RejectionKind). A 401 never says more than "Sign does not match" or the
-/// like (an answer must not help a forger, nor tell which apps a receiver serves): the precise reason (an
-/// SDKAppID that is not configured, a stale `RequestTime`) is in the `tracing` event the layer emits
-/// with the `tracing` feature (its `note` field). With a token configured, a mistyped SDKAppID
-/// answers 401 like a bad signature: read the log before rotating tokens.
+/// [`RejectionKind`](crate::RejectionKind). A wrong or missing `Sign` answers 401 "Sign does not
+/// match", and so does an SDKAppID that is not configured when a token is (an answer must not tell which
+/// apps a receiver serves): which of the two it was is in the `tracing` event the layer emits with the
+/// `tracing` feature, its `note` field. With a token configured, a mistyped SDKAppID therefore answers
+/// 401 like a bad signature: read the log before rotating tokens. A `RequestTime` outside the window
+/// is a 401 that says so, with how far it is from the receiver's clock (nothing secret: check the
+/// clocks).
 ///
 /// The configuration and the routes live behind one `Arc`: cloning the layer, or making a service
 /// with it, clones that `Arc` and nothing else, and handlers need not be `Clone`.

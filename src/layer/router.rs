@@ -6,23 +6,17 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Extensions;
 
 use super::dedup::Dedup;
-use super::handler::HandlerError;
-use crate::ack::Ack;
+use super::handler::AckFuture;
 use crate::command::{CallbackCommand, Command, Rank};
 use crate::meta::CallbackMeta;
 use crate::reject::Rejection;
 use crate::trace::Room;
-
-/// A handler's answer, type-erased: one allocation per intercepted callback.
-pub(crate) type AckFuture = Pin<Box<dyn Future<Output = Result<Ack, HandlerError>> + Send>>;
 
 /// A verified callback whose body is all there, as a route receives it.
 pub(crate) struct Intercepted<'a> {
@@ -36,7 +30,7 @@ pub(crate) struct Intercepted<'a> {
 
 impl Intercepted<'_> {
     /// The callback's event as `E`: the one decoded while verifying when it is an `E`, else decoded now.
-    pub(crate) fn decode<E: crate::Event>(&mut self) -> Result<E, Rejection> {
+    pub(crate) fn decode<E: crate::event::Event>(&mut self) -> Result<E, Rejection> {
         let early = (&mut self.trtc as &mut dyn std::any::Any)
             .downcast_mut::<Option<E>>()
             .and_then(Option::take);

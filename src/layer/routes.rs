@@ -233,7 +233,7 @@ impl RawCallback {
 
     /// The key of this delivery, what copies of it share: see [`DeliveryKey`].
     pub fn key(&self) -> DeliveryKey {
-        DeliveryKey::of_delivery(&self.meta, &self.body)
+        delivery_key(&self.meta, &self.body)
     }
 
     /// The body decoded as event `E` (its command must be one `E` takes), lists bounded by
@@ -306,4 +306,15 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().fut.poll(cx).map_ok(|()| Ack::ok())
     }
+}
+
+/// The key of a verified callback as it was delivered: [`DeliveryKey::of`] its app, command and body;
+/// for a TRTC event, the event's identity (a retry may carry a new `CallbackTs`).
+pub(crate) fn delivery_key(meta: &CallbackMeta, body: &[u8]) -> DeliveryKey {
+    if crate::trtc::EventCode::of(&meta.command).is_some() {
+        if let Ok(key) = crate::trtc::delivery_key(meta.sdk_app_id, body) {
+            return key;
+        }
+    }
+    DeliveryKey::of(meta.sdk_app_id, meta.command.as_str(), body)
 }

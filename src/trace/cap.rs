@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Display, Write as _};
 
-use crate::value::fitting;
+use crate::reject::fitting;
 
 /// Longest command name or room ID logged, in bytes (then "…"): both come from the sender.
 pub(super) const MAX_NAME: usize = 128;

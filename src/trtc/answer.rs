@@ -70,7 +70,7 @@ pub fn rejection_response<B: From<Bytes>>(rejection: &Rejection) -> Response<B> 
 /// A handler's answer to a TRTC callback: 200 with [`OK_BODY`] for the OK acknowledgment, else 200 with
 /// `{"code":<ErrorCode>,"message":"<ErrorInfo>"}` (Tencent reads the status; the body says what the
 /// handler said).
-pub(crate) fn ack_response<B: From<Bytes>>(ack: &crate::Ack) -> Response<B> {
+pub(crate) fn ack_response<B: From<Bytes>>(ack: &crate::ack::Ack) -> Response<B> {
     if ack.is_ok() {
         return ok_response();
     }

@@ -7,7 +7,6 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::command::CallbackCommand;
-use crate::meta::DeliveryKey;
 use crate::reject::{Rejection, RejectionKind};
 use crate::value::{flex, unexpected_str, AccountId, EventTime, FlexU64, UnixSeconds};
 
@@ -659,23 +658,6 @@ impl TrtcEvent {
             _ => None,
         }
     }
-
-    /// The key of this event for app `sdk_app_id`: the same as
-    /// [`delivery_key`](super::delivery_key) gives for the body it was decoded from.
-    pub fn delivery_key(&self, sdk_app_id: u64) -> DeliveryKey {
-        let time = match (self.info.event_ms_ts, self.info.event_ts) {
-            (Some(ms), _) => super::key::Time::Millis(ms.as_millis()),
-            (None, Some(s)) => super::key::Time::Secs(s.as_secs()),
-            (None, None) => super::key::Time::None,
-        };
-        super::key::typed(
-            sdk_app_id,
-            self.code(),
-            super::key::Room::of(&self.info.room_id),
-            self.info.user_id.as_ref().map(AccountId::as_str),
-            time,
-        )
-    }
 }
 
 impl TryFrom<Wire> for TrtcEvent {
@@ -734,7 +716,7 @@ impl crate::event::sealed::Sealed for TrtcEvent {}
 
 /// A typed route for `TrtcEvent` takes every typed TRTC event (room and media); one for a single kind
 /// is a raw route by its name (`on_command("TRTC.1.104", ...)`), decoding with `TrtcEvent::from_json`.
-impl crate::Event for TrtcEvent {
+impl crate::event::Event for TrtcEvent {
     const COMMANDS: &'static [&'static str] = &[
         "TRTC.1.101",
         "TRTC.1.102",
@@ -750,7 +732,7 @@ impl crate::Event for TrtcEvent {
     ];
 
     fn decode(
-        meta: &crate::CallbackMeta,
+        meta: &crate::meta::CallbackMeta,
         body: &[u8],
         _max_members: usize,
     ) -> Result<TrtcEvent, Rejection> {

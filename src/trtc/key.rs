@@ -12,7 +12,8 @@ use crate::meta::DeliveryKey;
 use crate::reject::Rejection;
 use crate::value::{flex, FlexU64};
 
-use super::event::{EventCode, RoomId};
+use super::event::{EventCode, RoomId, TrtcEvent};
+use crate::value::AccountId;
 
 /// The domain of version 1 of the TRTC key.
 const DOMAIN: &[u8] = b"tencent-room-callback/trtc-key/1\0";
@@ -90,6 +91,25 @@ pub(crate) fn typed(
         Time::None => h.update([b'-']),
     }
     DeliveryKey::from_digest(&h.finalize())
+}
+
+impl TrtcEvent {
+    /// The key of this event for app `sdk_app_id`: the same as
+    /// [`delivery_key`](delivery_key) gives for the body it was decoded from.
+    pub fn delivery_key(&self, sdk_app_id: u64) -> DeliveryKey {
+        let time = match (self.info.event_ms_ts, self.info.event_ts) {
+            (Some(ms), _) => Time::Millis(ms.as_millis()),
+            (None, Some(s)) => Time::Secs(s.as_secs()),
+            (None, None) => Time::None,
+        };
+        typed(
+            sdk_app_id,
+            self.code(),
+            Room::of(&self.info.room_id),
+            self.info.user_id.as_ref().map(AccountId::as_str),
+            time,
+        )
+    }
 }
 
 /// The key of any other event: its `EventInfo` as sent, byte for byte.

@@ -66,7 +66,7 @@
 //!    with [`TrtcEvent::from_json`]`(&body)`, a raw one hands on the body as received (groups 3, 7,
 //!    9, 11, 14... are only verified, never typed);
 //! 4. de-duplicate with [`delivery_key`]`(meta.sdk_app_id, &body)`: it keys the event, not the
-//!    delivery (a body digest such as [`RawCallback::key`] would tell Tencent's retries apart);
+//!    delivery (a digest of the body, [`DeliveryKey::of`], would tell Tencent's retries apart);
 //! 5. answer with [`ok_response`], or [`rejection_response`]`(&rejection)` for every failure (a 503
 //!    included: `{"code":503,...}` makes Tencent retry).
 //!
@@ -91,7 +91,7 @@
 //! [`RejectionKind::BodyTimeout`]: crate::RejectionKind::BodyTimeout
 //! [`CallbackMeta`]: crate::CallbackMeta
 //! [`Rejection`]: crate::Rejection
-//! [`RawCallback::key`]: crate::RawCallback::key
+//! [`DeliveryKey::of`]: crate::meta::DeliveryKey::of
 //! [`CallbackCommand`]: crate::CallbackCommand
 //! [`Config::trtc_key`]: crate::Config::trtc_key
 //! [`Config::trtc_app_key`]: crate::Config::trtc_app_key
@@ -104,21 +104,19 @@ use crate::reject::{Rejection, RejectionKind};
 mod answer;
 mod event;
 mod key;
-mod keys;
 mod sign;
 mod verify;
 
 #[cfg(test)]
 mod tests;
 
+pub use crate::config::trtc_keys::KeySets;
 pub(crate) use answer::ack_response;
 pub use answer::{ok_response, rejection_response, OK_BODY};
 pub use event::{
     EnterReason, EventCode, EventInfo, EventKind, ExitReason, Role, RoomId, TrtcEvent,
 };
 pub use key::delivery_key;
-pub use keys::KeySets;
-pub(crate) use keys::Settings;
 pub use sign::sign;
 pub use verify::verify;
 pub(crate) use verify::verify_event;

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::keys::Key;
+use crate::config::trtc_keys::Key;
 
 /// The length of a `Sign`: 32 bytes in padded standard base64.
 const SIGN_LEN: usize = 44;

@@ -1,5 +1,5 @@
 //! The receiver's log on stderr, and its bound: the events written for each callback (the library's
-//! `callback handled` and `callback forwarded` at INFO, `callback verified` at DEBUG, the receiver's own
+//! `callback handled`, `callback forwarded` and `callback verified`, all at DEBUG, the receiver's own
 //! refusals of a raw body) are rate-limited together, [`BURST`] at once then [`PER_SECOND`] a second,
 //! whatever `RUST_LOG` says; what is left out is counted and reported every [`REPORT_EVERY`] in one
 //! line. A flood of replayed callbacks (a signed URL is valid for a minute) adds at most about 1.5
@@ -23,7 +23,7 @@ use crate::LOG_TARGET;
 /// covers them).
 pub(crate) const CALLBACK_TARGET: &str = "server::callback";
 
-/// The library's target (its per-request events at INFO and below are per callback).
+/// The library's target (its events at INFO and more verbose are per callback; they are DEBUG).
 const LIBRARY_TARGET: &str = "tencent_room_callback";
 
 /// Per-callback events written at once after a quiet spell.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::{Config, ConfigError};
+use super::{Config, ConfigError};
 
 /// The longest TRTC callback key Tencent's console accepts, in bytes.
 const MAX_KEY_LEN: usize = 32;
@@ -89,7 +89,7 @@ impl fmt::Debug for Count {
 
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrtcKeys")
+        f.debug_struct("KeySets")
             .field("default", &Count(self.default.len()))
             .field(
                 "apps",
@@ -166,7 +166,7 @@ fn append(set: &[Key], key: Key) -> Arc<[Key]> {
 /// keys.set_app(1400000001, ["newKey2"])?;
 /// assert_eq!(
 ///     format!("{keys:?}"),
-///     "TrtcKeys { default: 0 keys, apps: {1400000001: 1 key} }"
+///     "KeySets { default: 0 keys, apps: {1400000001: 1 key} }"
 /// );
 /// assert!(config.trtc_keys().has_own(1400000001));
 /// # Ok::<(), tencent_room_callback::config::ConfigError>(())
@@ -500,7 +500,7 @@ mod tests {
         let dbg = format!("{c:?} {c:#?} {sets:?} {sets:#?} {key:?}");
         assert!(!dbg.contains("s3cr3t"), "{dbg}");
         assert!(
-            dbg.contains("TrtcKeys { default: 1 key, apps: {1400000001: 2 keys} }"),
+            dbg.contains("KeySets { default: 1 key, apps: {1400000001: 2 keys} }"),
             "{dbg}"
         );
         assert!(dbg.contains("TrtcKey(<redacted>)"), "{dbg}");
