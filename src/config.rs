@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::ack::Ack;
 
 mod policy;
+mod sets;
 mod tokens;
 /// The TRTC callback keys: public as [`crate::trtc::KeySets`].
 pub(crate) mod trtc_keys;

@@ -231,20 +231,24 @@ impl Rejection {
     /// 401 to name its scheme; this one is the query's `Sign`/`RequestTime`).
     pub fn http_response<B: From<Bytes>>(&self) -> Response<B> {
         let mut res = self.ack().http_response(self.status());
-        match self.status() {
-            StatusCode::METHOD_NOT_ALLOWED => {
-                res.headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            }
-            StatusCode::UNAUTHORIZED => {
-                res.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("TencentCallbackSign"),
-                );
-            }
-            _ => {}
-        }
+        add_headers(&mut res, "TencentCallbackSign");
         res
+    }
+}
+
+/// `Allow: POST` on a 405, `WWW-Authenticate: <scheme>` on a 401 (RFC 9110 asks every 401 to name its
+/// scheme), for a refusal's answer.
+pub(crate) fn add_headers<B>(res: &mut Response<B>, scheme: &'static str) {
+    match res.status() {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        StatusCode::UNAUTHORIZED => {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
+        }
+        _ => {}
     }
 }
 

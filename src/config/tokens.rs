@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use super::{ConfigError, Token};
+use super::{sets, ConfigError, Token};
 
 /// The token sets of a [`Config`](crate::Config), replaceable while it serves (token rotation).
 ///
@@ -77,40 +77,9 @@ impl Table {
     }
 }
 
-/// `n token(s)`, for the `Debug` outputs.
-struct Count(usize);
-
-impl fmt::Debug for Count {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            1 => f.write_str("1 token"),
-            n => write!(f, "{n} tokens"),
-        }
-    }
-}
-
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenSets")
-            .field("default", &Count(self.default.len()))
-            .field(
-                "apps",
-                &DebugMap(self.apps.iter().map(|(id, set)| (*id, Count(set.len())))),
-            )
-            .finish()
-    }
-}
-
-/// A map's `Debug` from an iterator, without collecting it.
-struct DebugMap<I>(I);
-
-impl<I, V> fmt::Debug for DebugMap<I>
-where
-    I: Iterator<Item = (u64, V)> + Clone,
-    V: fmt::Debug,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.clone()).finish()
+        sets::debug_sets(f, "TokenSets", "token", &self.default, &self.apps)
     }
 }
 
@@ -120,14 +89,7 @@ where
     I: IntoIterator,
     I::Item: AsRef<str>,
 {
-    let set = tokens
-        .into_iter()
-        .map(Token::new)
-        .collect::<Result<Arc<[Token]>, _>>()?;
-    if set.is_empty() {
-        return Err(ConfigError::NoTokens);
-    }
-    Ok(set)
+    sets::validate(tokens, |s| Token::new(s), ConfigError::NoTokens)
 }
 
 impl TokenSets {

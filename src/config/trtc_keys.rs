@@ -9,7 +9,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{Config, ConfigError};
+use super::{sets, Config, ConfigError};
 
 /// The longest TRTC callback key Tencent's console accepts, in bytes.
 const MAX_KEY_LEN: usize = 32;
@@ -75,40 +75,9 @@ impl Table {
     }
 }
 
-/// `n key(s)`, for the `Debug` outputs.
-struct Count(usize);
-
-impl fmt::Debug for Count {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            1 => f.write_str("1 key"),
-            n => write!(f, "{n} keys"),
-        }
-    }
-}
-
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeySets")
-            .field("default", &Count(self.default.len()))
-            .field(
-                "apps",
-                &DebugMap(self.apps.iter().map(|(id, set)| (*id, Count(set.len())))),
-            )
-            .finish()
-    }
-}
-
-/// A map's `Debug` from an iterator, without collecting it.
-struct DebugMap<I>(I);
-
-impl<I, V> fmt::Debug for DebugMap<I>
-where
-    I: Iterator<Item = (u64, V)> + Clone,
-    V: fmt::Debug,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.clone()).finish()
+        sets::debug_sets(f, "KeySets", "key", &self.default, &self.apps)
     }
 }
 
@@ -118,14 +87,7 @@ where
     I: IntoIterator,
     I::Item: AsRef<str>,
 {
-    let set = keys
-        .into_iter()
-        .map(Key::new)
-        .collect::<Result<Arc<[Key]>, _>>()?;
-    if set.is_empty() {
-        return Err(ConfigError::NoTrtcKeys);
-    }
-    Ok(set)
+    sets::validate(keys, |s| Key::new(s), ConfigError::NoTrtcKeys)
 }
 
 /// `set` followed by `key`, as a new set.

@@ -79,7 +79,17 @@ pub(crate) fn decode_json<T: DeserializeOwned + Lists>(
 /// Decodes a JSON object body into `T`, refusing anything that is not an object; no list is bounded (for
 /// a type of the user's, or one that builds no list).
 pub(crate) fn decode_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejection> {
-    // serde's derive would also accept a JSON array (fields by position): only an object is a callback.
+    check_object(body)?;
+    // The error's text is read only as far as a rejection keeps it (200 bytes, cut with a mark): a
+    // decoder's message may quote the body at length, and need not be copied whole to be cut.
+    serde_json::from_slice(body).map_err(|e| {
+        Rejection::with_detail(RejectionKind::MalformedBody, crate::value::capped(e, 256))
+    })
+}
+
+/// Refuses a body that does not start as a JSON object (serde's derive would also accept a JSON array,
+/// fields by position: only an object is a callback), with what it is instead.
+pub(crate) fn check_object(body: &[u8]) -> Result<(), Rejection> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => {}
         None => {
@@ -95,11 +105,7 @@ pub(crate) fn decode_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Rejec
             ))
         }
     }
-    // The error's text is read only as far as a rejection keeps it (200 bytes, cut with a mark): a
-    // decoder's message may quote the body at length, and need not be copied whole to be cut.
-    serde_json::from_slice(body).map_err(|e| {
-        Rejection::with_detail(RejectionKind::MalformedBody, crate::value::capped(e, 256))
-    })
+    Ok(())
 }
 
 /// The body's `CallbackCommand`: optional, but when present it must name the event's command (any of its

@@ -51,19 +51,7 @@ pub fn ok_response<B: From<Bytes>>() -> Response<B> {
 pub fn rejection_response<B: From<Bytes>>(rejection: &Rejection) -> Response<B> {
     let status = rejection.status();
     let mut res = json_response(status, rejection_body(rejection));
-    match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        }
-        StatusCode::UNAUTHORIZED => {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("TrtcCallbackSign"),
-            );
-        }
-        _ => {}
-    }
+    crate::reject::add_headers(&mut res, "TrtcCallbackSign");
     res
 }
 

@@ -128,21 +128,7 @@ pub const COMMAND_PREFIX: &str = "TRTC.";
 /// Decodes a JSON object body into `T`, refusing anything that is not an object or not UTF-8; the
 /// error's text is bounded (a decoder's message may quote the body).
 pub(crate) fn decode_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Rejection> {
-    match body.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        None => {
-            return Err(Rejection::with_detail(
-                RejectionKind::MalformedBody,
-                "body is empty",
-            ))
-        }
-        Some(_) => {
-            return Err(Rejection::with_detail(
-                RejectionKind::MalformedBody,
-                "body is not a JSON object",
-            ))
-        }
-    }
+    crate::event::check_object(body)?;
     // The whole body is UTF-8, as Tencent sends it, also in the fields skipped unread (which the
     // decoder would not look at); the decoder then reads it as a `str`.
     let text = std::str::from_utf8(body).map_err(|e| {
