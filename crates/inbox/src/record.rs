@@ -348,17 +348,6 @@ mod tests {
     }
 
     #[test]
-    fn the_key_covers_app_command_and_body_bytes() {
-        let a = DeliveryKey::of(1, "Room.X", b"{}");
-        assert_eq!(a, DeliveryKey::of(1, "Room.X", b"{}"));
-        assert_ne!(a, DeliveryKey::of(2, "Room.X", b"{}"));
-        assert_ne!(a, DeliveryKey::of(1, "Room.Y", b"{}"));
-        assert_ne!(a, DeliveryKey::of(1, "Room.X", b"{ }"));
-        // The separators keep app/command/body boundaries apart.
-        assert_ne!(DeliveryKey::of(1, "1", b""), DeliveryKey::of(11, "", b""));
-    }
-
-    #[test]
     fn the_room_is_the_room_id_else_the_group_id() {
         assert_eq!(
             room_of(br#"{"RoomId":"a","GroupId":"g"}"#).as_deref(),
