@@ -223,21 +223,11 @@ impl Config {
         }
     }
 
-    /// Changes the apps and token sets, in the table this configuration shares with its clones and
-    /// with every handle [`tokens`](Config::tokens) gave (so that no handle detaches).
-    fn change_tokens(&self, change: impl FnOnce(&mut Table)) {
-        self.tokens.update(|current| {
-            let mut next = current.clone();
-            change(&mut next);
-            next
-        });
-    }
-
     /// Also accepts callbacks for `sdk_app_id`, checked against the default token set unless it gets a
     /// set of its own.
     #[must_use]
     pub fn app_id(self, sdk_app_id: u64) -> Config {
-        self.change_tokens(|t| {
+        self.tokens.change(|t| {
             if !t.knows(sdk_app_id) {
                 t.app_ids.push(sdk_app_id);
             }
@@ -255,7 +245,7 @@ impl Config {
     /// read from a file or an environment variable, which would fail every signature).
     pub fn token(self, token: impl AsRef<str>) -> Result<Config, ConfigError> {
         let token = Token::new(token)?;
-        self.change_tokens(|t| t.default = append(&t.default, token));
+        self.tokens.change(|t| t.sets.add_default(token));
         Ok(self)
     }
 
@@ -268,12 +258,11 @@ impl Config {
     /// As [`token`](Config::token); nothing changes on error.
     pub fn app_token(self, sdk_app_id: u64, token: impl AsRef<str>) -> Result<Config, ConfigError> {
         let token = Token::new(token)?;
-        self.change_tokens(|t| {
+        self.tokens.change(|t| {
             if !t.knows(sdk_app_id) {
                 t.app_ids.push(sdk_app_id);
             }
-            let own = t.apps.entry(sdk_app_id).or_insert_with(|| Arc::from([]));
-            *own = append(own, token);
+            t.sets.add_app(sdk_app_id, token);
         });
         Ok(self)
     }
@@ -432,7 +421,7 @@ impl Config {
     /// policy ([resolved](Config#signature-policy) against that snapshot of the tokens) and the app's
     /// token set. For an app that is not configured, the default set is used.
     pub(crate) fn auth<'t>(&self, table: &'t Table, sdk_app_id: u64, command: &str) -> Auth<'t> {
-        let tokens = table.effective(sdk_app_id);
+        let tokens = table.sets.effective(sdk_app_id);
         let policy = self
             .policies
             .resolve(sdk_app_id, command, !tokens.is_empty());
@@ -462,11 +451,6 @@ impl Config {
             None => SystemTime::now(),
         }
     }
-}
-
-/// `set` followed by `token`, as a new set.
-fn append(set: &[Token], token: Token) -> Arc<[Token]> {
-    set.iter().cloned().chain([token]).collect()
 }
 
 impl fmt::Debug for Config {

@@ -48,7 +48,7 @@ pub(crate) fn verify(
     // The apps and their tokens, as they are now: one snapshot for the whole check.
     let table = config.snapshot();
     let known = table.knows(sdk_app_id);
-    if !known && !table.any() {
+    if !known && !table.sets.any() {
         // No token anywhere: nothing to keep secret, and the app is the first thing wrong.
         return Err(Rejection::with_detail(
             RejectionKind::UnknownSdkAppId,

@@ -1,10 +1,10 @@
 //! The token sets: a default set and each app's own, replaceable at run time through [`TokenSets`].
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 
-use super::{sets, ConfigError, Token};
+use super::sets::{self, Sets, Swap};
+use super::{ConfigError, Token};
 
 /// The token sets of a [`Config`](crate::Config), replaceable while it serves (token rotation).
 ///
@@ -42,12 +42,7 @@ use super::{sets, ConfigError, Token};
 /// ```
 #[derive(Clone)]
 pub struct TokenSets {
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    /// The current table; writers swap in a new one, readers clone the `Arc`.
-    table: RwLock<Arc<Table>>,
+    shared: Arc<Swap<Table>>,
 }
 
 /// One immutable state of the configured apps and their token sets.
@@ -55,9 +50,8 @@ struct Shared {
 pub(crate) struct Table {
     /// The configured SDKAppIDs, in the order configured.
     pub(crate) app_ids: Vec<u64>,
-    pub(super) default: Arc<[Token]>,
-    /// The apps with a set of their own (never empty once built through the public API).
-    pub(super) apps: BTreeMap<u64, Arc<[Token]>>,
+    /// The default set and the apps' own.
+    pub(crate) sets: Sets<Token>,
 }
 
 impl Table {
@@ -65,21 +59,11 @@ impl Table {
     pub(crate) fn knows(&self, app_id: u64) -> bool {
         self.app_ids.contains(&app_id)
     }
-
-    /// The set `app_id`'s callbacks are checked against: its own, else the default.
-    pub(crate) fn effective(&self, app_id: u64) -> &Arc<[Token]> {
-        self.apps.get(&app_id).unwrap_or(&self.default)
-    }
-
-    /// Whether any set holds a token.
-    pub(crate) fn any(&self) -> bool {
-        !self.default.is_empty() || self.apps.values().any(|set| !set.is_empty())
-    }
 }
 
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        sets::debug_sets(f, "TokenSets", "token", &self.default, &self.apps)
+        self.sets.debug(f, "TokenSets", "token")
     }
 }
 
@@ -96,49 +80,28 @@ impl TokenSets {
     /// A new handle (shared with nobody yet) over `table`.
     pub(super) fn new(table: Table) -> TokenSets {
         TokenSets {
-            shared: Arc::new(Shared {
-                table: RwLock::new(Arc::new(table)),
-            }),
+            shared: Arc::new(Swap::new(table)),
         }
     }
 
-    /// The current table: a read lock held only to clone an `Arc`. A poisoned lock is used as is:
-    /// the table is only ever replaced whole, so it is never half-written.
+    /// The current table: a read lock held only to clone an `Arc`.
     pub(crate) fn snapshot(&self) -> Arc<Table> {
-        Arc::clone(&self.read())
+        self.shared.snapshot()
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Arc<Table>> {
-        self.shared
-            .table
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Arc<Table>> {
-        self.shared
-            .table
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The effective set of `app_id` (its own, else the default), from one snapshot: the read lock is
-    /// held for one map look-up and one `Arc` clone.
+    /// The effective set of `app_id` (its own, else the default), for the tests.
     #[cfg(test)]
     pub(super) fn effective(&self, app_id: u64) -> Arc<[Token]> {
-        Arc::clone(self.read().effective(app_id))
+        Arc::clone(self.shared.read().sets.effective(app_id))
     }
 
-    /// Replaces the current table by `change(current)`, under the write lock (so concurrent writers
-    /// never lose each other's changes). `change` must not panic.
-    pub(super) fn update(&self, change: impl FnOnce(&Table) -> Table) {
-        let mut table = self.write();
-        let next = change(&table);
-        *table = Arc::new(next);
+    /// Changes the table (a changed copy swapped in): see [`Swap::change`].
+    pub(super) fn change<R>(&self, change: impl FnOnce(&mut Table) -> R) -> R {
+        self.shared.change(change)
     }
 
     fn check_app(&self, app_id: u64) -> Result<(), ConfigError> {
-        if self.read().knows(app_id) {
+        if self.shared.read().knows(app_id) {
             Ok(())
         } else {
             Err(ConfigError::UnknownApp(app_id))
@@ -162,11 +125,7 @@ impl TokenSets {
     {
         self.check_app(app_id)?;
         let set = validate(tokens)?;
-        self.update(|t| {
-            let mut next = t.clone();
-            next.apps.insert(app_id, set);
-            next
-        });
+        self.change(|t| t.sets.apps.insert(app_id, set));
         Ok(())
     }
 
@@ -184,10 +143,7 @@ impl TokenSets {
         I::Item: AsRef<str>,
     {
         let set = validate(tokens)?;
-        self.update(|t| Table {
-            default: set,
-            ..t.clone()
-        });
+        self.change(|t| t.sets.default = set);
         Ok(())
     }
 
@@ -195,31 +151,23 @@ impl TokenSets {
     /// against the default set (and, when that is empty and no [`SignPolicy`](crate::config::SignPolicy)
     /// applies, not checked at all). Returns whether the app had a set of its own.
     pub fn remove_app(&self, app_id: u64) -> bool {
-        if !self.read().apps.contains_key(&app_id) {
-            return false;
-        }
-        let mut removed = false;
-        self.update(|t| {
-            let mut next = t.clone();
-            removed = next.apps.remove(&app_id).is_some();
-            next
-        });
-        removed
+        // Nothing swapped in when there is nothing to remove.
+        self.has_own(app_id) && self.change(|t| t.sets.apps.remove(&app_id).is_some())
     }
 
     /// Whether app `app_id` has a set of its own now.
     pub fn has_own(&self, app_id: u64) -> bool {
-        self.read().apps.contains_key(&app_id)
+        self.shared.read().sets.apps.contains_key(&app_id)
     }
 
     /// Whether any set (the default or an app's) holds a token now.
     pub fn any_token(&self) -> bool {
-        self.read().any()
+        self.shared.read().sets.any()
     }
 
     /// The configured SDKAppIDs now, the apps whose sets this handle may change.
     pub fn app_ids(&self) -> Vec<u64> {
-        self.read().app_ids.clone()
+        self.shared.read().app_ids.clone()
     }
 }
 
@@ -234,11 +182,11 @@ mod tests {
     use super::*;
 
     fn sets() -> TokenSets {
-        let table = Table {
+        let mut table = Table {
             app_ids: vec![1, 2, 3],
-            default: Arc::from([Token::new("d").unwrap()]),
-            apps: BTreeMap::new(),
+            ..Table::default()
         };
+        table.sets.add_default(Token::new("d").unwrap());
         TokenSets::new(table)
     }
 
@@ -304,12 +252,12 @@ mod tests {
         s.set_app(1, ["a"]).unwrap();
         let c = s.clone();
         let panicked = std::thread::spawn(move || {
-            let _guard = c.shared.table.write().unwrap();
+            let _guard = c.shared.lock().write().unwrap();
             panic!("poison the lock");
         })
         .join();
         assert!(panicked.is_err());
-        assert!(s.shared.table.is_poisoned());
+        assert!(s.shared.lock().is_poisoned());
         assert_eq!(texts(&s.effective(1)), ["a"]);
         assert!(s.any_token());
         s.set_app(1, ["b"]).unwrap();

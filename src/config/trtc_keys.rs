@@ -1,15 +1,15 @@
 //! TRTC callback keys: validated ([`Key`]), a default set and each app's own, replaceable at run time
 //! through one shared handle ([`KeySets`]); the [`Config`] builder methods that set them and the window.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{sets, Config, ConfigError};
+use super::sets::{self, Sets, Swap};
+use super::{Config, ConfigError};
 
 /// The longest TRTC callback key Tencent's console accepts, in bytes.
 const MAX_KEY_LEN: usize = 32;
@@ -56,30 +56,7 @@ impl fmt::Debug for Key {
 }
 
 /// One immutable state of the key sets.
-#[derive(Clone, Default)]
-pub(crate) struct Table {
-    default: Arc<[Key]>,
-    /// The apps with a set of their own (never empty).
-    apps: BTreeMap<u64, Arc<[Key]>>,
-}
-
-impl Table {
-    /// The set `app_id`'s callbacks are checked against: its own, else the default.
-    pub(crate) fn effective(&self, app_id: u64) -> &[Key] {
-        self.apps.get(&app_id).unwrap_or(&self.default)
-    }
-
-    /// Whether any set holds a key.
-    pub(crate) fn any(&self) -> bool {
-        !self.default.is_empty() || !self.apps.is_empty()
-    }
-}
-
-impl fmt::Debug for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        sets::debug_sets(f, "KeySets", "key", &self.default, &self.apps)
-    }
-}
+pub(crate) type Table = Sets<Key>;
 
 /// Validates every key before anything changes; a set must not be empty.
 fn validate<I>(keys: I) -> Result<Arc<[Key]>, ConfigError>
@@ -88,11 +65,6 @@ where
     I::Item: AsRef<str>,
 {
     sets::validate(keys, |s| Key::new(s), ConfigError::NoTrtcKeys)
-}
-
-/// `set` followed by `key`, as a new set.
-fn append(set: &[Key], key: Key) -> Arc<[Key]> {
-    set.iter().cloned().chain([key]).collect()
 }
 
 /// The TRTC callback keys of a [`Config`], replaceable while it serves (key rotation).
@@ -135,49 +107,23 @@ fn append(set: &[Key], key: Key) -> Arc<[Key]> {
 /// ```
 #[derive(Clone, Default)]
 pub struct KeySets {
-    /// The current table; writers swap in a new one, readers clone the `Arc`.
-    table: Arc<RwLock<Arc<Table>>>,
+    shared: Arc<Swap<Table>>,
 }
 
 impl KeySets {
-    /// The current table: a read lock held only to clone an `Arc`. A poisoned lock is used as is: the
-    /// table is only ever replaced whole, so it is never half-written.
+    /// The current table: a read lock held only to clone an `Arc`.
     pub(crate) fn snapshot(&self) -> Arc<Table> {
-        Arc::clone(&self.read())
-    }
-
-    fn read(&self) -> RwLockReadGuard<'_, Arc<Table>> {
-        self.table.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn write(&self) -> RwLockWriteGuard<'_, Arc<Table>> {
-        self.table.write().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Replaces the current table by `change(current)`, under the write lock (so concurrent writers
-    /// never lose each other's changes). `change` must not panic.
-    fn update(&self, change: impl FnOnce(&Table) -> Table) {
-        let mut table = self.write();
-        let next = change(&table);
-        *table = Arc::new(next);
+        self.shared.snapshot()
     }
 
     /// Adds `key` to the default set (the builder's [`Config::trtc_key`]).
     fn add_default(&self, key: Key) {
-        self.update(|t| Table {
-            default: append(&t.default, key),
-            apps: t.apps.clone(),
-        });
+        self.shared.change(|t| t.add_default(key));
     }
 
     /// Adds `key` to app `app_id`'s own set, creating it (the builder's [`Config::trtc_app_key`]).
     fn add_app(&self, app_id: u64, key: Key) {
-        self.update(|t| {
-            let mut next = t.clone();
-            let own = next.apps.entry(app_id).or_insert_with(|| Arc::from([]));
-            *own = append(own, key);
-            next
-        });
+        self.shared.change(|t| t.add_app(app_id, key));
     }
 
     /// Replaces the own key set of app `app_id` with `keys`, atomically: its callbacks are checked
@@ -194,11 +140,7 @@ impl KeySets {
         I::Item: AsRef<str>,
     {
         let set = validate(keys)?;
-        self.update(|t| {
-            let mut next = t.clone();
-            next.apps.insert(app_id, set);
-            next
-        });
+        self.shared.change(|t| t.apps.insert(app_id, set));
         Ok(())
     }
 
@@ -215,10 +157,7 @@ impl KeySets {
         I::Item: AsRef<str>,
     {
         let set = validate(keys)?;
-        self.update(|t| Table {
-            default: set,
-            apps: t.apps.clone(),
-        });
+        self.shared.change(|t| t.default = set);
         Ok(())
     }
 
@@ -226,33 +165,25 @@ impl KeySets {
     /// the default set (and, when that is empty, its `Sign` is not checked at all). Returns whether
     /// the app had a set of its own.
     pub fn remove_app(&self, app_id: u64) -> bool {
-        if !self.read().apps.contains_key(&app_id) {
-            return false;
-        }
-        let mut removed = false;
-        self.update(|t| {
-            let mut next = t.clone();
-            removed = next.apps.remove(&app_id).is_some();
-            next
-        });
-        removed
+        // Nothing swapped in when there is nothing to remove.
+        self.has_own(app_id) && self.shared.change(|t| t.apps.remove(&app_id).is_some())
     }
 
     /// Whether app `app_id` has a key set of its own now.
     pub fn has_own(&self, app_id: u64) -> bool {
-        self.read().apps.contains_key(&app_id)
+        self.shared.read().apps.contains_key(&app_id)
     }
 
     /// Whether any set (the default or an app's) holds a key now: TRTC callback authentication is on
     /// for some app.
     pub fn any_key(&self) -> bool {
-        self.read().any()
+        self.shared.read().any()
     }
 }
 
 impl fmt::Debug for KeySets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.snapshot(), f)
+        self.snapshot().debug(f, "KeySets", "key")
     }
 }
 
@@ -476,11 +407,12 @@ mod tests {
         sets.set_app(1, ["a"]).unwrap();
         let c = sets.clone();
         let panicked = std::thread::spawn(move || {
-            let _guard = c.table.write().unwrap();
+            let _guard = c.shared.lock().write().unwrap();
             panic!("poison the lock");
         })
         .join();
         assert!(panicked.is_err());
+        assert!(sets.shared.lock().is_poisoned());
         assert_eq!(macs(&sets, 1), [mac_of("a")]);
         sets.set_app(1, ["b"]).unwrap();
         assert_eq!(macs(&sets, 1), [mac_of("b")]);
