@@ -153,10 +153,9 @@ pub mod service {
     };
 }
 
-/// The README's `rust` code blocks as doc tests: the axum quick start and the other `no_run` blocks are
-/// compiled, the testing example runs; the fragments marked `ignore` are not, and have complete, tested
-/// counterparts in `examples/`. Compiled with the `chat` and `testing` features on, as `cargo test`
-/// from the workspace has them (blocks use them).
-#[cfg(all(doctest, feature = "chat", feature = "testing"))]
+/// The README's `rust` code blocks as doc tests, compiled as shown (rustdoc does not call the test
+/// example's `#[tokio::test]` function). The features are those the README's `toml` blocks name;
+/// `cargo test` from the workspace turns them on (`tests/readme.rs` checks the blocks themselves).
+#[cfg(all(doctest, feature = "axum", feature = "tracing", feature = "testing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
