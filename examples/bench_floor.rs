@@ -50,13 +50,26 @@ async fn on_leave(event: MemberLeave, _meta: CallbackMeta) -> Result<(), Handler
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    // An error that stops it is one sentence on stderr (Display, not Debug), then exit 1.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_floor: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("BENCH_ADDR").unwrap_or_else(|_| "127.0.0.1:3002".into());
     let mode = std::env::var("BENCH_MODE").unwrap_or_else(|_| "static".into());
     if !["static", "decode", "layer"].contains(&mode.as_str()) {
         return Err(format!("BENCH_MODE must be static, decode or layer, not {mode:?}").into());
     }
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("BENCH_ADDR: cannot listen on {addr}: {e}"))?;
     eprintln!("bare hyper ({mode}) on {}", listener.local_addr()?);
     let layer = CallbackLayer::new(Config::new(1400000000))
         .path("/callback")

@@ -54,10 +54,23 @@ async fn callback(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    // An error that stops it is one sentence on stderr (Display, not Debug), then exit 1.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_handwritten: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::var("BENCH_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
     let app = Router::new().route("/callback", post(callback));
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| format!("BENCH_ADDR: cannot listen on {addr}: {e}"))?;
     eprintln!("hand-written axum receiver on {}", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())

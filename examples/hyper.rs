@@ -30,7 +30,7 @@
 //! # 200 {"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}, from the inner service
 //!
 //! curl -i -X POST 'http://127.0.0.1:3001/callback?SdkAppid=42&CallbackCommand=Room.CallbackAfterMemberLeave' -d '{}'
-//! # 403 {"ActionStatus":"FAIL","ErrorInfo":"SdkAppid is not an app of this receiver: 42","ErrorCode":40301}
+//! # 403 {"ActionStatus":"FAIL","ErrorInfo":"callback layer: SdkAppid is not an app of this receiver: 42","ErrorCode":40301}
 //!
 //! curl -i 'http://127.0.0.1:3001/health?CallbackCommand=Room.CallbackAfterMemberLeave'
 //! # 404 from the inner service: not the callback path

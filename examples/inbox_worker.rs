@@ -105,6 +105,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         left_for_next_start = report.returned,
         "stopped"
     );
+    // The file written clean and unlocked, so that the next start needs no repair.
+    inbox.close().await?;
     Ok(())
 }
 

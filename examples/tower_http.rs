@@ -36,10 +36,10 @@
 //!
 //! curl -i -X POST 'http://127.0.0.1:3002/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave' \
 //!      -d '{"RoomId":"slow","MemberList_Account":["user1"],"EventTime":1670574414123}'
-//! # after 1 s: 503 {"ActionStatus":"FAIL","ErrorInfo":"the receiver cannot take the event now, retry later","ErrorCode":50301}
+//! # after 1 s: 503 {"ActionStatus":"FAIL","ErrorInfo":"callback layer: the receiver cannot take the event now, retry later","ErrorCode":50301}
 //!
 //! curl -i -X POST 'http://127.0.0.1:3002/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave' -d '[]'
-//! # 400 {"ActionStatus":"FAIL","ErrorInfo":"the body is not a valid callback event: body is not a JSON object","ErrorCode":40006}
+//! # 400 {"ActionStatus":"FAIL","ErrorInfo":"callback layer: the body is not a valid callback event: body is not a JSON object","ErrorCode":40006}
 //!
 //! curl -i --compressed -X POST 'http://127.0.0.1:3002/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberEnter' -d '{}'
 //! # 404 from the app (not a command this receiver handles), content-encoding: gzip

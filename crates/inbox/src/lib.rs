@@ -37,7 +37,9 @@
 //!     .route("/callback", post(|| async { "not a callback" }))
 //!     .layer(CallbackLayer::new(Config::new(1400000000)).path("/callback").on_notifications(inbox.clone()));
 //! # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! # axum::serve(listener, app).await?;
+//! # axum::serve(listener, app)
+//! #     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; })
+//! #     .await?;
 //! worker.shutdown(Duration::from_secs(10)).await;
 //! inbox.close().await?; // the file written clean and unlocked
 //! # Ok(())
@@ -49,7 +51,7 @@
 //! | store | made with | durable | shared by |
 //! |---|---|---|---|
 //! | embedded ([redb](https://docs.rs/redb)) | [`Inbox::open`] | synced to disk (fdatasync) before each OK; concurrent callbacks share one sync | one process (the directory is locked) |
-//! | Redis Streams (feature `redis`) | [`InboxBuilder::redis`] | as the server's persistence (`appendonly yes`, `appendfsync always`) | every receiver and worker on that Redis |
+//! | Redis Streams (feature `redis`) | `InboxBuilder::redis` | as the server's persistence (`appendonly yes`, `appendfsync always`) | every receiver and worker on that Redis |
 //! | memory | [`InboxBuilder::in_memory`] | **no**: lost with the process | one process (tests, development) |
 //!
 //! # Bounds
@@ -164,6 +166,11 @@
     unreachable_pub
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's `rust` code blocks as doc tests (the quick start is compiled, not run).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 use std::fmt;
 use std::path::Path;
@@ -507,7 +514,7 @@ impl InboxBuilder {
     /// An inbox in this process's memory: **not durable** (a crash, a kill or a deploy loses every
     /// event in it that Tencent was told is handled). For tests and development, or where losing events
     /// is acceptable; it de-duplicates like the others (within this process). Bound it with
-    /// [`max_pending`](Self::max_pending). (It replaces 0.1's `queue`.)
+    /// [`max_pending`](Self::max_pending).
     pub fn in_memory(self) -> Inbox {
         self.inbox(Arc::new(memory::Memory::new()))
     }
