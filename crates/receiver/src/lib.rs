@@ -6,19 +6,16 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-use std::fmt;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use axum::{http::StatusCode, routing::any, Router};
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serve::ServeConfig;
-use tencent_room_callback::config::TokenSets;
-use tencent_room_callback::{
-    Ack, CallbackLayer, CommandSet, Config, HandlerError, RawCallback, Rejection, RejectionKind,
-    RoomEvent,
+use auth::{
+    app_id, read_tokens_file, reload_on_hangup, token_entries, APPS, TOKEN, TOKENS, TOKENS_FILE,
 };
-use tencent_room_callback_inbox::{Inbox, InboxEvent};
+use axum::{http::StatusCode, routing::any, Router};
+use print::{print_event, print_raw, print_stored, print_unknown};
+use serve::ServeConfig;
+use tencent_room_callback::{Ack, CallbackLayer, CommandSet, Config};
+use tencent_room_callback_inbox::Inbox;
 use tower::util::Either;
 use tower::Layer;
 
@@ -36,6 +33,12 @@ mod logs;
 
 /// Stdout, written in batches by a task of its own.
 mod stdout;
+
+/// What each callback prints.
+mod print;
+
+/// The tokens: parsed, and read again on SIGHUP.
+mod auth;
 use stdout::Printer;
 
 pub mod serve;
@@ -47,179 +50,6 @@ pub(crate) const LOG_TARGET: &str = "server";
 
 /// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
 const DEFAULT_SDK_APP_ID: u64 = 1400000000;
-
-/// Prints a Room event as one JSON line on stdout, after the simulated `work`.
-async fn print_event(
-    printer: Printer,
-    event: RoomEvent,
-    work: Duration,
-) -> Result<(), HandlerError> {
-    if !work.is_zero() {
-        tokio::time::sleep(work).await;
-    }
-    // Room for a typical event at once (a leave event is about 200 bytes), instead of doubling to it.
-    let mut line = Vec::with_capacity(256);
-    serde_json::to_writer(&mut line, &event)?;
-    printer.print(line).await
-}
-
-/// Prints any other callback's body as one JSON line on stdout (see the module docs), after `work`.
-async fn print_raw(
-    printer: Printer,
-    callback: RawCallback,
-    work: Duration,
-) -> Result<Ack, HandlerError> {
-    let line = raw_line(&callback)?;
-    if !work.is_zero() {
-        tokio::time::sleep(work).await;
-    }
-    printer.print(line).await?;
-    Ok(Ack::ok())
-}
-
-/// The names of the commands in neither of the crate's tables seen so far, each logged once.
-static UNKNOWN_SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// The most unknown command names remembered (and logged): a sender cannot grow the list past it.
-const UNKNOWN_REMEMBERED: usize = 256;
-
-/// With an inbox, a command in neither table (neither a known decision nor a known notification) is
-/// handled inline, as a decision would be (it might be one), and its name is logged once at WARN, so
-/// that it can be named in the configuration.
-async fn print_unknown(
-    printer: Printer,
-    callback: RawCallback,
-    work: Duration,
-) -> Result<Ack, HandlerError> {
-    let name = callback.meta.command.as_str();
-    let first = {
-        let mut seen = UNKNOWN_SEEN.lock().unwrap_or_else(|e| e.into_inner());
-        let new = seen.len() < UNKNOWN_REMEMBERED && !seen.iter().any(|n| n == name);
-        if new {
-            seen.push(name.to_owned());
-        }
-        new
-    };
-    if first {
-        tracing::warn!(
-            target: LOG_TARGET,
-            command = name,
-            "a command in neither table (decisions, notifications): handled inline, not stored; \
-             if it is a notification, name it to store it"
-        );
-    }
-    print_raw(printer, callback, work).await
-}
-
-/// The inbox worker's handler: the stored event printed as the same line as without an inbox.
-async fn print_stored(
-    printer: Printer,
-    event: InboxEvent,
-    work: Duration,
-) -> Result<(), HandlerError> {
-    let line = match event.meta().command.typed() {
-        Some(command) => serde_json::to_vec(&RoomEvent::from_json(command, event.body())?)?,
-        None => raw_line(&event.callback())?,
-    };
-    if !work.is_zero() {
-        tokio::time::sleep(work).await;
-    }
-    printer.print(line).await
-}
-
-/// Any callback but a Room event, as its printed line (see the module docs).
-fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
-    let command = callback.meta.command.as_str();
-    // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
-    let top: TopLevel = callback.json()?;
-    let refuse = |why: fmt::Arguments<'_>| {
-        tracing::warn!(target: logs::CALLBACK_TARGET, command, "refused: {why}");
-        Err(HandlerError::new(Rejection::new(
-            RejectionKind::MalformedBody,
-        )))
-    };
-    // serde_json checks the UTF-8 of the keys and of the strings it decodes, not of those it skips.
-    if std::str::from_utf8(&callback.body).is_err() {
-        return refuse(format_args!("the body is not UTF-8"));
-    }
-    let body = compact(&callback.body);
-    let line = match top.command {
-        Some(c) if c == command => body,
-        Some(c) => {
-            return refuse(format_args!(
-                "CallbackCommand in the body is {c:?}, the query's is {command:?}"
-            ))
-        }
-        None => {
-            // `{"CallbackCommand":"<query's>",` + the rest of the object.
-            let mut line = b"{\"CallbackCommand\":".to_vec();
-            line.extend(serde_json::to_vec(command)?);
-            if body.len() > 2 {
-                line.push(b',');
-            }
-            line.extend_from_slice(&body[1..]);
-            line
-        }
-    };
-    Ok(line)
-}
-
-/// What the raw printer needs to know of a body: that it is one JSON object (every value checked, none
-/// converted: numbers are skipped as text), and its top-level `CallbackCommand`, which must be a string
-/// given at most once.
-struct TopLevel {
-    command: Option<String>,
-}
-
-impl<'de> Deserialize<'de> for TopLevel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Object;
-        impl<'de> Visitor<'de> for Object {
-            type Value = TopLevel;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
-                let mut command = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key != "CallbackCommand" {
-                        map.next_value::<IgnoredAny>()?;
-                    } else if command.is_some() {
-                        return Err(de::Error::duplicate_field("CallbackCommand"));
-                    } else {
-                        command = Some(map.next_value::<String>()?);
-                    }
-                }
-                Ok(TopLevel { command })
-            }
-        }
-        d.deserialize_map(Object)
-    }
-}
-
-/// Valid JSON without the white space outside its strings: every other byte as it came.
-fn compact(json: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(json.len());
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in json {
-        if in_string {
-            out.push(b);
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            in_string = b == b'"';
-            out.push(b);
-        }
-    }
-    out
-}
 
 /// The app's own route: anything the layer did not intercept.
 async fn no_handler() -> (StatusCode, Ack) {
@@ -256,123 +86,6 @@ fn var(name: &str, unset: &str) -> Result<Option<String>, String> {
         Ok(v) if v.trim().is_empty() => Err(format!("{name} is only white space")),
         Ok(v) => Ok(Some(v)),
     }
-}
-
-/// A decimal SDKAppID: digits only, fitting in 64 bits.
-fn app_id(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
-const APPS: &str = "ROOM_CALLBACK_SDKAPPID";
-const TOKEN: &str = "ROOM_CALLBACK_TOKEN";
-const TOKENS: &str = "ROOM_CALLBACK_TOKENS";
-const TOKENS_FILE: &str = "ROOM_CALLBACK_TOKENS_FILE";
-
-/// `APPID=TOKEN` entries from `source` (a variable or a file), checked: every app one of `app_ids`,
-/// every token present and without surrounding white space. Errors name the entry's place and, once
-/// it is known, its app: never an entry or a token.
-fn token_entries<'a>(
-    source: &str,
-    entries: impl Iterator<Item = &'a str>,
-    app_ids: &[u64],
-) -> Result<Vec<(u64, String)>, String> {
-    let mut out = Vec::new();
-    for (n, entry) in (1..).zip(entries) {
-        if entry.is_empty() {
-            return Err(format!(
-                "{source}: entry {n} is empty (expected APPID=TOKEN,APPID=TOKEN)"
-            ));
-        }
-        let Some((app, token)) = entry.split_once('=') else {
-            return Err(format!(
-                "{source}: entry {n} is not APPID=TOKEN (it has no '=')"
-            ));
-        };
-        let id = app_id(app).ok_or_else(|| {
-            format!("{source}: entry {n}: the part before '=' is not a decimal SDKAppID")
-        })?;
-        if !app_ids.contains(&id) {
-            let listed = app_ids
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            return Err(format!(
-                "{source}: entry {n}: app {id} is not one of {APPS} ({listed}); add it there"
-            ));
-        }
-        if token.is_empty() {
-            return Err(format!(
-                "{source}: entry {n} (app {id}) has no token after '='"
-            ));
-        }
-        if token.trim() != token {
-            return Err(format!(
-                "{source}: entry {n} (app {id}): the token starts or ends with white space"
-            ));
-        }
-        out.push((id, token.to_owned()));
-    }
-    Ok(out)
-}
-
-/// The entries of a tokens file: one `APPID=TOKEN` a line, blank lines and `#` comments skipped.
-fn read_tokens_file(path: &str, app_ids: &[u64]) -> Result<Vec<(u64, String)>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{TOKENS_FILE}: cannot read {path}: {e}"))?;
-    let lines = text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let entries = token_entries(&format!("{TOKENS_FILE} ({path})"), lines, app_ids)?;
-    if entries.is_empty() {
-        return Err(format!("{TOKENS_FILE}: {path} holds no token"));
-    }
-    Ok(entries)
-}
-
-/// On each SIGHUP, reads the tokens file again and replaces the sets of the apps in it, each at once;
-/// a file that does not read keeps the tokens in force.
-async fn reload_on_hangup(path: String, app_ids: Vec<u64>, tokens: TokenSets) {
-    #[cfg(unix)]
-    {
-        let Ok(mut hangups) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        else {
-            tracing::error!(target: LOG_TARGET, "cannot listen for SIGHUP: the tokens file is read at start only");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            let entries = match read_tokens_file(&path, &app_ids) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    tracing::error!(target: LOG_TARGET, error = %e, "tokens not reloaded: the tokens in force stay");
-                    continue;
-                }
-            };
-            let mut sets: Vec<(u64, Vec<String>)> = Vec::new();
-            for (id, token) in entries {
-                match sets.iter_mut().find(|(app, _)| *app == id) {
-                    Some((_, set)) => set.push(token),
-                    None => sets.push((id, vec![token])),
-                }
-            }
-            for (id, set) in &sets {
-                match tokens.set_app(*id, set) {
-                    Ok(()) => {
-                        tracing::info!(target: LOG_TARGET, sdk_app_id = id, tokens = set.len(), "tokens reloaded")
-                    }
-                    Err(e) => {
-                        tracing::error!(target: LOG_TARGET, sdk_app_id = id, error = %e, "tokens not reloaded")
-                    }
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (path, app_ids, tokens);
 }
 
 /// Reads and checks every variable; the error is one line naming the variable (never a token).

@@ -1,0 +1,185 @@
+//! Stdout's lines: each callback printed as one JSON line (a Room event typed, any other body
+//! compacted), with or without an inbox.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use tencent_room_callback::{Ack, HandlerError, RawCallback, Rejection, RejectionKind, RoomEvent};
+use tencent_room_callback_inbox::InboxEvent;
+
+use crate::stdout::Printer;
+use crate::{logs, LOG_TARGET};
+
+/// Prints a Room event as one JSON line on stdout, after the simulated `work`.
+pub(crate) async fn print_event(
+    printer: Printer,
+    event: RoomEvent,
+    work: Duration,
+) -> Result<(), HandlerError> {
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    // Room for a typical event at once (a leave event is about 200 bytes), instead of doubling to it.
+    let mut line = Vec::with_capacity(256);
+    serde_json::to_writer(&mut line, &event)?;
+    printer.print(line).await
+}
+
+/// Prints any other callback's body as one JSON line on stdout (see the module docs), after `work`.
+pub(crate) async fn print_raw(
+    printer: Printer,
+    callback: RawCallback,
+    work: Duration,
+) -> Result<Ack, HandlerError> {
+    let line = raw_line(&callback)?;
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    printer.print(line).await?;
+    Ok(Ack::ok())
+}
+
+/// The names of the commands in neither of the crate's tables seen so far, each logged once.
+static UNKNOWN_SEEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The most unknown command names remembered (and logged): a sender cannot grow the list past it.
+const UNKNOWN_REMEMBERED: usize = 256;
+
+/// With an inbox, a command in neither table (neither a known decision nor a known notification) is
+/// handled inline, as a decision would be (it might be one), and its name is logged once at WARN, so
+/// that it can be named in the configuration.
+pub(crate) async fn print_unknown(
+    printer: Printer,
+    callback: RawCallback,
+    work: Duration,
+) -> Result<Ack, HandlerError> {
+    let name = callback.meta.command.as_str();
+    let first = {
+        let mut seen = UNKNOWN_SEEN.lock().unwrap_or_else(|e| e.into_inner());
+        let new = seen.len() < UNKNOWN_REMEMBERED && !seen.iter().any(|n| n == name);
+        if new {
+            seen.push(name.to_owned());
+        }
+        new
+    };
+    if first {
+        tracing::warn!(
+            target: LOG_TARGET,
+            command = name,
+            "a command in neither table (decisions, notifications): handled inline, not stored; \
+             if it is a notification, name it to store it"
+        );
+    }
+    print_raw(printer, callback, work).await
+}
+
+/// The inbox worker's handler: the stored event printed as the same line as without an inbox.
+pub(crate) async fn print_stored(
+    printer: Printer,
+    event: InboxEvent,
+    work: Duration,
+) -> Result<(), HandlerError> {
+    let line = match event.meta().command.typed() {
+        Some(command) => serde_json::to_vec(&RoomEvent::from_json(command, event.body())?)?,
+        None => raw_line(&event.callback())?,
+    };
+    if !work.is_zero() {
+        tokio::time::sleep(work).await;
+    }
+    printer.print(line).await
+}
+
+/// Any callback but a Room event, as its printed line (see the module docs).
+fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
+    let command = callback.meta.command.as_str();
+    // A JSON object (the library's rule: 400 MalformedBody otherwise), its top-level CallbackCommand.
+    let top: TopLevel = callback.json()?;
+    let refuse = |why: fmt::Arguments<'_>| {
+        tracing::warn!(target: logs::CALLBACK_TARGET, command, "refused: {why}");
+        Err(HandlerError::new(Rejection::new(
+            RejectionKind::MalformedBody,
+        )))
+    };
+    // serde_json checks the UTF-8 of the keys and of the strings it decodes, not of those it skips.
+    if std::str::from_utf8(&callback.body).is_err() {
+        return refuse(format_args!("the body is not UTF-8"));
+    }
+    let body = compact(&callback.body);
+    let line = match top.command {
+        Some(c) if c == command => body,
+        Some(c) => {
+            return refuse(format_args!(
+                "CallbackCommand in the body is {c:?}, the query's is {command:?}"
+            ))
+        }
+        None => {
+            // `{"CallbackCommand":"<query's>",` + the rest of the object.
+            let mut line = b"{\"CallbackCommand\":".to_vec();
+            line.extend(serde_json::to_vec(command)?);
+            if body.len() > 2 {
+                line.push(b',');
+            }
+            line.extend_from_slice(&body[1..]);
+            line
+        }
+    };
+    Ok(line)
+}
+
+/// What the raw printer needs to know of a body: that it is one JSON object (every value checked, none
+/// converted: numbers are skipped as text), and its top-level `CallbackCommand`, which must be a string
+/// given at most once.
+struct TopLevel {
+    command: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for TopLevel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = TopLevel;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+                let mut command = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key != "CallbackCommand" {
+                        map.next_value::<IgnoredAny>()?;
+                    } else if command.is_some() {
+                        return Err(de::Error::duplicate_field("CallbackCommand"));
+                    } else {
+                        command = Some(map.next_value::<String>()?);
+                    }
+                }
+                Ok(TopLevel { command })
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+/// Valid JSON without the white space outside its strings: every other byte as it came.
+fn compact(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            in_string = b == b'"';
+            out.push(b);
+        }
+    }
+    out
+}
