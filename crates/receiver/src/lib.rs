@@ -8,15 +8,12 @@
 
 use std::process::ExitCode;
 
-use auth::{
-    app_id, read_tokens_file, reload_on_hangup, token_entries, APPS, TOKEN, TOKENS, TOKENS_FILE,
-};
+use auth::{app_id, APPS};
 use axum::{http::StatusCode, routing::any, Router};
-use print::{print_event, print_raw, print_stored, print_unknown};
+use print::Mode;
 use serve::ServeConfig;
-use tencent_room_callback::{Ack, CallbackLayer, CommandSet, Config};
+use tencent_room_callback::{Ack, CallbackLayer, Config};
 use tencent_room_callback_inbox::Inbox;
-use tower::util::Either;
 use tower::Layer;
 
 /// `ROOM_CALLBACK_METRICS_ADDR`: the Prometheus endpoint.
@@ -48,6 +45,9 @@ pub mod serve;
 /// `tencent_room_callback_receiver::serve`.
 pub(crate) const LOG_TARGET: &str = "server";
 
+/// What stdout shows: `callbacks` (the default) or `departures`.
+const PRINT: &str = "ROOM_CALLBACK_PRINT";
+
 /// The apps served when `ROOM_CALLBACK_SDKAPPID` is not set.
 const DEFAULT_SDK_APP_ID: u64 = 1400000000;
 
@@ -64,12 +64,10 @@ struct Settings {
     addr: String,
     app_ids: Vec<u64>,
     config: Config,
-    /// `ROOM_CALLBACK_TOKENS_FILE`, to read again on SIGHUP.
-    tokens_file: Option<String>,
-    /// How each app is verified, for the log.
-    auth: String,
-    /// The apps without any token: their callbacks are not verified.
-    unverified: Vec<u64>,
+    /// The tokens and TRTC keys: their files, and how each app is verified.
+    auth: auth::Auth,
+    /// `ROOM_CALLBACK_PRINT`.
+    print: Mode,
     /// The server's limits: `ROOM_CALLBACK_HEADER_TIMEOUT_MS` and the rest.
     limits: ServeConfig,
     /// `ROOM_CALLBACK_INBOX` or `_REDIS`, `_WORK_MS`, `_WORKERS`.
@@ -78,7 +76,7 @@ struct Settings {
 
 /// A variable that is set, as text: unset is `None`; set but not UTF-8, empty or only white space is
 /// an error naming it (and saying what leaving it unset means).
-fn var(name: &str, unset: &str) -> Result<Option<String>, String> {
+pub(crate) fn var(name: &str, unset: &str) -> Result<Option<String>, String> {
     match std::env::var(name) {
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(_)) => Err(format!("{name} is not valid UTF-8")),
@@ -125,63 +123,25 @@ fn settings() -> Result<Settings, String> {
     for id in &app_ids[1..] {
         config = config.app_id(*id);
     }
-    let default_token = var(TOKEN, "no token for the apps without their own")?;
-    let has_default = default_token.is_some();
-    if let Some(token) = default_token {
-        config = config.token(token).map_err(|e| format!("{TOKEN}: {e}"))?;
-    }
-    // The app of each token of ROOM_CALLBACK_TOKENS (or of the file), for the log.
-    let mut own_tokens = Vec::new();
-    let tokens_file = var(TOKENS_FILE, "no file of tokens")?;
-    let entries = match (var(TOKENS, "no app has tokens of its own")?, &tokens_file) {
-        (Some(_), Some(_)) => {
+    let (config, auth) = auth::settings(config, &app_ids)?;
+    let print = match var(PRINT, "callbacks")?.as_deref() {
+        None | Some("callbacks") => Mode::Callbacks,
+        Some("departures") => Mode::Departures,
+        Some(other) => {
             return Err(format!(
-                "{TOKENS} and {TOKENS_FILE} are both set: choose one"
+                "{PRINT}: {other:?} is not what to print (expected departures, or callbacks: the \
+                 default)"
             ))
         }
-        (Some(list), None) => token_entries(TOKENS, list.split(','), &app_ids)?,
-        (None, Some(path)) => read_tokens_file(path, &app_ids)?,
-        (None, None) => Vec::new(),
     };
-    let source = if tokens_file.is_some() {
-        TOKENS_FILE
-    } else {
-        TOKENS
-    };
-    for (id, token) in entries {
-        config = config
-            .app_token(id, token)
-            .map_err(|e| format!("{source}: app {id}: {e}"))?;
-        own_tokens.push(id);
-    }
-
-    let auth = app_ids
-        .iter()
-        .map(|id| {
-            let own = own_tokens.iter().filter(|a| *a == id).count();
-            match (own, has_default) {
-                (0, true) => format!("{id}: {TOKEN}"),
-                (0, false) => format!("{id}: not verified"),
-                (1, _) => format!("{id}: 1 token of {source}"),
-                (n, _) => format!("{id}: {n} tokens of {source}"),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
-    let unverified = app_ids
-        .iter()
-        .copied()
-        .filter(|id| !has_default && !own_tokens.contains(id))
-        .collect();
     let limits = limits::from_env()?;
     let inbox = inbox::settings()?;
     Ok(Settings {
         addr,
         app_ids,
         config,
-        tokens_file,
         auth,
-        unverified,
+        print,
         limits,
         inbox,
     })
@@ -270,29 +230,26 @@ async fn serve(
         addr,
         app_ids,
         config,
-        tokens_file,
         auth,
-        unverified,
+        print,
         limits,
         inbox,
     } = settings;
     let authenticated = config.authenticates();
-    if authenticated && !unverified.is_empty() {
-        tracing::warn!(
-            target: LOG_TARGET,
-            sdk_app_ids = ?unverified,
-            "these apps have no token: their callbacks are accepted unsigned"
-        );
-    }
-
-    if let Some(path) = tokens_file {
-        tokio::spawn(reload_on_hangup(path, app_ids.clone(), config.tokens()));
-    }
+    let any_trtc_key = config.trtc_keys().any_key();
+    let reload = auth::Reload {
+        app_ids: app_ids.clone(),
+        tokens: auth.tokens_file.clone().map(|path| (path, config.tokens())),
+        keys: auth
+            .keys_file
+            .clone()
+            .map(|path| (path, config.trtc_keys())),
+    };
     let (printer, writer) = Printer::start();
     let work = inbox.work;
-    let layer = CallbackLayer::new(config).path("/callback");
-    let raw = printer.clone();
-    let print_raw = move |callback| print_raw(raw.clone(), callback, work);
+    let layer = CallbackLayer::new(config)
+        .path("/callback")
+        .trtc_path("/trtc");
     // The app's own routes, for whatever the layer does not take. `with_state(())` turns them into
     // services once, as `axum::serve` does: a `Router` called as it is builds its handlers' services
     // anew for every request.
@@ -305,46 +262,60 @@ async fn serve(
     // With an inbox: the layer stores, the worker prints. Without: the handlers print, then answer.
     let (app, worker, store) = match (opened, &inbox.store) {
         (Some(opened), Some(store)) => {
-            let stored = printer.clone();
-            let unknown = printer.clone();
             let worker = inbox
-                .shape(opened.worker(move |event| print_stored(stored.clone(), event, work)))
+                .shape(opened.worker(print::handle_stored(&printer, work, print)))
                 .start();
-            let app = layer
-                .on_notifications(opened.clone())
-                .on_decisions(print_raw)
-                .on_unknown(move |callback| print_unknown(unknown.clone(), callback, work))
-                .layer(routes);
-            (Either::Left(app), Some((worker, opened)), store.describe())
+            let app = print::routes(layer, print, &printer, work, Some(&opened)).layer(routes);
+            (app, Some((worker, opened)), store.describe())
         }
         _ => {
-            let events = printer.clone();
-            let app = layer
-                .on_any(CommandSet::ALL, move |event, _meta| {
-                    print_event(events.clone(), event, work)
-                })
-                .on_prefix("", print_raw)
-                .layer(routes);
-            (Either::Right(app), None, "none".to_owned())
+            let app = print::routes(layer, print, &printer, work, None).layer(routes);
+            (app, None, "none".to_owned())
         }
     };
     drop(printer);
 
-    // A `serve::BindError`, which `main` names as the variable's.
+    // A `serve::BindError`, which `main` names as the variable's. The warnings come after it, so that
+    // a bind error is the only line.
     let listener = serve::bind(&addr).await?;
+    if reload.tokens.is_some() || reload.keys.is_some() {
+        tokio::spawn(auth::reload_on_hangup(reload));
+    }
+    if authenticated && !auth.unverified.is_empty() {
+        tracing::warn!(
+            target: LOG_TARGET,
+            sdk_app_ids = ?auth.unverified,
+            "these apps have no token: their callbacks are accepted unsigned"
+        );
+    }
+    if !any_trtc_key {
+        tracing::warn!(
+            target: LOG_TARGET,
+            "no TRTC key (ROOM_CALLBACK_TRTC_KEY, _TRTC_KEYS or _TRTC_KEYS_FILE): the Sign of TRTC \
+             events on /trtc is not checked, anyone can post events"
+        );
+    } else if !auth.unsigned.is_empty() {
+        tracing::warn!(
+            target: LOG_TARGET,
+            sdk_app_ids = ?auth.unsigned,
+            "these apps have no TRTC key: their TRTC events are accepted unsigned"
+        );
+    }
     tracing::info!(
         target: LOG_TARGET,
         addr = %listener.local_addr()?,
         sdk_app_ids = ?app_ids,
         authenticated,
-        tokens = %auth,
+        tokens = %auth.tokens,
+        trtc_keys = %auth.trtc_keys,
+        print = %print.as_str(),
         header_timeout_ms = limits.header_timeout.as_millis(),
         idle_timeout_ms = limits.idle_timeout.as_millis(),
         write_timeout_ms = limits.write_timeout.unwrap_or(limits.idle_timeout).as_millis(),
         max_connections = limits.max_connections,
         max_buffered_bytes = limits.max_buffered_bytes,
         inbox = %store,
-        "listening for callbacks (Room, Chat, Live) on /callback"
+        "listening for callbacks (Room, Chat, Live) on /callback and TRTC events on /trtc"
     );
     let grace = limits.shutdown_grace;
     serve::serve(listener, app, limits, shutdown()).await;
