@@ -31,10 +31,10 @@ mod logs;
 /// Stdout, written in batches by a task of its own.
 mod stdout;
 
-/// What each callback prints.
+/// What each callback prints, as `ROOM_CALLBACK_PRINT` says, and the routes that print it.
 mod print;
 
-/// The tokens: parsed, and read again on SIGHUP.
+/// The tokens and the TRTC keys: parsed, and their files read again on SIGHUP.
 mod auth;
 use stdout::Printer;
 
