@@ -359,3 +359,90 @@ fn reload_keys(path: &str, app_ids: &[u64], keys: &KeySets) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APPS_OK: &[u64] = &[1400000000, 1400000001];
+
+    fn error(kind: Kind, source: &str, list: &str) -> String {
+        entries(kind, source, list.split(','), APPS_OK).unwrap_err()
+    }
+
+    #[test]
+    fn the_token_messages_are_those_of_before() {
+        let t = |list: &str| error(Kind::Tokens, TOKENS, list);
+        assert_eq!(
+            t("1400000000=a,"),
+            "ROOM_CALLBACK_TOKENS: entry 2 is empty (expected APPID=TOKEN,APPID=TOKEN)"
+        );
+        assert_eq!(
+            t("secret"),
+            "ROOM_CALLBACK_TOKENS: entry 1 is not APPID=TOKEN (it has no '=')"
+        );
+        assert_eq!(
+            t("x=secret"),
+            "ROOM_CALLBACK_TOKENS: entry 1: the part before '=' is not a decimal SDKAppID"
+        );
+        assert_eq!(
+            t("7=secret"),
+            "ROOM_CALLBACK_TOKENS: entry 1: app 7 is not one of ROOM_CALLBACK_SDKAPPID \
+             (1400000000,1400000001); add it there"
+        );
+        assert_eq!(
+            t("1400000001="),
+            "ROOM_CALLBACK_TOKENS: entry 1 (app 1400000001) has no token after '='"
+        );
+        assert_eq!(
+            t("1400000001= secret"),
+            "ROOM_CALLBACK_TOKENS: entry 1 (app 1400000001): the token starts or ends with white space"
+        );
+        // A token may hold `=` and any other character but a comma.
+        let ok = entries(
+            Kind::Tokens,
+            TOKENS,
+            ["1400000000=a=b c-d"].into_iter(),
+            APPS_OK,
+        );
+        assert_eq!(ok, Ok(vec![(1400000000, "a=b c-d".to_owned())]));
+    }
+
+    #[test]
+    fn a_trtc_key_is_1_to_32_letters_or_digits_and_never_in_a_message() {
+        let k = |list: &str| error(Kind::TrtcKeys, TRTC_KEYS, list);
+        assert_eq!(
+            k("1400000000=secret-key"),
+            "ROOM_CALLBACK_TRTC_KEYS: entry 1 (app 1400000000): the key is not 1 to 32 ASCII \
+             letters or digits"
+        );
+        assert_eq!(
+            k("1400000000="),
+            "ROOM_CALLBACK_TRTC_KEYS: entry 1 (app 1400000000) has no key after '='"
+        );
+        assert_eq!(
+            k("secretKey"),
+            "ROOM_CALLBACK_TRTC_KEYS: entry 1 is not APPID=KEY (it has no '=')"
+        );
+        for bad in ["secret key", "secretKey ", "sécret", &"k".repeat(33)] {
+            let e = k(&format!("1400000000={bad}"));
+            assert!(e.ends_with("1 to 32 ASCII letters or digits"), "{e}");
+            assert!(!e.contains(bad), "{e}");
+        }
+        let two = entries(
+            Kind::TrtcKeys,
+            TRTC_KEYS,
+            ["1400000000=a1", "1400000001=B2", "1400000000=k"].into_iter(),
+            APPS_OK,
+        )
+        .unwrap();
+        assert_eq!(
+            by_app(two),
+            [
+                (1400000000, vec!["a1".to_owned(), "k".to_owned()]),
+                (1400000001, vec!["B2".to_owned()]),
+            ]
+        );
+        assert!(is_trtc_key(&"k".repeat(32)));
+    }
+}
