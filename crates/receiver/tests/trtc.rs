@@ -161,6 +161,20 @@ fn a_verified_event_prints_its_body_and_every_refusal_prints_nothing() {
     let tampered = body.replace("\"u1\"", "\"u2\"");
     assert_eq!(post_trtc(&r, APP, Some(&sign), &tampered).0, 401);
 
+    // Another group (recording, 3): verified, printed raw, every number as sent.
+    let recording = format!(
+        "{{\n\t\"EventGroupId\":\t3,\n\t\"EventType\":\t301,\n\t\"CallbackTs\":\t{},\n\t\"EventInfo\":\t{{\n\t\t\"RoomId\":\t\"rec 1\",\n\t\t\"TaskId\":\t\"t\\u0041\",\n\t\t\"Payload\":\t{{\"Size\":\t1.50e3}}\n\t}}\n}}",
+        now_ms()
+    );
+    ok(signed(&r, APP, KEY, &recording));
+    let line = &printed(&r, 2)[1];
+    assert!(
+        line.ends_with(
+            r#""EventInfo":{"RoomId":"rec 1","TaskId":"t\u0041","Payload":{"Size":1.50e3}}}"#
+        ),
+        "{line}"
+    );
+
     // The one URL still works beside it.
     let leave = r#"{"RoomId":"r1","MemberList_Account":["u1"],"EventTime":1}"#;
     let (status, answer) = post_callback(&r, "Room.CallbackAfterMemberLeave", leave, None);
@@ -168,9 +182,9 @@ fn a_verified_event_prints_its_body_and_every_refusal_prints_nothing() {
 
     let (status, lines, log) = r.terminate();
     assert!(status.success(), "{log}");
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[0], compacted(&body));
-    assert!(lines[1].contains(r#""RoomId":"r1""#), "{lines:?}");
+    assert!(lines[2].contains(r#""RoomId":"r1""#), "{lines:?}");
     assert!(
         log.contains(
             "listening for callbacks (Room, Chat, Live) on /callback and TRTC events on /trtc"
