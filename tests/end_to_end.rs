@@ -1,5 +1,6 @@
 //! End to end over loopback: the compiled `server` example receives what the compiled `send` example
-//! posts, for each of the six events, unsigned and signed.
+//! posts, for each of the six events, unsigned and signed, and for TRTC's exit, enter and dismiss
+//! events on `/trtc`, signed with the app's TRTC key.
 //!
 //! `cargo test` builds the examples before running the tests; this test runs those binaries from
 //! `target/<profile>/examples/`, next to its own `target/<profile>/deps/`.
@@ -33,6 +34,17 @@ fn start_server(token: Option<&str>) -> Running {
         if let Some(token) = token {
             cmd.env("ROOM_CALLBACK_TOKEN", token);
         }
+        cmd
+    })
+}
+
+/// Starts the server example with `ROOM_CALLBACK_TRTC_KEY=key`.
+fn start_trtc_server(key: &str) -> Running {
+    Running::start("the server example", Ready::Accepting, |addr| {
+        let mut cmd = support::process::command("server");
+        cmd.env("ROOM_CALLBACK_ADDR", addr.to_string())
+            .env("ROOM_CALLBACK_TRTC_KEY", key)
+            .env("RUST_LOG", "info");
         cmd
     })
 }
@@ -177,6 +189,52 @@ fn the_sender_explains_bad_arguments() {
         &["http://127.0.0.1:9/callback", "--nope"],
         &["http://127.0.0.1:9/callback", "http://127.0.0.1:9/other"],
         &["https://example.com/callback"],
+        &["http://127.0.0.1:9/trtc", "--trtc-event", "explode"],
+        &[
+            "http://127.0.0.1:9/trtc",
+            "--trtc-event",
+            "exit",
+            "--token",
+            "t",
+        ],
+        &[
+            "http://127.0.0.1:9/trtc",
+            "--trtc-event",
+            "exit",
+            "--event",
+            "member-leave",
+        ],
+        &[
+            "http://127.0.0.1:9/trtc",
+            "--trtc-event",
+            "exit",
+            "--member",
+            "a",
+            "--member",
+            "b",
+        ],
+        &[
+            "http://127.0.0.1:9/trtc",
+            "--trtc-event",
+            "dismiss",
+            "--member",
+            "a",
+        ],
+        &[
+            "http://127.0.0.1:9/trtc",
+            "--trtc-event",
+            "exit",
+            "--reason",
+            "left",
+        ],
+        &[
+            "http://127.0.0.1:9/trtc",
+            "--trtc-event",
+            "exit",
+            "--key",
+            "",
+        ],
+        &["http://127.0.0.1:9/callback", "--key", "k"],
     ] {
         let out = send(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -219,4 +277,70 @@ fn a_request_without_a_command_gets_404_a_new_command_is_acknowledged_and_sigter
     assert!(status.success(), "exit status {status:?}; log:\n{log}");
     assert!(log.contains("stopped"), "log:\n{log}");
     assert_eq!(lines, [new], "only the new command was accepted");
+}
+
+#[test]
+fn trtc_events_from_the_sender_reach_the_server_signed_with_the_key() {
+    let mut server = start_trtc_server("e2eKey1");
+    let url = format!("http://{}/trtc", server.addr);
+    for args in [
+        &[
+            "--trtc-event",
+            "exit",
+            "--room",
+            "12345",
+            "--member",
+            "alice",
+            "--reason",
+            "3",
+        ][..],
+        &["--trtc-event", "enter", "--room", "0123", "--member", "bob"],
+        &["--trtc-event", "dismiss", "--room", "12345"],
+    ] {
+        let out = send(&[&[url.as_str(), "--key", "e2eKey1"][..], args].concat());
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        assert_eq!(answer(&out), ("200 OK".into(), r#"{"code":0}"#.into()));
+        // Pretty-printed with tabs, as Tencent sends.
+        assert!(
+            text(&out.stderr).contains("\n\t\"EventGroupId\":\t1,\n"),
+            "{args:?}"
+        );
+    }
+    // A wrong key, or none: 401 in TRTC's dialect, exit code 1, nothing printed.
+    for key in [&["--key", "wrongKey"][..], &[]] {
+        let out = send(&[&[url.as_str(), "--trtc-event", "exit"][..], key].concat());
+        assert_eq!(out.status.code(), Some(1), "{key:?}");
+        let (status, body) = answer(&out);
+        assert_eq!(status, "401 Unauthorized", "{key:?}");
+        assert!(body.starts_with(r#"{"code":401,"message":""#), "{body}");
+    }
+
+    let (lines, log) = server.stop();
+    assert_eq!(lines.len(), 3, "{lines:?}\nlog:\n{log}");
+    let events: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["EventType"], 104);
+    assert_eq!(events[0]["EventInfo"]["RoomId"], 12345);
+    assert_eq!(events[0]["EventInfo"]["UserId"], "alice");
+    assert_eq!(events[0]["EventInfo"]["Reason"], 3);
+    assert_eq!(events[1]["EventType"], 103);
+    assert_eq!(events[1]["EventInfo"]["RoomId"], "0123");
+    assert_eq!(events[2]["EventType"], 102);
+    assert!(
+        events[2]["EventInfo"].get("UserId").is_none(),
+        "{}",
+        lines[2]
+    );
+    assert!(
+        !log.contains("e2eKey1") && !log.contains("wrongKey"),
+        "{log}"
+    );
 }
