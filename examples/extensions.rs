@@ -49,7 +49,7 @@ async fn on_leave(
     };
     let members: Vec<&str> = event.members.iter().map(|m| m.as_str()).collect();
     println!(
-        "app {}: {} left room {} ({:?}); {} bytes of JSON; idempotency key {}",
+        "app {}: {} left room {} ({:?}); {} bytes of JSON; event key {}",
         meta.sdk_app_id,
         members.join(", "),
         event.room_id,

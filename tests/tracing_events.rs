@@ -414,3 +414,51 @@ async fn a_panicking_handler_is_one_event_with_its_message() {
     assert_eq!(e.field("outcome"), Some("handler_panic"));
     assert_eq!(e.field("panic"), Some("boom before the future, room sync"));
 }
+
+/// A refused TRTC event is one WARN like a one-URL refusal, its command the dialect (`TRTC.`: the
+/// event is not read before it is verified), and the key nowhere in the output.
+#[tokio::test]
+async fn a_refused_trtc_event_is_one_warn_named_by_its_dialect() {
+    const KEY: &str = "trtcKey0123456789";
+    let buffer = Buffer::default();
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(buffer.clone())
+                .with_ansi(false),
+        )
+        .with(capture.clone())
+        .with(tracing_subscriber::filter::LevelFilter::TRACE);
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let svc = CallbackLayer::new(Config::new(1400000000).trtc_key(KEY).unwrap())
+        .trtc_path("/trtc")
+        .layer(service_fn(inner::<Full<Bytes>>));
+    let body = r#"{"EventGroupId":1,"EventType":104,"EventInfo":{"RoomId":1,"UserId":"u"}}"#;
+    let trtc = |method: &str, sign: &str| {
+        Request::builder()
+            .method(method)
+            .uri("/trtc")
+            .header("SdkAppId", "1400000000")
+            .header("Sign", sign)
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap()
+    };
+    let expected = tencent_room_callback::trtc::sign(KEY, body.as_bytes());
+    let mut wrong = expected.clone();
+    wrong.replace_range(0..1, if wrong.starts_with('A') { "B" } else { "A" });
+
+    for (what, req, status) in [
+        ("a wrong Sign", trtc("POST", &wrong), 401),
+        ("a GET", trtc("GET", &expected), 405),
+    ] {
+        let res = svc.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), status, "{what}");
+        let e = one(capture.take(), what);
+        assert_eq!(e.level, tracing::Level::WARN, "{what}");
+        assert_eq!(e.field("outcome"), Some("rejected"), "{what}");
+        assert_eq!(e.field("command"), Some("TRTC."), "{what}");
+    }
+    let text = buffer.text();
+    assert!(!text.contains(KEY) && !text.contains(&expected), "{text}");
+}

@@ -86,7 +86,8 @@ where
 
     /// A request to a TRTC path refused from its head, answered in TRTC's dialect.
     pub(crate) fn reject_trtc(measured: metrics::Request, rejection: Rejection) -> Self {
-        refused(None, measured, &rejection);
+        let dialect = CallbackCommand::known(crate::trtc::COMMAND_PREFIX);
+        refused(Some(&dialect), measured, &rejection);
         ResponseFuture {
             state: State::Refused {
                 rejection: Some(rejection),
@@ -343,7 +344,8 @@ where
                             let (meta, early) = match verified {
                                 Ok(verified) => verified,
                                 Err(rejection) => {
-                                    refused(None, measured, &rejection);
+                                    // Logged as `TRTC.`: the dialect, the event being unread.
+                                    refused(Some(this.command), measured, &rejection);
                                     return Poll::Ready(Step::Answer(Err(rejection)));
                                 }
                             };
