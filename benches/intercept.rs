@@ -9,7 +9,11 @@
 //! - `layer`: [`CallbackLayer`] in handler mode around a `service_fn` (never reached), no token;
 //!   `layer_signed` is the same with a token, so `Sign` and `RequestTime` are checked too;
 //!   `layer_in_router` is the layer on an axum `Router` route, scoped to `/callback`, as in
-//!   `examples/server.rs`.
+//!   `examples/server.rs`; `trtc_signed` is the layer's TRTC path given an exit event (104) of the
+//!   same size as the leave sample, pretty-printed as Tencent sends it and signed with a key (`Sign`
+//!   over the body checked, the event decoded into a [`TrtcEvent`], answered `{"code":0}`): the issue's
+//!   bound is `trtc_signed` within 1.3× `layer_signed`, here with the CPU's SHA instructions, which
+//!   `scripts/instructions.sh` (valgrind) cannot use.
 //! - `axum_handwritten`: an axum route with `Query<HashMap<String, String>>` and `Json<MemberLeave>`
 //!   extractors, the same SDKAppID check, answering the same JSON from a serde struct.
 //! - `floor`: a `service_fn` that collects the body, runs `serde_json::from_slice` into the same struct
@@ -49,6 +53,7 @@ use http_body_util::{BodyExt, Full};
 use serde::Serialize;
 use tencent_room_callback::service::ResponseBody;
 use tencent_room_callback::testing::signature;
+use tencent_room_callback::trtc::{self, TrtcEvent};
 use tencent_room_callback::{
     Ack, CallbackLayer, CallbackMeta, Config, Handler, HandlerError, MemberLeave,
 };
@@ -57,6 +62,7 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 
 const APP: u64 = 1400000000;
 const TOKEN: &str = "bench-callback-token";
+const TRTC_KEY: &str = "benchTrtcKey123";
 const PATH_AND_QUERY: &str = "/callback?SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=1.2.3.4&OptPlatform=iOS";
 /// The documented `Room.CallbackAfterMemberLeave` sample (protocol.md §3.1).
 const SAMPLE: &str = r#"{"CallbackCommand":"Room.CallbackAfterMemberLeave","Operator_Account":"user1","RoomId":"rid-123","MemberCount":20,"Type":"Leave","MemberList_Account":["user1"],"Reason":"xxxx","EventTime":1670574414123}"#;
@@ -99,6 +105,33 @@ fn signed_uri() -> Uri {
     format!("{PATH_AND_QUERY}&RequestTime={now}&Sign={sign}")
         .parse()
         .expect("a valid URI")
+}
+
+/// A TRTC exit (104) sent now, pretty-printed with tabs as Tencent sends it, as `SdkAppId` and `Sign`
+/// headers on a POST to `/trtc`: the leave sample's size (checked in `leave_sample`).
+fn trtc_request() -> Req {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock after 1970")
+        .as_millis();
+    let body = Bytes::from(format!(
+        "{{\n\t\"EventGroupId\":\t1,\n\t\"EventType\":\t104,\n\t\"CallbackTs\":\t{ms},\n\t\"EventInfo\":\t{{\n\t\t\"RoomId\":\t\"rid-123\",\n\t\t\"EventTs\":\t{},\n\t\t\"EventMsTs\":\t{ms},\n\t\t\"UserId\":\t\"user1\",\n\t\t\"Role\":\t20,\n\t\t\"Reason\":\t1\n\t}}\n}}",
+        ms / 1000
+    ));
+    Request::post("/trtc")
+        .header(HOST, "127.0.0.1:3000")
+        .header(USER_AGENT, "Tencent-Callback")
+        .header(CONTENT_TYPE, "application/json")
+        .header(CONTENT_LENGTH, body.len())
+        .header("SdkAppId", APP.to_string())
+        .header("Sign", trtc::sign(TRTC_KEY, &body))
+        .body(Full::new(body))
+        .expect("a valid request")
+}
+
+async fn on_trtc(event: TrtcEvent, _meta: CallbackMeta) -> Result<(), HandlerError> {
+    black_box(event);
+    Ok(())
 }
 
 /// Reads the whole response body, as the server writing it out would.
@@ -294,6 +327,28 @@ fn leave_sample(c: &mut Criterion) {
     // Signed at each request's creation: the time window always holds, whatever the run's length.
     let make_signed = || request(Method::POST, &signed_uri(), &body);
     contender!(g, "layer_signed", rt, layer(signed), make_signed, 200, ok);
+    let trtc_body = trtc_request().into_body();
+    assert!(
+        trtc_body
+            .size_hint()
+            .exact()
+            .map(|n| n.abs_diff(body.len() as u64))
+            <= Some(40),
+        "the TRTC exit is about the leave sample's size"
+    );
+    let trtc_layer = CallbackLayer::new(Config::new(APP).trtc_key(TRTC_KEY).expect("a key"))
+        .trtc_path("/trtc")
+        .on(on_trtc)
+        .layer(service_fn(app_route));
+    contender!(
+        g,
+        "trtc_signed",
+        rt,
+        trtc_layer,
+        trtc_request,
+        200,
+        Some(trtc::OK_BODY)
+    );
     contender!(g, "layer_in_router", rt, layer_in_router(), make, 200, ok);
     contender!(g, "axum_handwritten", rt, axum_handwritten(), make, 200, ok);
     contender!(g, "floor", rt, service_fn(floor_fn), make, 200, ok);
