@@ -37,8 +37,9 @@ if [[ $SUITE == servers ]]; then
     N2=${N2:-2500}
     CONNECTIONS=${CONNECTIONS:-64}
     PORT=${PORT:-38180}
-    cargo build --release --quiet --example server --example bench_handwritten --example bench_floor
-    BIN=target/release/examples
+    [[ ${BUILD:-1} == 0 ]] \
+        || cargo build --release --quiet --example server --example bench_handwritten --example bench_floor
+    BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/examples}
     QUERY="SdkAppid=1400000000&CallbackCommand=Room.CallbackAfterMemberLeave&contenttype=json&ClientIP=1.2.3.4&OptPlatform=iOS"
     BODY='{"CallbackCommand":"Room.CallbackAfterMemberLeave","Operator_Account":"user1","RoomId":"rid-123","MemberCount":20,"Type":"Leave","MemberList_Account":["user1"],"Reason":"xxxx","EventTime":1670574414123}'
     # The client: N requests over C connections, each answer read whole and checked.
@@ -74,6 +75,7 @@ PY
         floor) env+=(BENCH_ADDR=127.0.0.1:$PORT) bin=$BIN/bench_floor ;;
         hyper_decode) env+=(BENCH_ADDR=127.0.0.1:$PORT BENCH_MODE=decode) bin=$BIN/bench_floor ;;
         layer_hyper) env+=(BENCH_ADDR=127.0.0.1:$PORT BENCH_MODE=layer) bin=$BIN/bench_floor ;;
+        *) env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$PORT) bin=${EXTRA_BIN[$name]} ;;
         esac
         env "${env[@]}" valgrind --tool=callgrind --callgrind-out-file="$WORK/out" "$bin" \
             >/dev/null 2>"$WORK/err" &
@@ -90,13 +92,32 @@ PY
         SERVER_PID=""
         grep -E '^summary:|^totals:' "$WORK/out" | head -1 | awk '{print $2}'
     }
+    # Other builds of the example receiver (EXAMPLES="label=binary ..."), counted as `example` is.
+    declare -A EXTRA_BIN=()
+    EXTRA_NAMES=()
+    for extra in ${EXAMPLES:-}; do
+        [[ $extra == *=* && -x ${extra#*=} ]] || { echo "EXAMPLES: '$extra' is not label=executable" >&2; exit 1; }
+        EXTRA_BIN[${extra%%=*}]=${extra#*=}
+        EXTRA_NAMES+=("${extra%%=*}")
+    done
+    read -ra NAMES <<<"${SERVERS:-example handwritten floor hyper_decode layer_hyper}"
+    NAMES+=("${EXTRA_NAMES[@]}")
     declare -A PER
-    for c in example handwritten floor hyper_decode layer_hyper; do
+    for c in "${NAMES[@]}"; do
         a=$(count "$c" "$N1"); b=$(count "$c" "$N2")
         PER[$c]=$(( (b - a) / (N2 - N1) ))
         printf '%-14s %8d instructions per request\n' "$c" "${PER[$c]}"
     done
     echo
+    if [[ -n ${PER[handwritten]:-} ]]; then
+        for c in "${NAMES[@]}"; do
+            [[ $c == handwritten ]] || echo "$c / handwritten: $(ratio "${PER[$c]}" "${PER[handwritten]}")"
+        done
+    fi
+    if [[ "${NAMES[*]}" != "example handwritten floor hyper_decode layer_hyper" ]]; then
+        echo "(requests over $CONNECTIONS connections; N1=$N1, N2=$N2)"
+        exit 0
+    fi
     echo "example / handwritten:     $(ratio "${PER[example]}" "${PER[handwritten]}")"
     echo "example / layer_hyper:     $(ratio "${PER[example]}" "${PER[layer_hyper]}")"
     echo "layer_hyper / floor:       $(ratio "${PER[layer_hyper]}" "${PER[floor]}")"
@@ -107,7 +128,7 @@ fi
 N1=${N1:-200}
 N2=${N2:-2200}
 cargo build --release --quiet --example bench_instructions
-BIN=target/release/examples/bench_instructions
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/bench_instructions
 count() { # count CONTENDER N: total instructions
     valgrind --tool=callgrind --callgrind-out-file="$WORK/out" "$BIN" "$1" "$2" >/dev/null 2>"$WORK/err"
     grep -E '^summary:|^totals:' "$WORK/out" | head -1 | awk '{print $2}'

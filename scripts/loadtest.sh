@@ -5,6 +5,12 @@
 #   scripts/loadtest.sh            # 3 interleaved rounds of 5 s per server
 #   DURATION=10 ROUNDS=1 CONNECTIONS=32 scripts/loadtest.sh
 #   SUITE=inbox scripts/loadtest.sh   # the receiver without an inbox, on the embedded one, on Redis
+#   SERVERS="example handwritten" EXAMPLES="before=/tmp/server-old" scripts/loadtest.sh
+#                                     # some of the servers only, plus other builds of the example
+#                                     # receiver (label=binary, run as `example` is), in the same rounds
+#
+# BIN (default $CARGO_TARGET_DIR/release/examples, else target/release/examples) is where the release
+# examples are built; BUILD=0 skips the build (prebuilt binaries in BIN).
 #
 # Servers (release builds, each on its own loopback port, run the same way):
 #   example      examples/server.rs: CallbackLayer in handler mode for all six commands, scoped to
@@ -57,9 +63,10 @@ fi
 
 echo "building the release examples..." >&2
 # The examples belong to the workspace member dev/ (a default member: no -p needed from the root).
-cargo build --release --quiet --example server --example bench_handwritten --example bench_floor
+[[ ${BUILD:-1} == 0 ]] \
+    || cargo build --release --quiet --example server --example bench_handwritten --example bench_floor
 
-BIN=target/release/examples
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/examples}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -127,11 +134,23 @@ if [[ $SUITE == inbox ]]; then
     REDIS_PID=$!
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$REDIS_PORT) 2>/dev/null && break; sleep 0.05; done
 else
-    NAMES=(example handwritten floor hyper_decode layer_hyper)
+    read -ra NAMES <<<"${SERVERS:-example handwritten floor hyper_decode layer_hyper}"
 fi
 declare -A PORT=([example]=$BASE_PORT [handwritten]=$((BASE_PORT + 1)) [floor]=$((BASE_PORT + 2))
     [hyper_decode]=$((BASE_PORT + 3)) [layer_hyper]=$((BASE_PORT + 4))
     [plain]=$((BASE_PORT + 5)) [embedded]=$((BASE_PORT + 6)) [redis]=$((BASE_PORT + 7)))
+# Other builds of the example receiver: label=binary, each on a port of its own after Redis's.
+declare -A EXTRA_BIN=()
+EXTRA_NAMES=()
+for extra in ${EXAMPLES:-}; do
+    label=${extra%%=*}
+    [[ $extra == *=* && -x ${extra#*=} && -z ${PORT[$label]:-} ]] \
+        || { echo "EXAMPLES: '$extra' is not label=executable with a new label" >&2; exit 1; }
+    EXTRA_BIN[$label]=${extra#*=}
+    EXTRA_NAMES+=("$label")
+    PORT[$label]=$((BASE_PORT + 10 + ${#EXTRA_NAMES[@]}))
+done
+[[ $SUITE == layer ]] && NAMES+=("${EXTRA_NAMES[@]}")
 RUN=0
 
 start() { # start NAME: sets SERVER_PID
@@ -152,6 +171,7 @@ start() { # start NAME: sets SERVER_PID
     floor) env+=(BENCH_ADDR=127.0.0.1:$port) bin=$BIN/bench_floor ;;
     hyper_decode) env+=(BENCH_ADDR=127.0.0.1:$port BENCH_MODE=decode) bin=$BIN/bench_floor ;;
     layer_hyper) env+=(BENCH_ADDR=127.0.0.1:$port BENCH_MODE=layer) bin=$BIN/bench_floor ;;
+    *) env+=(ROOM_CALLBACK_ADDR=127.0.0.1:$port) bin=${EXTRA_BIN[$name]} ;;
     esac
     env "${env[@]}" $(pinned_prefix "$SERVER_CPU") "$bin" >/dev/null 2>"$WORK/$name.log" &
     SERVER_PID=$!
@@ -189,7 +209,7 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # Medians over the rounds, then the table and the ratios.
-awk -v rounds="$ROUNDS" -v suite="$SUITE" '
+awk -v rounds="$ROUNDS" -v suite="$SUITE" -v names_run="${NAMES[*]}" '
 function median(list, n,   a, i, j, t) {
     n = split(list, a, " ")
     for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -197,6 +217,20 @@ function median(list, n,   a, i, j, t) {
 }
 { rps[$1] = rps[$1] " " $3; p50[$1] = p50[$1] " " $4; p99[$1] = p99[$1] " " $5; bad[$1] += $7 }
 END {
+    if (suite != "inbox" && names_run != "example handwritten floor hyper_decode layer_hyper") {
+        # Some servers only, or other builds of the example: each against the hand-written one.
+        printf "\n%-12s %12s %10s %10s %8s %14s\n", "server", "req/s", "p50 (ms)", "p99 (ms)", "errors", "/ handwritten"
+        count = split(names_run, names, " ")
+        for (k = 1; k <= count; k++) r[names[k]] = median(rps[names[k]])
+        for (k = 1; k <= count; k++) {
+            n = names[k]
+            printf "%-12s %12.0f %10.3f %10.3f %8d %14s\n", n, r[n], median(p50[n]) / 1000, median(p99[n]) / 1000, bad[n],
+                (r["handwritten"] > 0 ? sprintf("%.3f", r[n] / r["handwritten"]) : "-")
+        }
+        printf "(medians of %d rounds; every round: %s)\n", rounds, names_run
+        for (k = 1; k <= count; k++) printf "  %-12s%s\n", names[k], rps[names[k]]
+        exit
+    }
     printf "\n%-12s %12s %10s %10s %8s\n", "server", "req/s", "p50 (ms)", "p99 (ms)", "errors"
     if (suite == "inbox") {
         split("plain embedded redis", names, " ")

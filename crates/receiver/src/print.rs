@@ -27,10 +27,10 @@ async fn print_event(
     if !work.is_zero() {
         tokio::time::sleep(work).await;
     }
-    // Room for a typical event at once (a leave event is about 200 bytes), instead of doubling to it.
-    let mut line = Vec::with_capacity(256);
-    serde_json::to_writer(&mut line, &event)?;
-    printer.print(line).await
+    // Serialized straight into the printer's buffer: no line of its own to allocate and copy.
+    printer
+        .print_with(|out| serde_json::to_writer(out, &event))
+        .await
 }
 
 /// Prints any other callback's body as one JSON line on stdout (see the module docs), after `work`.
