@@ -6,7 +6,8 @@
 //! answers everything the layer passes through. It serves every path, or `/cb` only.
 //!
 //! Checked: no panic; the future is ready at once (in-memory body); a pass-through request reaches the
-//! inner service untouched (its original body, no event); a request to a path the layer does not serve
+//! inner service untouched (its original body, no event); a verified callback no route takes reaches it
+//! with its `CallbackMeta` and no event, never one of the routed commands; a request to a path the layer does not serve
 //! is passed through whatever its query; otherwise the answer is the OK acknowledgment with 200 exactly
 //! when a handler was called, or a FAIL acknowledgment whose `ErrorCode` carries the status; no token in
 //! any answer.
@@ -48,13 +49,36 @@ impl Service<Request<RequestBody<Full<Bytes>>>> for Inner {
 
     fn call(&mut self, req: Request<RequestBody<Full<Bytes>>>) -> Self::Future {
         let event = req.extensions().get::<MemberEnter>().is_some();
-        let meta = req.extensions().get::<CallbackMeta>().is_some();
-        assert_eq!(event, meta, "an event comes with its metadata");
-        assert_eq!(
-            event,
-            req.body().is_buffered(),
-            "a forwarded event comes with the bytes read, a passed-through request with its own body"
+        let meta = req.extensions().get::<CallbackMeta>();
+        assert!(!event || meta.is_some(), "an event comes with its metadata");
+        if let (Some(meta), false) = (meta, event) {
+            // A verified callback no route takes, handed on with its metadata (the app's fallback
+            // answers it): never one of the routed commands.
+            assert!(
+                ![
+                    Command::MemberEnter,
+                    Command::MemberLeave,
+                    Command::CreateRoom,
+                    Command::DestroyRoom,
+                    Command::UpdateRoomInfo,
+                    Command::SeatInfoChanged,
+                ]
+                .iter()
+                .any(|c| meta.command.typed() == Some(*c)),
+                "a routed command reached the inner service without its event: {}",
+                meta.command
+            );
+        }
+        assert!(
+            !event || req.body().is_buffered(),
+            "a forwarded event comes with the bytes read"
         );
+        if meta.is_none() {
+            assert!(
+                !req.body().is_buffered(),
+                "a passed-through request comes with its own body"
+            );
+        }
         let res = if event {
             Ack::ok().http_response(StatusCode::OK)
         } else {
