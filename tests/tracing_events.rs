@@ -106,6 +106,22 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     }
 }
 
+/// A subscriber for this thread: the `fmt` output into a buffer, and the recorded events.
+fn subscribe() -> (Buffer, Capture, tracing::subscriber::DefaultGuard) {
+    let buffer = Buffer::default();
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(buffer.clone())
+                .with_ansi(false),
+        )
+        .with(capture.clone())
+        .with(tracing_subscriber::filter::LevelFilter::TRACE);
+    let guard = tracing::subscriber::set_default(subscriber);
+    (buffer, capture, guard)
+}
+
 fn config() -> Config {
     Config::new(1400000000)
         .token(TOKEN)
@@ -156,17 +172,7 @@ fn one(events: Vec<Recorded>, what: &str) -> Recorded {
 
 #[tokio::test]
 async fn one_event_per_intercepted_request_and_no_secret() {
-    let buffer = Buffer::default();
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(buffer.clone())
-                .with_ansi(false),
-        )
-        .with(capture.clone())
-        .with(tracing_subscriber::filter::LevelFilter::TRACE);
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, capture, _guard) = subscribe();
 
     let handler_svc = CallbackLayer::new(config())
         .verify_unrouted(true)
@@ -420,17 +426,7 @@ async fn a_panicking_handler_is_one_event_with_its_message() {
 #[tokio::test]
 async fn a_refused_trtc_event_is_one_warn_named_by_its_dialect() {
     const KEY: &str = "trtcKey0123456789";
-    let buffer = Buffer::default();
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(buffer.clone())
-                .with_ansi(false),
-        )
-        .with(capture.clone())
-        .with(tracing_subscriber::filter::LevelFilter::TRACE);
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, capture, _guard) = subscribe();
     let svc = CallbackLayer::new(Config::new(1400000000).trtc_key(KEY).unwrap())
         .trtc_path("/trtc")
         .layer(service_fn(inner::<Full<Bytes>>));
