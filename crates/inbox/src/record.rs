@@ -148,7 +148,8 @@ impl Record {
     }
 }
 
-/// `RoomId`'s JSON text, else `GroupId`'s, when the body is an object with one of them.
+/// `RoomId`'s JSON text, else `GroupId`'s, else a TRTC event's `EventInfo.RoomId`, when the body is an
+/// object with one of them.
 fn room_of(body: &[u8]) -> Option<Box<str>> {
     #[derive(Deserialize)]
     struct Rooms<'a> {
@@ -156,9 +157,20 @@ fn room_of(body: &[u8]) -> Option<Box<str>> {
         room: Option<&'a RawValue>,
         #[serde(rename = "GroupId", borrow, default)]
         group: Option<&'a RawValue>,
+        #[serde(rename = "EventInfo", borrow, default)]
+        info: Option<Info<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Info<'a> {
+        #[serde(rename = "RoomId", borrow, default)]
+        room: Option<&'a RawValue>,
     }
     let rooms: Rooms<'_> = serde_json::from_slice(body).ok()?;
-    let text = rooms.room.or(rooms.group)?.get();
+    let text = rooms
+        .room
+        .or(rooms.group)
+        .or(rooms.info.and_then(|info| info.room))?
+        .get();
     (text.len() <= MAX_ROOM && text != "null").then(|| text.into())
 }
 
@@ -358,6 +370,13 @@ mod tests {
         assert_eq!(room_of(br#"{"RoomId":null}"#), None);
         assert_eq!(room_of(br#"{"Other":1}"#), None);
         assert_eq!(room_of(b"not json"), None);
+        // A TRTC event's room is in its EventInfo, a number or a string.
+        let trtc = b"{\n\t\"EventGroupId\":\t1,\n\t\"EventInfo\":\t{\"RoomId\":\t12345,\"UserId\":\"u\"}\n}";
+        assert_eq!(room_of(trtc).as_deref(), Some("12345"));
+        assert_eq!(
+            room_of(br#"{"EventInfo":{"RoomId":"r1"}}"#).as_deref(),
+            Some("\"r1\"")
+        );
     }
 
     #[test]

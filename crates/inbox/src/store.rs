@@ -133,8 +133,8 @@ impl InboxEvent {
         self.stored.record.received_at
     }
 
-    /// The room (`RoomId`, else `GroupId`) as its JSON text (`"r1"` with its quotes, or a number), when
-    /// the body has one: what per-room order goes by.
+    /// The room (`RoomId`, else `GroupId`, else a TRTC event's `EventInfo.RoomId`) as its JSON text
+    /// (`"r1"` with its quotes, or a number), when the body has one: what per-room order goes by.
     pub fn room(&self) -> Option<&str> {
         self.stored.record.room.as_deref()
     }

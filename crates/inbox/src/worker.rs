@@ -134,10 +134,11 @@ impl<H: InboxHandler> Worker<H> {
         self
     }
 
-    /// Per-room order: the events of one room (`RoomId`, else `GroupId`) are handled one at a time, in
-    /// arrival order — a failing event holds its room's later events back until it succeeds or becomes a
-    /// dead letter. Events without a room are not held. Default off. In the embedded and memory stores
-    /// only; on Redis events are handed in stream order, several at once (see the crate's README).
+    /// Per-room order: the events of one room (`RoomId`, else `GroupId`, else a TRTC event's
+    /// `EventInfo.RoomId`) are handled one at a time, in arrival order — a failing event holds its
+    /// room's later events back until it succeeds or becomes a dead letter. Events without a room are
+    /// not held. Default off. In the embedded and memory stores only; on Redis events are handed in
+    /// stream order, several at once (see the crate's README).
     pub fn ordered_by_room(mut self, ordered: bool) -> Self {
         self.ordered = ordered;
         self
