@@ -7,7 +7,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny};
+use serde::Deserialize;
 use tencent_room_callback::departure::{Change, Changes};
 use tencent_room_callback::{
     trtc, Ack, CallbackCommand, CallbackLayer, CallbackMeta, Event, HandlerError, RawCallback,
@@ -157,7 +158,7 @@ fn raw_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
 /// sent.
 fn trtc_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
     let command = callback.meta.command.as_str();
-    if std::str::from_utf8(&callback.body).is_err() || callback.json::<AnObject>().is_err() {
+    if std::str::from_utf8(&callback.body).is_err() || callback.json::<IgnoredAny>().is_err() {
         tracing::warn!(target: logs::CALLBACK_TARGET, command, "refused: the body is not a UTF-8 JSON object");
         return Err(HandlerError::new(Rejection::new(
             RejectionKind::MalformedBody,
@@ -166,61 +167,18 @@ fn trtc_line(callback: &RawCallback) -> Result<Vec<u8>, HandlerError> {
     Ok(compact(&callback.body))
 }
 
-/// Any JSON object, every value checked, none kept.
-struct AnObject;
-
-impl<'de> Deserialize<'de> for AnObject {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Object;
-        impl<'de> Visitor<'de> for Object {
-            type Value = AnObject;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnObject, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(AnObject)
-            }
-        }
-        d.deserialize_map(Object)
-    }
-}
-
-/// What the raw printer needs to know of a body: that it is one JSON object (every value checked, none
-/// converted: numbers are skipped as text), and its top-level `CallbackCommand`, which must be a string
-/// given at most once.
+/// What the raw printer needs to know of a body: its top-level `CallbackCommand`, which must be a string
+/// given at most once (`RawCallback::json` has checked that the body is one JSON object; every other
+/// value is checked and skipped, numbers as text).
+#[derive(Deserialize)]
 struct TopLevel {
+    #[serde(rename = "CallbackCommand", default, deserialize_with = "a_string")]
     command: Option<String>,
 }
 
-impl<'de> Deserialize<'de> for TopLevel {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Object;
-        impl<'de> Visitor<'de> for Object {
-            type Value = TopLevel;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
-                let mut command = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key != "CallbackCommand" {
-                        map.next_value::<IgnoredAny>()?;
-                    } else if command.is_some() {
-                        return Err(de::Error::duplicate_field("CallbackCommand"));
-                    } else {
-                        command = Some(map.next_value::<String>()?);
-                    }
-                }
-                Ok(TopLevel { command })
-            }
-        }
-        d.deserialize_map(Object)
-    }
+/// A present `CallbackCommand` must be a string (`null` is refused, not read as absent).
+fn a_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 /// Valid JSON without the white space outside its strings: every other byte as it came.
@@ -341,4 +299,53 @@ pub(crate) fn routes(
 pub(crate) fn handle_stored(printer: &Printer, work: Duration, mode: Mode) -> impl InboxHandler {
     let printer = printer.clone();
     move |event| print_stored(printer.clone(), event, work, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use tencent_room_callback::{CallbackCommand, CallbackMeta, RawCallback};
+
+    use super::raw_line;
+
+    fn line(command: &str, body: &str) -> Result<String, String> {
+        let meta = CallbackMeta::new(1400000000, CallbackCommand::new(command));
+        let callback = RawCallback::new(meta, body.as_bytes().to_vec().into());
+        raw_line(&callback)
+            .map(|l| String::from_utf8(l).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_body_s_command_is_checked_and_given_when_absent() {
+        let cmd = "Group.CallbackAfterSendMsg";
+        assert_eq!(
+            line(cmd, "{ \"A\": 1 }").unwrap(),
+            format!("{{\"CallbackCommand\":\"{cmd}\",\"A\":1}}")
+        );
+        assert_eq!(
+            line(cmd, "{}").unwrap(),
+            format!("{{\"CallbackCommand\":\"{cmd}\"}}")
+        );
+        let named = format!("{{\"CallbackCommand\": \"{cmd}\", \"B\": [1, 2]}}");
+        assert_eq!(
+            line(cmd, &named).unwrap(),
+            format!("{{\"CallbackCommand\":\"{cmd}\",\"B\":[1,2]}}")
+        );
+        // The other spelling of the query's command is the same command.
+        let alias = r#"{"CallbackCommand":"Live.CallbackMemberStateChanged"}"#;
+        assert_eq!(
+            line("Live.CallbackAfterMemberStateChanged", alias).unwrap(),
+            alias
+        );
+        for refused in [
+            r#"{"CallbackCommand":null}"#,
+            r#"{"CallbackCommand":1}"#,
+            r#"{"CallbackCommand":"Group.X"}"#,
+            r#"{"CallbackCommand":"Group.CallbackAfterSendMsg","CallbackCommand":"Group.CallbackAfterSendMsg"}"#,
+            r#"[1, 2]"#,
+            r#"{"A": 1} x"#,
+        ] {
+            assert!(line(cmd, refused).is_err(), "{refused}");
+        }
+    }
 }
