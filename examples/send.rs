@@ -106,6 +106,20 @@ const EVENTS: [(&str, Command); 6] = [
     ("seat-changed", Command::SeatInfoChanged),
 ];
 
+/// `v`, the value of `flag`, refused when empty.
+fn nonempty(flag: &str, v: String) -> Result<String, String> {
+    if v.is_empty() {
+        return Err(format!("{flag} must not be empty"));
+    }
+    Ok(v)
+}
+
+/// `v`, the value of `flag`, as a number.
+fn number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("{flag} is not a number: {v:?}"))
+}
+
 /// `Ok(None)` for `--help`.
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut url = None;
@@ -146,13 +160,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                     .ok_or_else(|| format!("unknown event {v:?}"))?;
                 args.event_given = true;
             }
-            "--command" => {
-                let v = value()?;
-                if v.is_empty() {
-                    return Err("--command must not be empty".into());
-                }
-                args.command_name = Some(v);
-            }
+            "--command" => args.command_name = Some(nonempty("--command", value()?)?),
             "--body" => {
                 let v = value()?;
                 if v.is_empty() {
@@ -160,19 +168,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                 }
                 args.body = Some(v);
             }
-            "--sdk-app-id" => {
-                let v = value()?;
-                args.sdk_app_id = v
-                    .parse()
-                    .map_err(|_| format!("--sdk-app-id is not a number: {v:?}"))?;
-            }
-            "--token" => {
-                let v = value()?;
-                if v.is_empty() {
-                    return Err("--token must not be empty".into());
-                }
-                args.token = Some(v);
-            }
+            "--sdk-app-id" => args.sdk_app_id = number("--sdk-app-id", &value()?)?,
+            "--token" => args.token = Some(nonempty("--token", value()?)?),
             "--trtc-event" => {
                 let v = value()?;
                 args.trtc_event = Some(
@@ -185,20 +182,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Option<Args>, String>
                         })?,
                 );
             }
-            "--key" => {
-                let v = value()?;
-                if v.is_empty() {
-                    return Err("--key must not be empty".into());
-                }
-                args.key = Some(v);
-            }
-            "--reason" => {
-                let v = value()?;
-                args.reason = Some(
-                    v.parse()
-                        .map_err(|_| format!("--reason is not a number: {v:?}"))?,
-                );
-            }
+            "--key" => args.key = Some(nonempty("--key", value()?)?),
+            "--reason" => args.reason = Some(number("--reason", &value()?)?),
             "--room" => args.room = Some(value()?),
             "--member" => args.members.push(value()?),
             f if f.starts_with('-') => return Err(format!("unknown option {f}")),
